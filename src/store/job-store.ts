@@ -1,0 +1,74 @@
+/**
+ * The JobStore: the one seam between comfy-queue and its database. It speaks
+ * queue, not SQL. Every method is asynchronous (the SQLite driver is not, the
+ * PostgreSQL one is) and every change is committed before its promise resolves.
+ * Methods that change a job's status are atomic compare-and-set operations
+ * inside the store: they name the status they expect and change nothing
+ * (resolving null) when the job is not in it.
+ */
+import type { Job, JobError, JobOutputs, JobStatus, NewJob } from '../domain/job.js';
+
+export type EnqueueResult = { ok: true; job: Job } | { ok: false; code: 'DUPLICATE_ID'; id: string };
+
+export interface FinishPatch {
+  status: 'completed' | 'failed' | 'cancelled';
+  endedAt: number;
+  outputs?: JobOutputs | null;
+  error?: JobError | null;
+}
+
+export interface QueueCounts {
+  pending: number;
+  in_progress: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface JobStore {
+  /** Opens the database and applies pending migrations. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Stores new pending jobs. Calls that arrive together are written in one
+   * transaction (group commit); each resolves only after that commit.
+   * A duplicate id is refused for that job alone.
+   */
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+
+  get(id: string): Promise<Job | null>;
+
+  /** Pending jobs in run order (priority desc, position asc, created_at asc, id asc). */
+  listPending(limit: number, offset?: number): Promise<Job[]>;
+  /** Every in_progress job (a few per worker at most). */
+  listInProgress(): Promise<Job[]>;
+  counts(): Promise<QueueCounts>;
+
+  /**
+   * Atomically takes the first pending job in run order (skipping `exclude`),
+   * marks it in_progress on `worker` with a lease, counts an attempt and
+   * stamps started_at. Resolves null when nothing is eligible.
+   */
+  claimNext(worker: string, now: number, leaseUntil: number, exclude?: readonly string[]): Promise<Job | null>;
+  /** Extends the lease of jobs held by `worker`. */
+  renewLeases(worker: string, ids: readonly string[], leaseUntil: number): Promise<void>;
+  /** in_progress → completed | failed | cancelled. */
+  finish(id: string, patch: FinishPatch): Promise<Job | null>;
+  /** in_progress → pending, keeping its place in the queue (the worker never ran it). */
+  release(id: string, error?: JobError | null): Promise<Job | null>;
+  /** pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run). */
+  finishPending(id: string, patch: FinishPatch): Promise<Job | null>;
+
+  /** The listed pending jobs take this relative order, ahead of the other pending jobs at their priority. */
+  reorder(ids: readonly string[]): Promise<number>;
+  setPriority(id: string, priority: number): Promise<Job | null>;
+  rename(id: string, name: string | null): Promise<Job | null>;
+  setFlagged(id: string, flagged: boolean): Promise<Job | null>;
+  /** Deletes jobs whose status is among `statuses`; resolves the ids deleted. */
+  delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]>;
+
+  /** A small key/value of server state (the paused flag, worker client ids...). */
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+}
