@@ -17,8 +17,11 @@ function walk(dir) {
 
 const filter = process.argv.slice(2);
 const files = walk('test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
-const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+// Type-check everything (tests and benchmarks too), then build dist/ for the tests that spawn the CLI.
+for (const project of ['tsconfig.test.json', 'tsconfig.json']) {
+  const r = spawnSync('npx', ['tsc', '-p', project], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],

@@ -79,7 +79,10 @@ export type ExecutingMessage = { type: 'executing'; data: z.infer<typeof Executi
 export type ProgressMessage = { type: 'progress'; data: z.infer<typeof ProgressData> };
 export type ProgressStateMessage = { type: 'progress_state'; data: z.infer<typeof ProgressStateData> };
 export type ExecutedMessage = { type: 'executed'; data: z.infer<typeof ExecutedData> };
-export type ExecutionSuccessMessage = { type: 'execution_success'; data: z.infer<typeof ExecutionSuccessData> };
+export type ExecutionSuccessMessage = {
+  type: 'execution_success';
+  data: z.infer<typeof ExecutionSuccessData>;
+};
 export type ExecutionErrorMessage = { type: 'execution_error'; data: z.infer<typeof ExecutionErrorData> };
 export type ExecutionInterruptedMessage = {
   type: 'execution_interrupted';
@@ -155,7 +158,8 @@ export function parseComfyMessage(text: string): ParseResult {
 
 /** The prompt_id a message belongs to, when it says. */
 export function promptIdOf(message: ComfyMessage): string | null {
-  if (message.type === 'unknown' || message.type === 'status' || message.type === 'feature_flags') return null;
+  if (message.type === 'unknown' || message.type === 'status' || message.type === 'feature_flags')
+    return null;
   const pid = (message.data as { prompt_id?: unknown }).prompt_id;
   return typeof pid === 'string' ? pid : null;
 }

@@ -16,7 +16,9 @@ export type JobEvent =
   /** the job goes back to pending: the worker lost it before running it */
   | 'release';
 
-export type TransitionResult = { ok: true; status: JobStatus } | { ok: false; code: 'INVALID_TRANSITION'; from: JobStatus; event: JobEvent };
+export type TransitionResult =
+  | { ok: true; status: JobStatus }
+  | { ok: false; code: 'INVALID_TRANSITION'; from: JobStatus; event: JobEvent };
 
 const TABLE: Record<JobStatus, Partial<Record<JobEvent, JobStatus>>> = {
   pending: { dispatch: 'in_progress', cancel: 'cancelled', fail: 'failed' },

@@ -50,18 +50,35 @@ export interface JobStore {
    * marks it in_progress on `worker` with a lease, counts an attempt and
    * stamps started_at. Resolves null when nothing is eligible.
    */
-  claimNext(worker: string, now: number, leaseUntil: number, exclude?: readonly string[]): Promise<Job | null>;
+  claimNext(
+    worker: string,
+    now: number,
+    leaseUntil: number,
+    exclude?: readonly string[],
+  ): Promise<Job | null>;
   /** Extends the lease of jobs held by `worker`. */
   renewLeases(worker: string, ids: readonly string[], leaseUntil: number): Promise<void>;
-  /** in_progress → completed | failed | cancelled. */
-  finish(id: string, patch: FinishPatch): Promise<Job | null>;
-  /** in_progress → pending, keeping its place in the queue (the worker never ran it). */
-  release(id: string, error?: JobError | null): Promise<Job | null>;
-  /** pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run). */
+  /**
+   * in_progress → completed | failed | cancelled. With `expectedWorker`, only
+   * while that worker still holds the job: a worker whose lease lapsed and
+   * whose job went elsewhere must not finish it. `outputs`/`error` left
+   * undefined keep their stored value; null clears it.
+   */
+  finish(id: string, patch: FinishPatch, expectedWorker?: string): Promise<Job | null>;
+  /**
+   * in_progress → pending, keeping its place in the queue (the worker never ran it).
+   * Clears worker, lease and started_at; keeps attempts. `expectedWorker` as in `finish`.
+   */
+  release(id: string, error?: JobError | null, expectedWorker?: string): Promise<Job | null>;
+  /**
+   * pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run).
+   * A `completed` patch is a caller's bug and rejects.
+   */
   finishPending(id: string, patch: FinishPatch): Promise<Job | null>;
 
   /** The listed pending jobs take this relative order, ahead of the other pending jobs at their priority. */
   reorder(ids: readonly string[]): Promise<number>;
+  /** Pending jobs only; the job keeps its position, so it lands among its new peers by enqueue order. */
   setPriority(id: string, priority: number): Promise<Job | null>;
   rename(id: string, name: string | null): Promise<Job | null>;
   setFlagged(id: string, flagged: boolean): Promise<Job | null>;

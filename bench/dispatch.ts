@@ -1,0 +1,81 @@
+/**
+ * Dispatch overhead: 2,000 near-zero-duration jobs through comfy-queue to one
+ * simulator, against the same jobs posted straight to a fresh simulator, as a
+ * throughput ratio (target ≥ 0.8 of direct).
+ */
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
+import { fmt, runConcurrent, send, tinyPrompt } from './lib.js';
+
+const JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 2_000);
+const CONCURRENCY = 20;
+const capacityArgs = process.env.BENCH_WORKER_CAPACITY
+  ? ['--worker-capacity', process.env.BENCH_WORKER_CAPACITY]
+  : [];
+
+async function direct(): Promise<number> {
+  const sim = await spawnSim(0, ['--step-ms', '0']);
+  try {
+    const clientId = randomUUID();
+    const ws = new WebSocket(`${sim.url.replace('http', 'ws')}/ws?clientId=${clientId}`);
+    await new Promise((r) => ws.once('open', r));
+    let done = 0;
+    const finished = new Promise<void>((resolve) => {
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        const m = JSON.parse(data.toString());
+        if (m.type === 'executing' && m.data.node === null && ++done === JOBS) resolve();
+      });
+    });
+    const t0 = performance.now();
+    await runConcurrent(JOBS, CONCURRENCY, async (i) => {
+      const r = await send('POST', `${sim.url}/prompt`, { prompt: tinyPrompt(i), client_id: clientId });
+      if (r.status !== 200) throw new Error(`sim /prompt ${r.status}: ${r.text}`);
+    });
+    await finished;
+    const s = (performance.now() - t0) / 1000;
+    ws.close();
+    return JOBS / s;
+  } finally {
+    await sim.kill('SIGTERM');
+  }
+}
+
+async function throughQueue(): Promise<number> {
+  const sim = await spawnSim(0, ['--step-ms', '0']);
+  const data = tempDir('cq-bench-');
+  const server = await spawnServe(['--data', data.path, '--comfy', sim.url, ...capacityArgs]);
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // let the worker connect
+    const t0 = performance.now();
+    await runConcurrent(JOBS, CONCURRENCY, async (i) => {
+      const r = await send('POST', `${server.url}/api/pqueue/jobs`, { prompt: tinyPrompt(i) });
+      if (r.status !== 201) throw new Error(`enqueue ${r.status}: ${r.text}`);
+    });
+    for (;;) {
+      const q = JSON.parse((await send('GET', `${server.url}/api/pqueue?limit=1`)).text);
+      if (q.counts.completed + q.counts.failed + q.counts.cancelled >= JOBS) {
+        if (q.counts.completed !== JOBS) throw new Error(`not all completed: ${JSON.stringify(q.counts)}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const s = (performance.now() - t0) / 1000;
+    return JOBS / s;
+  } finally {
+    await server.kill('SIGTERM');
+    await sim.kill('SIGTERM');
+    data.remove();
+  }
+}
+
+const d = await direct();
+const q = await throughQueue();
+console.log(
+  `dispatch: ${JOBS} near-zero jobs, one simulator${capacityArgs.length ? `, worker capacity ${capacityArgs[1]}` : ''}`,
+);
+console.log(`  direct to the simulator: ${fmt(d, 0)} jobs/s`);
+console.log(`  through comfy-queue:     ${fmt(q, 0)} jobs/s`);
+console.log(`  ratio ${fmt(q / d)} (target ≥ 0.80)`);
+process.exit(0);

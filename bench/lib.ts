@@ -1,0 +1,70 @@
+/** Shared pieces of the benchmarks: percentiles, a keep-alive HTTP client, child servers. */
+import { Agent, request } from 'node:http';
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function fmt(n: number, digits = 2): string {
+  return n.toFixed(digits);
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/** A minimal POST/GET over a keep-alive agent: fetch's own overhead would blur sub-millisecond figures. */
+export function send(method: string, url: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method,
+        agent,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Runs `total` calls of `fn` with `concurrency` in flight, returning each call's latency in ms. */
+export async function runConcurrent(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < total) {
+      const i = next++;
+      const t0 = performance.now();
+      await fn(i);
+      latencies.push(performance.now() - t0);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return latencies;
+}
+
+/** The smallest graph the simulator runs: an empty image inverted and saved. */
+export function tinyPrompt(seed: number): Record<string, unknown> {
+  return {
+    '1': { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: seed % 16777216 } },
+    '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+    '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'bench' } },
+  };
+}

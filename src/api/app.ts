@@ -1,0 +1,69 @@
+/**
+ * The HTTP server: one Fastify instance with the error catalog, the token
+ * check, and the route groups.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
+import type { Engine } from '../engine/engine.js';
+import type { ProgressBook } from '../engine/progress-book.js';
+import { registerPqueueRoutes } from './pqueue-routes.js';
+
+export interface AppOptions {
+  engine: Engine;
+  progress: ProgressBook;
+  /** when set, every request must carry it */
+  token: string | null;
+  bodyLimit?: number;
+}
+
+export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
+  const error: Record<string, unknown> = { code, message: message ?? ERROR_CATALOG[code].message };
+  if (details !== undefined) error.details = details;
+  return { error };
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
+    forceCloseConnections: true,
+  });
+
+  if (opts.token) {
+    const expected = Buffer.from(opts.token);
+    app.addHook('onRequest', async (req, reply) => {
+      const header = req.headers.authorization;
+      const given =
+        (header?.startsWith('Bearer ') ? header.slice(7) : undefined) ??
+        (req.headers['x-comfy-queue-token'] as string | undefined) ??
+        (req.query as Record<string, string> | undefined)?.token;
+      const buf = Buffer.from(given ?? '');
+      if (buf.length !== expected.length || !timingSafeEqual(buf, expected)) {
+        return reply.code(401).send(errorBody('UNAUTHORIZED'));
+      }
+    });
+  }
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof QueueError)
+      return reply.code(err.status).send(errorBody(err.code, err.message, err.details));
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (e.statusCode === 413) return reply.code(413).send(errorBody('BODY_TOO_LARGE'));
+    if (e.statusCode === 415) return reply.code(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE'));
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply
+        .code(400)
+        .send(errorBody('INVALID_BODY', `The request body could not be read: ${e.message}`));
+    }
+    reply.log.error(err);
+    process.stderr.write(`comfy-queue: internal error: ${(err as Error).stack ?? err}\n`);
+    return reply.code(500).send(errorBody('INTERNAL'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`)),
+  );
+
+  registerPqueueRoutes(app, opts.engine, opts.progress);
+  return app;
+}

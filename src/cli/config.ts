@@ -1,0 +1,117 @@
+/**
+ * The command line and the environment, resolved and checked once. Nothing
+ * else in comfy-queue reads process.env.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Environment variable of each `serve` flag. */
+export const SERVE_ENV = {
+  host: 'COMFY_QUEUE_HOST',
+  port: 'COMFY_QUEUE_PORT',
+  data: 'COMFY_QUEUE_DATA',
+  comfy: 'COMFY_QUEUE_COMFY',
+  simulate: 'COMFY_QUEUE_SIMULATE',
+  'sim-step-ms': 'COMFY_QUEUE_SIM_STEP_MS',
+  token: 'COMFY_QUEUE_TOKEN',
+  'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
+} as const;
+
+export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      data: { type: 'string' },
+      comfy: { type: 'string', multiple: true },
+      simulate: { type: 'string' },
+      'sim-step-ms': { type: 'string' },
+      token: { type: 'string' },
+      'worker-capacity': { type: 'string' },
+    },
+  });
+  const pick = (k: keyof typeof SERVE_ENV): string | undefined => {
+    const v = values[k];
+    if (typeof v === 'string') return v;
+    const e = env[SERVE_ENV[k]];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const comfyUrls =
+    values.comfy ?? (env.COMFY_QUEUE_COMFY ? env.COMFY_QUEUE_COMFY.split(',') : DEFAULT_CONFIG.comfyUrls);
+  for (const u of comfyUrls) {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new ConfigError(`--comfy ${u}: not a URL (expected e.g. http://127.0.0.1:8188)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`--comfy ${u}: only http:// and https:// ComfyUI addresses are supported`);
+    }
+  }
+  const host = pick('host') ?? DEFAULT_CONFIG.host;
+  const token = pick('token') ?? null;
+  if (!isLoopback(host) && !token) {
+    throw new ConfigError(
+      `--host ${host} makes comfy-queue reachable from other machines: set a token with --token or ${SERVE_ENV.token}.`,
+    );
+  }
+  return {
+    ...DEFAULT_CONFIG,
+    host,
+    port: int(pick('port'), DEFAULT_CONFIG.port, 'port', 0, 65535),
+    dataDir: pick('data') ?? DEFAULT_CONFIG.dataDir,
+    comfyUrls: comfyUrls.map((u) => u.replace(/\/+$/, '')),
+    simulate: int(pick('simulate'), 0, 'simulate', 0, 64),
+    simStepMs: int(pick('sim-step-ms'), DEFAULT_CONFIG.simStepMs, 'sim-step-ms', 0, 600_000),
+    token,
+    workerCapacity: int(pick('worker-capacity'), DEFAULT_CONFIG.workerCapacity, 'worker-capacity', 1, 16),
+  };
+}
+
+export interface SimConfig {
+  host: string;
+  port: number;
+  stepMs: number;
+  failRate: number;
+}
+
+export function resolveSimConfig(argv: string[]): SimConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'step-ms': { type: 'string' },
+      'fail-rate': { type: 'string' },
+    },
+  });
+  const failRate = values['fail-rate'] === undefined ? 0 : Number(values['fail-rate']);
+  if (!(failRate >= 0 && failRate <= 1)) throw new ConfigError('--fail-rate must be a number from 0 to 1');
+  return {
+    host: values.host ?? '127.0.0.1',
+    port: int(values.port, 8188, 'port', 0, 65535),
+    stepMs: int(values['step-ms'], 50, 'step-ms', 0, 600_000),
+    failRate,
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function int(raw: string | undefined, dflt: number, name: string, min: number, max: number): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return n;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { startServer } from '../server.js';
+/** The `comfy-queue` command. */
+import { startSimulator } from '../sim/index.js';
+import { ConfigError, resolveServeConfig, resolveSimConfig } from './config.js';
+
+const USAGE = `comfy-queue — a persistent queue server for ComfyUI
+
+Usage:
+  comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]...
+                    [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
+  comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]
+
+serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
+        --simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
+        Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
+        (comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
+        COMFY_QUEUE_WORKER_CAPACITY. A --host other than loopback requires a token.
+sim     runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 1;
+  }
+  if (command === 'serve') {
+    const config = resolveServeConfig(rest, process.env);
+    const server = await startServer(config);
+    const out = process.stdout;
+    // One write, so that whoever reads the first line has the whole start-up report.
+    out.write(
+      [
+        `comfy-queue listening on ${server.url}`,
+        `database: ${server.dbFile}`,
+        `queue: ${server.engine.isPaused ? 'paused' : 'running'}`,
+        ...server.workers.map((w) => `worker ${w.id}: ${w.url} (${w.state})`),
+      ].join('\n') + '\n',
+    );
+    server.engine.bus.subscribe((e) => {
+      if (e.type === 'worker.state')
+        out.write(`worker ${e.worker}: ${e.state}${e.detail ? ` (${e.detail})` : ''}\n`);
+    });
+    onExit(() => server.close());
+    return -1;
+  }
+  if (command === 'sim') {
+    const c = resolveSimConfig(rest);
+    const sim = await startSimulator({ host: c.host, port: c.port, stepMs: c.stepMs, failRate: c.failRate });
+    process.stdout.write(
+      `ComfyUI simulator listening on ${sim.url} (step ${c.stepMs} ms, fail rate ${c.failRate})\n`,
+    );
+    onExit(() => sim.close());
+    return -1;
+  }
+  process.stderr.write(`comfy-queue: unknown command "${command}"\n\n${USAGE}`);
+  return 2;
+}
+
+function onExit(close: () => Promise<void>): void {
+  let closing = false;
+  const stop = () => {
+    if (closing) process.exit(1);
+    closing = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`comfy-queue: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    if ((err as { code?: string }).code === 'EADDRINUSE') {
+      process.stderr.write(`comfy-queue: ${(err as Error).message} — is another server on that port?\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`comfy-queue: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,179 @@
+/**
+ * HTTP calls to one ComfyUI server. Answers are outside data: each is checked
+ * for the shape the caller relies on, and anything else is a ComfyError.
+ */
+import { Agent, request } from 'node:http';
+import type { PromptGraph } from '../domain/job.js';
+
+export class ComfyUnreachableError extends Error {
+  override name = 'ComfyUnreachableError';
+}
+
+export class ComfyHttpError extends Error {
+  override name = 'ComfyHttpError';
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PostPromptBody {
+  prompt: PromptGraph;
+  client_id: string;
+  prompt_id: string;
+  extra_data: Record<string, unknown>;
+  partial_execution_targets?: string[];
+}
+
+export type PostPromptResult =
+  | { ok: true; promptId: string; number: number; nodeErrors: unknown }
+  /** ComfyUI refused the prompt (validation); body is its error answer */
+  | { ok: false; status: number; body: unknown };
+
+export interface HistoryEntry {
+  prompt?: unknown[];
+  outputs?: Record<string, Record<string, unknown>>;
+  status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] };
+  meta?: unknown;
+}
+
+export interface QueueSnapshot {
+  running: string[];
+  pending: string[];
+}
+
+interface RawResponse {
+  status: number;
+  text: string;
+}
+
+/** One keep-alive agent per client: dispatch makes many small calls to the same server. */
+export class ComfyClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly base: URL;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 15_000,
+  ) {
+    this.base = new URL(baseUrl);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async systemStats(): Promise<Record<string, unknown>> {
+    return this.getJson('/system_stats');
+  }
+
+  async objectInfo(): Promise<Record<string, unknown>> {
+    return this.getJson('/object_info');
+  }
+
+  async postPrompt(body: PostPromptBody): Promise<PostPromptResult> {
+    const res = await this.send('POST', '/prompt', JSON.stringify(body));
+    const json = parseJson(res.text);
+    if (res.status === 200) {
+      const o = json as { prompt_id?: unknown; number?: unknown; node_errors?: unknown } | null;
+      if (!o || typeof o.prompt_id !== 'string') {
+        throw new ComfyHttpError(res.status, json, 'ComfyUI answered /prompt without a prompt_id');
+      }
+      return {
+        ok: true,
+        promptId: o.prompt_id,
+        number: Number(o.number ?? 0),
+        nodeErrors: o.node_errors ?? {},
+      };
+    }
+    if (res.status >= 400 && res.status < 500)
+      return { ok: false, status: res.status, body: json ?? res.text };
+    throw new ComfyHttpError(
+      res.status,
+      json ?? res.text,
+      `ComfyUI answered /prompt with HTTP ${res.status}`,
+    );
+  }
+
+  /** The history entry of one prompt, or null when ComfyUI has none (yet). */
+  async history(promptId: string): Promise<HistoryEntry | null> {
+    const json = await this.getJson(`/history/${encodeURIComponent(promptId)}`);
+    const entry = (json as Record<string, unknown>)[promptId];
+    return entry && typeof entry === 'object' ? (entry as HistoryEntry) : null;
+  }
+
+  async queue(): Promise<QueueSnapshot> {
+    const json = (await this.getJson('/queue')) as { queue_running?: unknown; queue_pending?: unknown };
+    const ids = (v: unknown): string[] =>
+      Array.isArray(v) ? v.map((item) => (Array.isArray(item) ? String(item[1]) : '')).filter(Boolean) : [];
+    return { running: ids(json.queue_running), pending: ids(json.queue_pending) };
+  }
+
+  async interrupt(promptId?: string): Promise<void> {
+    const res = await this.send(
+      'POST',
+      '/interrupt',
+      JSON.stringify(promptId ? { prompt_id: promptId } : {}),
+    );
+    if (res.status !== 200)
+      throw new ComfyHttpError(res.status, res.text, `ComfyUI /interrupt: HTTP ${res.status}`);
+  }
+
+  async deleteFromQueue(ids: string[]): Promise<void> {
+    const res = await this.send('POST', '/queue', JSON.stringify({ delete: ids }));
+    if (res.status !== 200)
+      throw new ComfyHttpError(res.status, res.text, `ComfyUI /queue: HTTP ${res.status}`);
+  }
+
+  private async getJson(path: string): Promise<Record<string, unknown>> {
+    const res = await this.send('GET', path);
+    const json = parseJson(res.text);
+    if (res.status !== 200 || !json || typeof json !== 'object') {
+      throw new ComfyHttpError(res.status, json ?? res.text, `ComfyUI ${path}: HTTP ${res.status}`);
+    }
+    return json as Record<string, unknown>;
+  }
+
+  private send(method: string, path: string, body?: string): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          protocol: this.base.protocol,
+          hostname: this.base.hostname,
+          port: this.base.port,
+          path: this.base.pathname.replace(/\/$/, '') + path,
+          method,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers:
+            body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}${path}: ${e.message}`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}${path}: ${e.message}`)));
+      req.end(body);
+    });
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The error catalog: every refusal comfy-queue gives has a stable code, an
+ * HTTP status and a default message a person can act on. docs/errors.md lists
+ * the same codes; a test keeps the two in step.
+ */
+export const ERROR_CATALOG = {
+  INVALID_BODY: {
+    status: 400,
+    message: 'The request body is not valid JSON or does not have the expected fields.',
+  },
+  INVALID_QUERY: { status: 400, message: 'A query parameter has a value that is not allowed.' },
+  INVALID_PROMPT: { status: 400, message: 'The prompt is not an API-format ComfyUI graph.' },
+  INVALID_ID: { status: 400, message: 'A prompt_id must be a lowercase hyphenated UUID.' },
+  INVALID_CURSOR: { status: 400, message: 'The cursor is malformed or belongs to another sort.' },
+  UNAUTHORIZED: {
+    status: 401,
+    message: 'This server requires a token: send "Authorization: Bearer <token>".',
+  },
+  JOB_NOT_FOUND: { status: 404, message: 'No job has this id.' },
+  NOT_FOUND: { status: 404, message: 'No such route.' },
+  DUPLICATE_ID: { status: 409, message: 'A job with this prompt_id already exists.' },
+  NOT_PENDING: { status: 409, message: 'Only pending jobs can be changed this way.' },
+  NOT_CANCELLABLE: { status: 409, message: 'The job has already finished; there is nothing to cancel.' },
+  NOT_FINISHED: {
+    status: 409,
+    message: 'Only a finished job (completed, failed or cancelled) can be requeued.',
+  },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export class QueueError extends Error {
+  override name = 'QueueError';
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: unknown,
+  ) {
+    super(message ?? ERROR_CATALOG[code].message);
+  }
+
+  get status(): number {
+    return ERROR_CATALOG[this.code].status;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The engine: queue commands, the scheduler and what workers report. Every
+ * change is committed in the store before it is announced on the bus or
+ * answered to the caller.
+ */
+
+import { QueueError } from '../domain/errors.js';
+import type { Job, PromptGraph } from '../domain/job.js';
+import { isFinished } from '../domain/job.js';
+import type { FinishPatch, JobStore } from '../store/job-store.js';
+import type { EventBus, WorkerState } from './events.js';
+import { buildNewJob, type EnqueueInput, requeueInput } from './new-job.js';
+import { PAUSED_KEY } from './settings.js';
+import type { WorkerFrame, WorkerPort, WorkerReports } from './worker-port.js';
+
+export interface EngineOptions {
+  now: () => number;
+  newId: () => string;
+  /** how long a worker's claim on a job holds without renewal */
+  leaseMs: number;
+  /** a job lost this many times by workers fails instead of going back to pending */
+  maxAttempts: number;
+}
+
+export type FrameListener = (worker: string, jobId: string | null, frame: WorkerFrame) => void;
+
+export class Engine implements WorkerReports {
+  readonly workers = new Map<string, WorkerPort>();
+  private paused = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private closed = false;
+  private readonly frameListeners = new Set<FrameListener>();
+  private leaseTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly store: JobStore,
+    readonly bus: EventBus,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  /** Loads the paused flag and hands every job that was running back to its worker for reconciling. */
+  async start(workers: WorkerPort[]): Promise<void> {
+    this.paused = (await this.store.getSetting(PAUSED_KEY)) === 'true';
+    for (const w of workers) this.workers.set(w.id, w);
+    for (const job of await this.store.listInProgress()) {
+      const w = job.worker ? this.workers.get(job.worker) : undefined;
+      if (w) w.adopt(job);
+      else await this.lost(job.worker ?? '?', job.id, `worker ${job.worker} is no longer configured`);
+    }
+    for (const w of workers) w.start();
+    this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1_000, this.opts.leaseMs / 3));
+    this.leaseTimer.unref();
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  onFrame(listener: FrameListener): () => void {
+    this.frameListeners.add(listener);
+    return () => this.frameListeners.delete(listener);
+  }
+
+  // ---- commands -------------------------------------------------------
+
+  async enqueue(input: EnqueueInput): Promise<Job> {
+    const [job] = await this.enqueueMany([input]);
+    return job!;
+  }
+
+  /** Enqueues several jobs at once; refuses the whole call if any id is taken. */
+  async enqueueMany(inputs: EnqueueInput[]): Promise<Job[]> {
+    const now = this.opts.now();
+    const results = await this.store.enqueue(inputs.map((i) => buildNewJob(i, now, this.opts.newId)));
+    const jobs: Job[] = [];
+    for (const r of results) {
+      if (!r.ok) throw new QueueError('DUPLICATE_ID', `A job with prompt_id ${r.id} already exists.`);
+      jobs.push(r.job);
+      this.bus.publish({ type: 'job.queued', job: r.job });
+    }
+    this.pump();
+    return jobs;
+  }
+
+  async pause(): Promise<void> {
+    await this.store.setSetting(PAUSED_KEY, 'true');
+    this.paused = true;
+    this.bus.publish({ type: 'queue.paused' });
+  }
+
+  async resume(): Promise<void> {
+    await this.store.setSetting(PAUSED_KEY, 'false');
+    this.paused = false;
+    this.bus.publish({ type: 'queue.resumed' });
+    this.pump();
+  }
+
+  async reorder(ids: string[]): Promise<void> {
+    for (const id of ids) await this.requirePending(id);
+    await this.store.reorder(ids);
+    this.bus.publish({ type: 'queue.reordered', ids });
+  }
+
+  async setPriority(id: string, priority: number): Promise<Job> {
+    await this.requirePending(id);
+    const job = await this.store.setPriority(id, priority);
+    if (!job)
+      throw new QueueError('NOT_PENDING', `Job ${id} is no longer pending; its priority cannot change.`);
+    this.bus.publish({ type: 'job.updated', job });
+    this.bus.publish({ type: 'queue.reordered', ids: [id] });
+    return job;
+  }
+
+  async rename(id: string, name: string | null): Promise<Job> {
+    const job = await this.store.rename(id, name);
+    if (!job) throw new QueueError('JOB_NOT_FOUND', `No job has the id ${id}.`);
+    this.bus.publish({ type: 'job.updated', job });
+    return job;
+  }
+
+  async setFlagged(id: string, flagged: boolean): Promise<Job> {
+    const job = await this.store.setFlagged(id, flagged);
+    if (!job) throw new QueueError('JOB_NOT_FOUND', `No job has the id ${id}.`);
+    this.bus.publish({ type: 'job.updated', job });
+    return job;
+  }
+
+  /** Deletes pending and finished jobs; a running job must be cancelled first. */
+  async delete(ids: string[]): Promise<{ deleted: string[]; skipped: { id: string; reason: string }[] }> {
+    const deleted = await this.store.delete(ids, ['pending', 'completed', 'failed', 'cancelled']);
+    const gone = new Set(deleted);
+    const skipped: { id: string; reason: string }[] = [];
+    for (const id of ids) {
+      if (gone.has(id)) continue;
+      const job = await this.store.get(id);
+      skipped.push({ id, reason: job ? 'the job is running: cancel it first' : 'no job has this id' });
+    }
+    if (deleted.length) this.bus.publish({ type: 'job.deleted', ids: deleted });
+    return { deleted, skipped };
+  }
+
+  /** Cancels a pending job at once, or interrupts a running one (it ends `cancelled` when the worker confirms). */
+  async cancel(id: string): Promise<Job> {
+    const job = await this.getOrThrow(id);
+    if (job.status === 'pending') {
+      const done = await this.store.finishPending(id, {
+        status: 'cancelled',
+        endedAt: this.opts.now(),
+        error: { type: 'cancelled', message: 'Cancelled before it ran' },
+      });
+      if (done) {
+        this.bus.publish({ type: 'job.finished', job: done });
+        return done;
+      }
+      return this.cancel(id); // it was dispatched meanwhile
+    }
+    if (job.status === 'in_progress') {
+      const w = job.worker ? this.workers.get(job.worker) : undefined;
+      if (w) await w.cancel(id);
+      return job;
+    }
+    throw new QueueError('NOT_CANCELLABLE', `Job ${id} is ${job.status}; there is nothing to cancel.`);
+  }
+
+  /** A finished job runs again as a new pending job (optionally with new random seeds). */
+  async requeue(id: string, opts: { newSeed?: boolean; priority?: number } = {}): Promise<Job> {
+    const job = await this.getOrThrow(id);
+    if (!isFinished(job.status))
+      throw new QueueError(
+        'NOT_FINISHED',
+        `Job ${id} is ${job.status}; only a finished job can be requeued.`,
+      );
+    return this.enqueue(requeueInput(job, opts));
+  }
+
+  async getOrThrow(id: string): Promise<Job> {
+    const job = await this.store.get(id);
+    if (!job) throw new QueueError('JOB_NOT_FOUND', `No job has the id ${id}.`);
+    return job;
+  }
+
+  private async requirePending(id: string): Promise<Job> {
+    const job = await this.getOrThrow(id);
+    if (job.status !== 'pending')
+      throw new QueueError('NOT_PENDING', `Job ${id} is ${job.status}, not pending.`);
+    return job;
+  }
+
+  // ---- scheduling -----------------------------------------------------
+
+  /** Hands the first eligible pending job to each worker with room, until none is left. */
+  pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.runPump().finally(() => {
+      this.pumping = false;
+    });
+  }
+
+  private async runPump(): Promise<void> {
+    do {
+      this.pumpAgain = false;
+      for (const w of this.workers.values()) {
+        while (!this.closed && !this.paused && w.hasCapacity) {
+          const now = this.opts.now();
+          let job: Job | null;
+          try {
+            job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs);
+          } catch {
+            return; // the store is closing
+          }
+          if (!job) break;
+          this.bus.publish({ type: 'job.started', job });
+          w.run(job);
+        }
+      }
+    } while (this.pumpAgain && !this.closed);
+  }
+
+  private async renewLeases(): Promise<void> {
+    const until = this.opts.now() + this.opts.leaseMs;
+    for (const w of this.workers.values()) {
+      const ids = w.heldJobIds();
+      if (ids.length) await this.store.renewLeases(w.id, ids, until).catch(() => undefined);
+    }
+  }
+
+  // ---- worker reports -------------------------------------------------
+
+  async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
+    const job = await this.store.finish(jobId, patch, worker);
+    if (job) this.bus.publish({ type: 'job.finished', job });
+  }
+
+  async lost(worker: string, jobId: string, reason: string): Promise<void> {
+    const current = await this.store.get(jobId);
+    if (current?.status !== 'in_progress' || current.worker !== worker) return;
+    if (current.attempts >= this.opts.maxAttempts) {
+      const job = await this.store.finish(
+        jobId,
+        {
+          status: 'failed',
+          endedAt: this.opts.now(),
+          error: {
+            type: 'worker_lost',
+            message: `Lost by workers ${current.attempts} times; last: ${reason}`,
+          },
+        },
+        worker,
+      );
+      if (job) this.bus.publish({ type: 'job.finished', job });
+      return;
+    }
+    const job = await this.store.release(jobId, { type: 'worker_lost', message: reason }, worker);
+    if (job) this.bus.publish({ type: 'job.released', job, reason });
+    this.pump();
+  }
+
+  stateChanged(worker: string, state: WorkerState, detail?: string): void {
+    this.bus.publish({ type: 'worker.state', worker, state, detail });
+    if (state === 'online') this.pump();
+  }
+
+  frame(worker: string, jobId: string | null, frame: WorkerFrame): void {
+    for (const l of this.frameListeners) l(worker, jobId, frame);
+  }
+
+  idle(_worker: string): void {
+    this.pump();
+  }
+}
+
+export type { EnqueueInput, PromptGraph };

@@ -1,0 +1,62 @@
+/**
+ * The event bus: the engine and the workers publish what happens; websockets,
+ * the ComfyUI /ws relay and telemetry subscribe. In one process it is a plain
+ * in-memory fan-out; a PostgreSQL deployment carries the same events between
+ * servers behind this interface.
+ */
+import type { Job } from '../domain/job.js';
+
+export type WorkerState = 'connecting' | 'online' | 'offline';
+
+export type QueueEvent =
+  | { type: 'job.queued'; job: Job }
+  | { type: 'job.started'; job: Job }
+  | { type: 'job.updated'; job: Job }
+  | { type: 'job.released'; job: Job; reason: string }
+  | { type: 'job.finished'; job: Job }
+  | { type: 'job.deleted'; ids: string[] }
+  | { type: 'queue.reordered'; ids: string[] }
+  | { type: 'queue.paused' }
+  | { type: 'queue.resumed' }
+  | { type: 'worker.state'; worker: string; state: WorkerState; detail?: string }
+  /**
+   * A ComfyUI message of a job, relayed as the worker sent it: `text` is the
+   * JSON text frame, `binary` a binary frame. `jobId` is null for broadcast
+   * noise that belongs to no job of ours.
+   */
+  | {
+      type: 'comfy.message';
+      worker: string;
+      jobId: string | null;
+      clientId: string | null;
+      text?: string;
+      binary?: Buffer;
+    };
+
+export type QueueEventType = QueueEvent['type'];
+export type Listener = (event: QueueEvent) => void;
+
+export interface EventBus {
+  publish(event: QueueEvent): void;
+  /** Returns the function that unsubscribes. */
+  subscribe(listener: Listener): () => void;
+}
+
+export class MemoryEventBus implements EventBus {
+  private readonly listeners = new Set<Listener>();
+
+  publish(event: QueueEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // One broken subscriber must not stop the others or the engine.
+      }
+    }
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The seam between the engine and the workers: what the engine asks of a
+ * worker (WorkerPort) and what a worker reports back (WorkerReports). Workers
+ * import this; the engine never imports a worker implementation.
+ */
+import type { BinaryFrame } from '../comfy/binary-frames.js';
+import type { ComfyMessage } from '../comfy/messages.js';
+import type { Job } from '../domain/job.js';
+import type { FinishPatch } from '../store/job-store.js';
+import type { WorkerState } from './events.js';
+
+export interface WorkerPort {
+  readonly id: string;
+  readonly url: string;
+  readonly state: WorkerState;
+  /** online, not drained, and holding fewer jobs than it may */
+  readonly hasCapacity: boolean;
+  draining: boolean;
+  /** ids of the jobs it holds */
+  heldJobIds(): string[];
+  /** what the worker's /system_stats said last */
+  readonly systemStats: Record<string, unknown> | null;
+  start(): void;
+  stop(): Promise<void>;
+  /** submit a job the engine claimed for this worker */
+  run(job: Job): void;
+  /** take over a job this worker held before a restart */
+  adopt(job: Job): void;
+  cancel(jobId: string): Promise<boolean>;
+}
+
+export type WorkerFrame =
+  | { kind: 'text'; message: ComfyMessage; raw: string }
+  | { kind: 'binary'; frame: BinaryFrame | null; raw: Buffer };
+
+export interface WorkerReports {
+  /** ComfyUI finished the job, or refused it. */
+  finished(worker: string, jobId: string, patch: FinishPatch): Promise<void>;
+  /** ComfyUI does not have the job: it goes back to pending. */
+  lost(worker: string, jobId: string, reason: string): Promise<void>;
+  stateChanged(worker: string, state: WorkerState, detail?: string): void;
+  /** A frame from ComfyUI; jobId is set when it belongs to a job this worker runs. */
+  frame(worker: string, jobId: string | null, frame: WorkerFrame): void;
+  /** The worker can take more work. */
+  idle(worker: string): void;
+}

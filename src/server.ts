@@ -1,0 +1,123 @@
+/**
+ * Puts comfy-queue together: store, engine, workers, HTTP API. Used by the
+ * `serve` command and by tests that need a whole server in-process.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import { Engine } from './engine/engine.js';
+import { MemoryEventBus } from './engine/events.js';
+import { ProgressBook } from './engine/progress-book.js';
+import { INSTANCE_KEY } from './engine/settings.js';
+import { startSimulator } from './sim/index.js';
+import type { JobStore } from './store/job-store.js';
+import { openStore } from './store/open-store.js';
+import { WorkerDriver } from './workers/driver.js';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  comfyUrls: string[];
+  /** simulated ComfyUI workers started inside the process */
+  simulate: number;
+  simStepMs: number;
+  token: string | null;
+  /** jobs each worker holds at once (1 = strictly one at a time) */
+  workerCapacity: number;
+  offlineTimeoutMs: number;
+  pollMs: number;
+  leaseMs: number;
+  maxAttempts: number;
+  synchronous: 'FULL' | 'NORMAL';
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8189,
+  dataDir: './data',
+  comfyUrls: ['http://127.0.0.1:8188'],
+  simulate: 0,
+  simStepMs: 50,
+  token: null,
+  workerCapacity: 1,
+  offlineTimeoutMs: 60_000,
+  pollMs: 2_000,
+  leaseMs: 60_000,
+  maxAttempts: 5,
+  synchronous: 'FULL',
+};
+
+export interface RunningServer {
+  url: string;
+  dbFile: string;
+  engine: Engine;
+  store: JobStore;
+  app: FastifyInstance;
+  workers: WorkerDriver[];
+  close(): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const dbFile = join(dataDir, 'comfy-queue.sqlite3');
+  const store = await openStore({ kind: 'sqlite', file: dbFile, synchronous: config.synchronous });
+  let instance = await store.getSetting(INSTANCE_KEY);
+  if (!instance) {
+    instance = randomUUID();
+    await store.setSetting(INSTANCE_KEY, instance);
+  }
+
+  const sims = await Promise.all(
+    Array.from({ length: config.simulate }, () => startSimulator({ port: 0, stepMs: config.simStepMs })),
+  );
+  const urls = config.simulate > 0 ? sims.map((s) => s.url) : config.comfyUrls;
+
+  const bus = new MemoryEventBus();
+  const engine = new Engine(store, bus, {
+    now: Date.now,
+    newId: randomUUID,
+    leaseMs: config.leaseMs,
+    maxAttempts: config.maxAttempts,
+  });
+  const progress = new ProgressBook(engine, bus, Date.now);
+  const workers = urls.map(
+    (url, i) =>
+      new WorkerDriver(`w${i + 1}`, url, `comfy-queue-${instance.slice(0, 8)}-w${i + 1}`, engine, {
+        capacity: config.workerCapacity,
+        offlineTimeoutMs: config.offlineTimeoutMs,
+        pollMs: config.pollMs,
+        now: Date.now,
+      }),
+  );
+  const app = await buildApp({ engine, progress, token: config.token });
+  for (const job of await store.listInProgress()) {
+    progress.track({
+      promptId: job.id,
+      prompt: job.prompt,
+      workflow: job.workflow,
+      startedAt: job.startedAt ?? Date.now(),
+      targets: job.targets,
+    });
+  }
+  await engine.start(workers);
+  const address = await app.listen({ host: config.host, port: config.port });
+
+  return {
+    url: address.replace('[::1]', '127.0.0.1'),
+    dbFile,
+    engine,
+    store,
+    app,
+    workers,
+    async close() {
+      await app.close();
+      await engine.stop();
+      await store.close();
+      await Promise.all(sims.map((s) => s.close()));
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The state of one simulated ComfyUI server: queue, history, sockets, files
+ * and the single worker that executes prompts one at a time. Everything is
+ * per instance, so several simulators can run in one process.
+ */
+import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldTick } from 'node:timers/promises';
+import { isCanonicalUuid } from '../domain/ids.js';
+import {
+  invalidPromptIdError,
+  type NodeErrors,
+  noPromptError,
+  type ObjectInfoMap,
+  validatePrompt,
+} from '../domain/prompt-graph.js';
+import { Executor, type Outcome } from './executor.js';
+import { FileStore } from './file-store.js';
+import { History } from './history.js';
+import { buildObjectInfo } from './node-catalog.js';
+import { PromptQueue, type QueueItem } from './prompt-queue.js';
+import { WsHub } from './ws-hub.js';
+
+export interface SimulatorOptions {
+  host?: string;
+  /** 0 = an ephemeral port. */
+  port?: number;
+  /** Time per KSampler step, ms (default 50). FakeSampler uses its own step_seconds input. */
+  stepMs?: number;
+  /** Probability (0..1) that a run raises an execution_error (default 0). */
+  failRate?: number;
+  /** Folder for `output` images; default: kept in memory. */
+  outputDir?: string;
+  /** ComfyUI's 403 when Origin's host differs from a loopback Host (default true). */
+  enforceOrigin?: boolean;
+}
+
+/** One entry of `GET /sim/executions`; `end` and `outcome` stay null while it runs. */
+export interface ExecutionRecord {
+  prompt_id: string;
+  start: number;
+  end: number | null;
+  outcome: Outcome | null;
+}
+
+export type PostPromptAnswer =
+  | { status: 200; body: { prompt_id: string; number: number; node_errors: NodeErrors } }
+  | { status: 400; body: unknown };
+
+const SENSITIVE_KEYS = ['auth_token_comfy_org', 'api_key_comfy_org'];
+
+export class SimState {
+  readonly hub = new WsHub();
+  readonly queue = new PromptQueue();
+  readonly history = new History();
+  readonly files: FileStore;
+  readonly executions: ExecutionRecord[] = [];
+  readonly executor: Executor;
+  running: QueueItem | null = null;
+  private counter = 0;
+  private working = false;
+  private readonly abort = new AbortController();
+
+  constructor(opts: SimulatorOptions) {
+    this.files = new FileStore(opts.outputDir);
+    this.executor = new Executor({
+      hub: this.hub,
+      files: this.files,
+      objectInfo: () => this.objectInfo(),
+      stepMs: opts.stepMs ?? 50,
+      failRate: opts.failRate ?? 0,
+      signal: this.abort.signal,
+    });
+  }
+
+  objectInfo(): ObjectInfoMap {
+    return buildObjectInfo(this.files.list('input', ''));
+  }
+
+  queueRemaining(): number {
+    return this.queue.size + (this.running ? 1 : 0);
+  }
+
+  broadcastStatus(): void {
+    this.hub.send('status', { status: { exec_info: { queue_remaining: this.queueRemaining() } } }, null);
+  }
+
+  /** The messages a new socket gets: status with its sid, then `executing` if it is reconnecting mid-run. */
+  hello(sid: string): object[] {
+    const out: object[] = [
+      { type: 'status', data: { status: { exec_info: { queue_remaining: this.queueRemaining() } }, sid } },
+    ];
+    if (this.executor.clientId === sid && this.executor.lastNodeId !== null) {
+      out.push({ type: 'executing', data: { node: this.executor.lastNodeId } });
+    }
+    return out;
+  }
+
+  /** `POST /prompt` after JSON parsing (comfyui-protocol.md §2.1). */
+  postPrompt(body: Record<string, unknown>, usageSource: string | undefined): PostPromptAnswer {
+    let number: number;
+    if ('number' in body) {
+      number =
+        typeof body.number === 'number' || typeof body.number === 'string' ? Number(body.number) : Number.NaN;
+      // Python's float() raises here, which aiohttp turns into a 500.
+      if (Number.isNaN(number)) throw new TypeError('float() argument must be a string or a real number');
+    } else {
+      number = body.front ? -this.counter : this.counter;
+      this.counter++;
+    }
+    if (!('prompt' in body)) return { status: 400, body: noPromptError() };
+    const pid = body.prompt_id;
+    if (pid !== undefined && pid !== null && !isCanonicalUuid(pid))
+      return { status: 400, body: invalidPromptIdError() };
+    const promptId = typeof pid === 'string' ? pid : randomUUID();
+    const targets = Array.isArray(body.partial_execution_targets)
+      ? body.partial_execution_targets.map(String)
+      : null;
+    const result = validatePrompt(body.prompt, this.objectInfo(), targets);
+    if (!result.ok) return { status: 400, body: result.body };
+    const extraData: Record<string, unknown> =
+      body.extra_data && typeof body.extra_data === 'object' ? { ...(body.extra_data as object) } : {};
+    if ('client_id' in body) extraData.client_id = body.client_id;
+    if (usageSource && !('comfy_usage_source' in extraData)) extraData.comfy_usage_source = usageSource;
+    const sensitive: Record<string, unknown> = {};
+    for (const k of SENSITIVE_KEYS) {
+      if (k in extraData) {
+        sensitive[k] = extraData[k];
+        delete extraData[k];
+      }
+    }
+    extraData.create_time = Date.now();
+    this.queue.push({
+      number,
+      promptId,
+      prompt: result.prompt,
+      extraData,
+      outputs: result.outputs,
+      sensitive,
+    });
+    this.broadcastStatus();
+    void this.work();
+    return { status: 200, body: { prompt_id: promptId, number, node_errors: result.nodeErrors } };
+  }
+
+  deletePending(ids: unknown[]): void {
+    for (const id of ids) {
+      if (this.queue.delete(String(id))) this.broadcastStatus();
+    }
+  }
+
+  clearPending(): void {
+    this.queue.clear();
+    this.broadcastStatus();
+  }
+
+  /** Global interrupt, or only when `promptId` is the running prompt. */
+  interrupt(promptId?: string): void {
+    if (promptId && this.running?.promptId !== promptId) return;
+    if (this.running) this.executor.interrupt();
+  }
+
+  /** The prompt worker: one prompt at a time, lowest (number, prompt_id) first. */
+  private async work(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    try {
+      while (!this.abort.signal.aborted && this.queue.size > 0) {
+        // Yield between prompts so HTTP and sockets are served even when runs are instant.
+        await yieldTick(undefined, { signal: this.abort.signal });
+        const item = this.queue.pop();
+        if (!item) break;
+        this.running = item;
+        this.broadcastStatus();
+        const record: ExecutionRecord = {
+          prompt_id: item.promptId,
+          start: Date.now(),
+          end: null,
+          outcome: null,
+        };
+        this.executions.push(record);
+        const { entry, outcome } = await this.executor.run(item);
+        this.history.add(item.promptId, entry);
+        this.running = null;
+        record.end = Date.now();
+        record.outcome = outcome;
+        this.broadcastStatus();
+        const client = this.executor.clientId;
+        if (client !== null) this.hub.send('executing', { node: null, prompt_id: item.promptId }, client);
+      }
+    } catch (e) {
+      if (!this.abort.signal.aborted) throw e;
+    } finally {
+      this.working = false;
+    }
+  }
+
+  close(): void {
+    this.abort.abort();
+    this.hub.closeAll();
+  }
+}

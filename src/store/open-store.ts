@@ -1,0 +1,38 @@
+/**
+ * Opens the configured JobStore, ready to use (migrations applied). The one
+ * place that knows every adapter: add a member to StoreConfig and a case below.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { JobStore } from './job-store.js';
+import { SqliteJobStore } from './sqlite/sqlite-store.js';
+
+export interface SqliteStoreConfig {
+  kind: 'sqlite';
+  /** database file; its folder is created when missing. ':memory:' for a throwaway store */
+  file: string;
+  /** FULL (default) survives power loss; NORMAL only a crash of the process */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+export type StoreConfig = SqliteStoreConfig;
+
+export async function openStore(config: StoreConfig): Promise<JobStore> {
+  switch (config.kind) {
+    case 'sqlite': {
+      if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
+      const store = new SqliteJobStore({
+        file: config.file,
+        ...(config.synchronous ? { synchronous: config.synchronous } : {}),
+      });
+      await store.init();
+      return store;
+    }
+    default:
+      return unknownKind(config.kind);
+  }
+}
+
+function unknownKind(kind: never): never {
+  throw new Error(`unknown store kind: ${String(kind)}`);
+}

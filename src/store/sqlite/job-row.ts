@@ -1,0 +1,123 @@
+/**
+ * Conversion between `Job` and a row of the `jobs` table: snake_case columns,
+ * JSON documents as TEXT, booleans as 0/1, SQL NULL for absent values.
+ */
+import type { Job, JobError, JobOutputs, JobStatus, NewJob, PromptGraph } from '../../domain/job.js';
+
+export interface JobRow {
+  id: string;
+  name: string | null;
+  prompt: string;
+  workflow: string | null;
+  extra_data: string;
+  sensitive: string | null;
+  client_id: string | null;
+  priority: number;
+  position: number;
+  status: JobStatus;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  worker: string | null;
+  attempts: number;
+  error: string | null;
+  outputs: string | null;
+  lease_until: number | null;
+  targets: string | null;
+  flagged: number;
+  requeued_from: string | null;
+}
+
+/** The parameters of the INSERT, position excepted (it is chosen inside the transaction). */
+export type InsertParams = Omit<
+  JobRow,
+  | 'position'
+  | 'status'
+  | 'started_at'
+  | 'ended_at'
+  | 'worker'
+  | 'attempts'
+  | 'error'
+  | 'outputs'
+  | 'lease_until'
+  | 'flagged'
+>;
+
+/** JSON text, or SQL NULL for null/undefined. */
+export function toJson(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Serializes outside the transaction, so a job that cannot be written fails alone. */
+export function insertParams(job: NewJob): InsertParams {
+  return {
+    id: job.id,
+    name: job.name,
+    prompt: JSON.stringify(job.prompt),
+    workflow: toJson(job.workflow),
+    extra_data: JSON.stringify(job.extraData),
+    sensitive: toJson(job.sensitive),
+    client_id: job.clientId,
+    priority: job.priority,
+    created_at: job.createdAt,
+    targets: toJson(job.targets),
+    requeued_from: job.requeuedFrom,
+  };
+}
+
+/** The job exactly as a fresh INSERT stores it, without reading it back. */
+export function newJobAsStored(job: NewJob, position: number): Job {
+  return {
+    id: job.id,
+    name: job.name,
+    prompt: job.prompt,
+    workflow: job.workflow ?? null,
+    extraData: job.extraData,
+    sensitive: job.sensitive,
+    clientId: job.clientId,
+    priority: job.priority,
+    position,
+    status: 'pending',
+    createdAt: job.createdAt,
+    startedAt: null,
+    endedAt: null,
+    worker: null,
+    attempts: 0,
+    error: null,
+    outputs: null,
+    leaseUntil: null,
+    targets: job.targets,
+    flagged: false,
+    requeuedFrom: job.requeuedFrom,
+  };
+}
+
+export function rowToJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    name: r.name,
+    prompt: JSON.parse(r.prompt) as PromptGraph,
+    workflow: fromJson<unknown>(r.workflow),
+    extraData: JSON.parse(r.extra_data) as Record<string, unknown>,
+    sensitive: fromJson<Record<string, unknown>>(r.sensitive),
+    clientId: r.client_id,
+    priority: r.priority,
+    position: r.position,
+    status: r.status,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    worker: r.worker,
+    attempts: r.attempts,
+    error: fromJson<JobError>(r.error),
+    outputs: fromJson<JobOutputs>(r.outputs),
+    leaseUntil: r.lease_until,
+    targets: fromJson<string[]>(r.targets),
+    flagged: r.flagged !== 0,
+    requeuedFrom: r.requeued_from,
+  };
+}

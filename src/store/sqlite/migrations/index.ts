@@ -1,0 +1,7 @@
+/**
+ * Every migration of the SQLite schema, in order. Migration n (1-based) brings
+ * the database to `PRAGMA user_version = n`. Append only.
+ */
+import { sql as m0001 } from './0001-jobs.js';
+
+export const MIGRATIONS: readonly string[] = [m0001];

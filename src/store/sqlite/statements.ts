@@ -1,0 +1,123 @@
+/**
+ * Every SQL statement of the SQLite adapter, prepared once per connection.
+ * Queries on the pending queue name `status = 'pending'` literally so that
+ * the planner can use the partial index `jobs_pending_order`. Lists of ids
+ * travel as one JSON array parameter (json_each), so one prepared statement
+ * serves any length.
+ */
+import type Database from 'better-sqlite3';
+import type { JobStatus } from '../../domain/job.js';
+import type { InsertParams, JobRow } from './job-row.js';
+
+const RUN_ORDER = 'priority DESC, position, created_at, id';
+// Without statistics the planner prefers jobs_status_created and sorts every
+// pending row; naming the partial index keeps queue reads O(log n + k).
+const PENDING = `jobs INDEXED BY jobs_pending_order WHERE status = 'pending'`;
+
+export function prepareStatements(db: Database.Database) {
+  const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  return {
+    insert: p<InsertParams & { position: number }>(
+      `INSERT INTO jobs (id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position,
+         status, created_at, targets, requeued_from)
+       VALUES (@id, @name, @prompt, @workflow, @extra_data, @sensitive, @client_id, @priority, @position,
+         'pending', @created_at, @targets, @requeued_from)
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+    maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
+    minPendingPosition: p<[priority: number], { position: number }>(
+      `SELECT position FROM ${PENDING} AND priority = ? ORDER BY ${RUN_ORDER} LIMIT 1`,
+    ),
+    get: p<[id: string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+    listPending: p<[limit: number, offset: number], JobRow>(
+      `SELECT * FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
+    ),
+    listInProgress: p<[], JobRow>(`SELECT * FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`),
+    counts: p<[], { status: JobStatus; n: number }>('SELECT status, n FROM job_counts'),
+    // One statement: it takes the write lock before it reads, so the pick and
+    // the update cannot be split by another connection.
+    claimNext: p<{ worker: string; now: number; lease: number; exclude: string }, JobRow>(
+      `UPDATE jobs SET status = 'in_progress', worker = @worker, lease_until = @lease,
+         attempts = attempts + 1, started_at = @now
+       WHERE id = (SELECT id FROM ${PENDING}
+                     AND id NOT IN (SELECT value FROM json_each(@exclude))
+                   ORDER BY ${RUN_ORDER} LIMIT 1)
+         AND status = 'pending'
+       RETURNING *`,
+    ),
+    renewLeases: p<{ worker: string; ids: string; lease: number }>(
+      `UPDATE jobs SET lease_until = @lease
+       WHERE status = 'in_progress' AND worker = @worker
+         AND id IN (SELECT value FROM json_each(@ids))`,
+    ),
+    // `set_outputs`/`set_error` tell "leave as is" (undefined) from "clear" (null).
+    finish: p<
+      {
+        id: string;
+        status: string;
+        ended: number;
+        set_outputs: number;
+        outputs: string | null;
+        set_error: number;
+        error: string | null;
+        holder: string | null;
+      },
+      JobRow
+    >(
+      `UPDATE jobs SET status = @status, ended_at = @ended, lease_until = NULL,
+         outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
+         error = CASE WHEN @set_error THEN @error ELSE error END
+       WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
+       RETURNING *`,
+    ),
+    finishPending: p<
+      {
+        id: string;
+        status: string;
+        ended: number;
+        set_outputs: number;
+        outputs: string | null;
+        set_error: number;
+        error: string | null;
+      },
+      JobRow
+    >(
+      `UPDATE jobs SET status = @status, ended_at = @ended,
+         outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
+         error = CASE WHEN @set_error THEN @error ELSE error END
+       WHERE id = @id AND status = 'pending'
+       RETURNING *`,
+    ),
+    release: p<{ id: string; set_error: number; error: string | null; holder: string | null }, JobRow>(
+      `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
+         error = CASE WHEN @set_error THEN @error ELSE error END
+       WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
+       RETURNING *`,
+    ),
+    pendingPlace: p<[id: string], { priority: number }>(
+      `SELECT priority FROM jobs WHERE id = ? AND status = 'pending'`,
+    ),
+    setPendingPosition: p<[position: number, id: string]>(
+      `UPDATE jobs SET position = ? WHERE id = ? AND status = 'pending'`,
+    ),
+    setPriority: p<[priority: number, id: string], JobRow>(
+      `UPDATE jobs SET priority = ? WHERE id = ? AND status = 'pending' RETURNING *`,
+    ),
+    rename: p<[name: string | null, id: string], JobRow>('UPDATE jobs SET name = ? WHERE id = ? RETURNING *'),
+    setFlagged: p<[flagged: number, id: string], JobRow>(
+      'UPDATE jobs SET flagged = ? WHERE id = ? RETURNING *',
+    ),
+    delete: p<[ids: string, statuses: string], { id: string }>(
+      `DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))
+         AND status IN (SELECT value FROM json_each(?))
+       RETURNING id`,
+    ),
+    getSetting: p<[key: string], { value: string }>('SELECT value FROM settings WHERE key = ?'),
+    setSetting: p<[key: string, value: string]>(
+      `INSERT INTO settings (key, value) VALUES (?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,37 @@
+/**
+ * The conformance suite every JobStore adapter runs: the same cases, written
+ * against the interface only. An adapter's test file calls
+ * `runStoreConformance` with a factory of fresh, initialised stores.
+ */
+import { describe } from 'node:test';
+import type { JobStore } from '../../src/store/job-store.js';
+import { claimCases } from './conformance/claim-cases.js';
+import { enqueueCases } from './conformance/enqueue-cases.js';
+import type { StoreFactory } from './conformance/harness.js';
+import { orderPropertyCases } from './conformance/order-property-cases.js';
+import { queueEditCases } from './conformance/queue-edit-cases.js';
+import { statusCases } from './conformance/status-cases.js';
+
+export type { StoreFactory } from './conformance/harness.js';
+
+export interface ConformanceOptions {
+  /** a second store on the same database; enables the reopen and cross-connection cases */
+  openAgain?: StoreFactory['openAgain'];
+  /** runs of each property test (fast-check) */
+  numRuns?: number;
+}
+
+export function runStoreConformance(
+  name: string,
+  make: () => Promise<JobStore>,
+  options: ConformanceOptions = {},
+) {
+  const factory: StoreFactory = { make, ...(options.openAgain ? { openAgain: options.openAgain } : {}) };
+  describe(`JobStore conformance: ${name}`, () => {
+    describe('enqueue and run order', () => enqueueCases(factory));
+    describe('claiming', () => claimCases(factory));
+    describe('status changes (compare-and-set)', () => statusCases(factory));
+    describe('queue edits, counts, settings', () => queueEditCases(factory));
+    describe('order against a model (property)', () => orderPropertyCases(factory, options.numRuns ?? 40));
+  });
+}

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { compareQueueOrder } from '../../../src/domain/job.js';
+import { enqueueOk, newJob, pendingIds, type StoreFactory, withStore } from './harness.js';
+
+export function enqueueCases(f: StoreFactory): void {
+  it('enqueues one job as pending and answers it as stored', () =>
+    withStore(f, async (s) => {
+      const input = newJob({ name: 'first', clientId: 'sid-1', priority: 2 });
+      const [res] = await s.enqueue([input]);
+      assert.ok(res?.ok);
+      const job = res.job;
+      assert.equal(job.status, 'pending');
+      assert.equal(job.attempts, 0);
+      assert.equal(job.worker, null);
+      assert.equal(job.startedAt, null);
+      assert.equal(job.flagged, false);
+      assert.deepEqual(await s.get(input.id), job);
+      assert.equal(await s.get('no-such-id'), null);
+    }));
+
+  it('answers an empty enqueue with no results', () =>
+    withStore(f, async (s) => {
+      assert.deepEqual(await s.enqueue([]), []);
+    }));
+
+  it('writes concurrent calls together and keeps their arrival order', () =>
+    withStore(f, async (s) => {
+      const inputs = Array.from({ length: 50 }, () => [newJob()]);
+      inputs.push([newJob(), newJob(), newJob()]);
+      const results = await Promise.all(inputs.map((jobs) => s.enqueue(jobs)));
+      const jobs = results.flat().map((r) => {
+        assert.ok(r.ok);
+        return r.job;
+      });
+      assert.equal(jobs.length, 53);
+      for (let i = 1; i < jobs.length; i++) assert.ok(jobs[i]!.position > jobs[i - 1]!.position);
+      assert.deepEqual(
+        await pendingIds(s),
+        inputs.flat().map((j) => j.id),
+      );
+      assert.equal((await s.counts()).pending, 53);
+    }));
+
+  it('refuses a duplicate id within one call, for that job alone', () =>
+    withStore(f, async (s) => {
+      const a = newJob({ name: 'original' });
+      const b = newJob();
+      const res = await s.enqueue([a, { ...a, name: 'copy' }, b]);
+      assert.equal(res[0]?.ok, true);
+      assert.deepEqual(res[1], { ok: false, code: 'DUPLICATE_ID', id: a.id });
+      assert.equal(res[2]?.ok, true);
+      assert.equal((await s.get(a.id))?.name, 'original');
+      assert.equal((await s.counts()).pending, 2);
+    }));
+
+  it('refuses a duplicate id within one batch of concurrent calls', () =>
+    withStore(f, async (s) => {
+      const a = newJob({ name: 'original' });
+      const [r1, r2, r3] = await Promise.all([
+        s.enqueue([a]),
+        s.enqueue([{ ...a, name: 'copy' }]),
+        s.enqueue([newJob()]),
+      ]);
+      assert.equal(r1?.[0]?.ok, true);
+      assert.deepEqual(r2?.[0], { ok: false, code: 'DUPLICATE_ID', id: a.id });
+      assert.equal(r3?.[0]?.ok, true);
+      assert.equal((await s.get(a.id))?.name, 'original');
+    }));
+
+  it('refuses a duplicate id across batches, also of a finished job', () =>
+    withStore(f, async (s) => {
+      const [a] = await enqueueOk(s, newJob({ name: 'original' }));
+      assert.deepEqual(await s.enqueue([{ ...newJob(), id: a!.id }]), [
+        { ok: false, code: 'DUPLICATE_ID', id: a!.id },
+      ]);
+      await s.finishPending(a!.id, { status: 'cancelled', endedAt: 5 });
+      const [again] = await s.enqueue([{ ...newJob(), id: a!.id }]);
+      assert.equal(again?.ok, false);
+      assert.equal((await s.get(a!.id))?.status, 'cancelled');
+    }));
+
+  it('places a normal job after every job, also finished and running ones', () =>
+    withStore(f, async (s) => {
+      const [a, b] = await enqueueOk(s, newJob(), newJob());
+      await s.claimNext('w1', 1, 2);
+      await s.finishPending(b!.id, { status: 'cancelled', endedAt: 3 });
+      const [c] = await enqueueOk(s, newJob());
+      assert.ok(c!.position > a!.position && c!.position > b!.position);
+    }));
+
+  it('places a front job before every pending job of its priority only', () =>
+    withStore(f, async (s) => {
+      const [low, high1, high2] = await enqueueOk(
+        s,
+        newJob(),
+        newJob({ priority: 5 }),
+        newJob({ priority: 5 }),
+      );
+      const [front] = await enqueueOk(s, newJob({ front: true }));
+      const [frontHigh] = await enqueueOk(s, newJob({ priority: 5, front: true }));
+      const [frontEmpty] = await enqueueOk(s, newJob({ priority: 9, front: true }));
+      assert.deepEqual(await pendingIds(s), [
+        frontEmpty!.id,
+        frontHigh!.id,
+        high1!.id,
+        high2!.id,
+        front!.id,
+        low!.id,
+      ]);
+    }));
+
+  it('runs and claims by priority, position, created_at, id (compareQueueOrder)', () =>
+    withStore(f, async (s) => {
+      // Equal positions come from front jobs whose priority changes later.
+      const id = (first: string, last: number) =>
+        `${first.repeat(8)}-0000-4000-8000-${String(last).padStart(12, '0')}`;
+      const [a] = await enqueueOk(s, newJob({ createdAt: 900, id: id('a', 9) }));
+      const [b] = await enqueueOk(s, newJob({ priority: 1, createdAt: 100, id: id('f', 1) }));
+      const [c] = await enqueueOk(s, newJob({ priority: 1, front: true, createdAt: 500, id: id('b', 1) }));
+      await s.setPriority(c!.id, 0);
+      const [d] = await enqueueOk(s, newJob({ createdAt: 1 }));
+      const [e] = await enqueueOk(s, newJob({ priority: 1, front: true, createdAt: 500, id: id('a', 1) }));
+      await s.setPriority(e!.id, 0);
+      assert.equal((await s.get(c!.id))?.position, a!.position);
+      assert.equal((await s.get(e!.id))?.position, a!.position);
+      const expected = [b!.id, e!.id, c!.id, a!.id, d!.id];
+      const pending = await s.listPending(100);
+      assert.deepEqual(
+        pending.map((j) => j.id),
+        expected,
+      );
+      assert.deepEqual(
+        [...pending].sort(compareQueueOrder).map((j) => j.id),
+        expected,
+      );
+      const claimed: string[] = [];
+      for (let job = await s.claimNext('w', 1, 2); job; job = await s.claimNext('w', 1, 2))
+        claimed.push(job.id);
+      assert.deepEqual(claimed, expected);
+    }));
+
+  it('pages the pending list with limit and offset', () =>
+    withStore(f, async (s) => {
+      const jobs = await enqueueOk(s, ...Array.from({ length: 7 }, () => newJob()));
+      const page = await s.listPending(3, 2);
+      assert.deepEqual(
+        page.map((j) => j.id),
+        jobs.slice(2, 5).map((j) => j.id),
+      );
+      assert.deepEqual(await s.listPending(3), jobs.slice(0, 3));
+    }));
+
+  it('keeps prompt, workflow and other JSON fields intact, non-ASCII text included', () =>
+    withStore(f, async (s) => {
+      const input = newJob({
+        name: 'Portrait — 猫 🐈',
+        prompt: {
+          '6': {
+            class_type: 'CLIPTextEncode',
+            inputs: { text: 'ein Kätzchen, 一只猫, café ☕ 🐈‍⬛', clip: ['4', 1] },
+          },
+          '9': {
+            class_type: 'SaveImage',
+            inputs: { filename_prefix: 'ComfyUI' },
+            _meta: { title: 'Sauvegarde' },
+          },
+        },
+        workflow: {
+          id: 'wf-1',
+          nodes: [{ id: 6, widgets_values: ['ein Kätzchen 🐈'] }],
+          extra: { ds: { scale: 1.5 } },
+        },
+        extraData: { extra_pnginfo: { note: 'naïve' }, empty: null, list: [1, 'two', { three: 3 }] },
+        sensitive: { api_key_comfy_org: 'sekret-ключ' },
+        targets: ['9'],
+        requeuedFrom: 'c0000000-0000-4000-8000-000000000000',
+      });
+      const [job] = await enqueueOk(s, input);
+      const got = await s.get(input.id);
+      assert.deepEqual(got, job);
+      assert.deepEqual(got?.prompt, input.prompt);
+      assert.deepEqual(got?.workflow, input.workflow);
+      assert.deepEqual(got?.extraData, input.extraData);
+      assert.deepEqual(got?.sensitive, input.sensitive);
+      assert.deepEqual(got?.targets, ['9']);
+      assert.equal(got?.name, input.name);
+    }));
+}
