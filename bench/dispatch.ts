@@ -13,6 +13,7 @@ const CONCURRENCY = 20;
 const capacityArgs = process.env.BENCH_WORKER_CAPACITY
   ? ['--worker-capacity', process.env.BENCH_WORKER_CAPACITY]
   : [];
+const durability = process.env.BENCH_DURABILITY ?? 'full';
 
 async function direct(): Promise<number> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
@@ -45,7 +46,15 @@ async function direct(): Promise<number> {
 async function throughQueue(): Promise<number> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
   const data = tempDir('cq-bench-');
-  const server = await spawnServe(['--data', data.path, '--comfy', sim.url, ...capacityArgs]);
+  const server = await spawnServe([
+    '--data',
+    data.path,
+    '--comfy',
+    sim.url,
+    '--durability',
+    durability,
+    ...capacityArgs,
+  ]);
   try {
     await new Promise((r) => setTimeout(r, 300)); // let the worker connect
     const t0 = performance.now();

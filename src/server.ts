@@ -13,6 +13,7 @@ import { ProgressBook } from './engine/progress-book.js';
 import { INSTANCE_KEY } from './engine/settings.js';
 import { startSimulator } from './sim/index.js';
 import type { JobStore } from './store/job-store.js';
+import { Telemetry } from './telemetry/telemetry.js';
 import { openStore } from './store/open-store.js';
 import { WorkerDriver } from './workers/driver.js';
 
@@ -42,7 +43,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   simulate: 0,
   simStepMs: 50,
   token: null,
-  workerCapacity: 1,
+  workerCapacity: 2,
   offlineTimeoutMs: 60_000,
   pollMs: 2_000,
   leaseMs: 60_000,
@@ -93,7 +94,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         now: Date.now,
       }),
   );
-  const app = await buildApp({ engine, progress, token: config.token });
+  const telemetry = new Telemetry({ dataDir, workers: () => workers, now: Date.now });
+  const app = await buildApp({ engine, progress, token: config.token, telemetry });
   for (const job of await store.listInProgress()) {
     progress.track({
       promptId: job.id,

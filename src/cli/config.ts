@@ -19,6 +19,7 @@ export const SERVE_ENV = {
   'sim-step-ms': 'COMFY_QUEUE_SIM_STEP_MS',
   token: 'COMFY_QUEUE_TOKEN',
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
+  durability: 'COMFY_QUEUE_DURABILITY',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -34,6 +35,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'sim-step-ms': { type: 'string' },
       token: { type: 'string' },
       'worker-capacity': { type: 'string' },
+      durability: { type: 'string' },
     },
   });
   const pick = (k: keyof typeof SERVE_ENV): string | undefined => {
@@ -62,8 +64,15 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       `--host ${host} makes comfy-queue reachable from other machines: set a token with --token or ${SERVE_ENV.token}.`,
     );
   }
+  const durability = pick('durability') ?? 'full';
+  if (durability !== 'full' && durability !== 'normal') {
+    throw new ConfigError(
+      `--durability must be "full" (survives power loss) or "normal" (survives crashes), not "${durability}"`,
+    );
+  }
   return {
     ...DEFAULT_CONFIG,
+    synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
     host,
     port: int(pick('port'), DEFAULT_CONFIG.port, 'port', 0, 65535),
     dataDir: pick('data') ?? DEFAULT_CONFIG.dataDir,

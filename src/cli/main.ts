@@ -9,13 +9,16 @@ const USAGE = `comfy-queue — a persistent queue server for ComfyUI
 Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
+                    [--durability full|normal]
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
         --simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
         Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
         (comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
-        COMFY_QUEUE_WORKER_CAPACITY. A --host other than loopback requires a token.
+        COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
+        requires a token. --durability full (default) makes every commit survive power loss;
+        normal survives a crash of comfy-queue but may lose the last commits on power loss.
 sim     runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
 `;
 

@@ -6,7 +6,7 @@
 
 import { QueueError } from '../domain/errors.js';
 import type { Job, PromptGraph } from '../domain/job.js';
-import { isFinished } from '../domain/job.js';
+import { compareQueueOrder, isFinished } from '../domain/job.js';
 import type { FinishPatch, JobStore } from '../store/job-store.js';
 import type { EventBus, WorkerState } from './events.js';
 import { buildNewJob, type EnqueueInput, requeueInput } from './new-job.js';
@@ -31,6 +31,8 @@ export class Engine implements WorkerReports {
   private pumpAgain = false;
   private closed = false;
   private readonly frameListeners = new Set<FrameListener>();
+  /** claims under way per worker, so that two paths never overfill one */
+  private readonly claiming = new Map<string, number>();
   private leaseTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -86,6 +88,7 @@ export class Engine implements WorkerReports {
       jobs.push(r.job);
       this.bus.publish({ type: 'job.queued', job: r.job });
     }
+    this.withdrawWaiting((waiting) => jobs.some((j) => compareQueueOrder(j, waiting) < 0));
     this.pump();
     return jobs;
   }
@@ -94,6 +97,7 @@ export class Engine implements WorkerReports {
     await this.store.setSetting(PAUSED_KEY, 'true');
     this.paused = true;
     this.bus.publish({ type: 'queue.paused' });
+    this.withdrawWaiting(() => true);
   }
 
   async resume(): Promise<void> {
@@ -107,6 +111,7 @@ export class Engine implements WorkerReports {
     for (const id of ids) await this.requirePending(id);
     await this.store.reorder(ids);
     this.bus.publish({ type: 'queue.reordered', ids });
+    this.withdrawWaiting(() => true);
   }
 
   async setPriority(id: string, priority: number): Promise<Job> {
@@ -116,6 +121,7 @@ export class Engine implements WorkerReports {
       throw new QueueError('NOT_PENDING', `Job ${id} is no longer pending; its priority cannot change.`);
     this.bus.publish({ type: 'job.updated', job });
     this.bus.publish({ type: 'queue.reordered', ids: [id] });
+    this.withdrawWaiting((waiting) => compareQueueOrder(job, waiting) < 0);
     return job;
   }
 
@@ -212,20 +218,42 @@ export class Engine implements WorkerReports {
     do {
       this.pumpAgain = false;
       for (const w of this.workers.values()) {
-        while (!this.closed && !this.paused && w.hasCapacity) {
+        while (this.hasRoom(w)) {
           const now = this.opts.now();
           let job: Job | null;
+          this.claiming.set(w.id, (this.claiming.get(w.id) ?? 0) + 1);
           try {
             job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs);
           } catch {
             return; // the store is closing
+          } finally {
+            this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
           }
           if (!job) break;
-          this.bus.publish({ type: 'job.started', job });
-          w.run(job);
+          this.dispatch(w, job);
         }
       }
     } while (this.pumpAgain && !this.closed);
+  }
+
+  private hasRoom(w: WorkerPort): boolean {
+    return !this.closed && !this.paused && w.freeSlots - (this.claiming.get(w.id) ?? 0) > 0;
+  }
+
+  private dispatch(w: WorkerPort, job: Job): void {
+    this.bus.publish({ type: 'job.started', job });
+    w.run(job);
+  }
+
+  /**
+   * Jobs waiting in a worker's own queue (dispatch lookahead) go back to the
+   * pending queue when the order changes in a way that should put another
+   * job before them; the worker then takes the right one.
+   */
+  private withdrawWaiting(shouldWithdraw: (waiting: Job) => boolean): void {
+    for (const w of this.workers.values()) {
+      for (const job of w.waitingJobs()) if (shouldWithdraw(job)) void w.takeBack(job.id);
+    }
   }
 
   private async renewLeases(): Promise<void> {
@@ -238,9 +266,31 @@ export class Engine implements WorkerReports {
 
   // ---- worker reports -------------------------------------------------
 
+  /** Records the outcome and, in the same commit, claims the worker's next job when it has room. */
   async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
-    const job = await this.store.finish(jobId, patch, worker);
-    if (job) this.bus.publish({ type: 'job.finished', job });
+    const w = this.workers.get(worker);
+    const claim = w && this.hasRoom(w);
+    if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
+    let result: { finished: Job | null; next: Job | null };
+    try {
+      const now = this.opts.now();
+      result = await this.store.finishAndClaim(
+        jobId,
+        patch,
+        worker,
+        claim ? { now, leaseUntil: now + this.opts.leaseMs } : null,
+      );
+    } finally {
+      if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
+    }
+    if (result.finished) this.bus.publish({ type: 'job.finished', job: result.finished });
+    if (result.next && w) this.dispatch(w, result.next);
+  }
+
+  async withdrawn(worker: string, jobId: string): Promise<void> {
+    const job = await this.store.release(jobId, null, worker);
+    if (job) this.bus.publish({ type: 'job.released', job, reason: 'taken back: the queue order changed' });
+    this.pump();
   }
 
   async lost(worker: string, jobId: string, reason: string): Promise<void> {

@@ -17,6 +17,8 @@ export interface EnqueueInput {
   promptId?: string;
   clientId?: string | null;
   front?: boolean;
+  /** explicit position (ComfyUI's `number`), see domain/comfy-number.ts */
+  position?: number | null;
   targets?: string[] | null;
   requeuedFrom?: string | null;
 }
@@ -49,6 +51,7 @@ export function buildNewJob(input: EnqueueInput, now: number, newId: () => strin
     clientId: input.clientId ?? null,
     priority: input.priority ?? 0,
     front: input.front ?? false,
+    position: input.position ?? null,
     createdAt: now,
     targets: input.targets ?? null,
     requeuedFrom: input.requeuedFrom ?? null,

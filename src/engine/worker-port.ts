@@ -15,6 +15,8 @@ export interface WorkerPort {
   readonly state: WorkerState;
   /** online, not drained, and holding fewer jobs than it may */
   readonly hasCapacity: boolean;
+  /** how many more jobs it may take now (0 when offline or drained) */
+  readonly freeSlots: number;
   draining: boolean;
   /** ids of the jobs it holds */
   heldJobIds(): string[];
@@ -27,6 +29,13 @@ export interface WorkerPort {
   /** take over a job this worker held before a restart */
   adopt(job: Job): void;
   cancel(jobId: string): Promise<boolean>;
+  /** jobs submitted to the worker that it has not started: they wait in ComfyUI's own queue */
+  waitingJobs(): Job[];
+  /**
+   * Takes a waiting job back out of ComfyUI's queue (the queue order changed);
+   * reported as `withdrawn` when it worked. A job that started meanwhile stays.
+   */
+  takeBack(jobId: string): Promise<void>;
 }
 
 export type WorkerFrame =
@@ -38,6 +47,8 @@ export interface WorkerReports {
   finished(worker: string, jobId: string, patch: FinishPatch): Promise<void>;
   /** ComfyUI does not have the job: it goes back to pending. */
   lost(worker: string, jobId: string, reason: string): Promise<void>;
+  /** The job was taken back before it started: it goes back to its place in the queue. */
+  withdrawn(worker: string, jobId: string): Promise<void>;
   stateChanged(worker: string, state: WorkerState, detail?: string): void;
   /** A frame from ComfyUI; jobId is set when it belongs to a job this worker runs. */
   frame(worker: string, jobId: string | null, frame: WorkerFrame): void;

@@ -7,6 +7,7 @@
  * (resolving null) when the job is not in it.
  */
 import type { Job, JobError, JobOutputs, JobStatus, NewJob } from '../domain/job.js';
+import type { JobPage, JobQuery } from './job-query.js';
 
 export type EnqueueResult = { ok: true; job: Job } | { ok: false; code: 'DUPLICATE_ID'; id: string };
 
@@ -71,6 +72,17 @@ export interface JobStore {
    */
   release(id: string, error?: JobError | null, expectedWorker?: string): Promise<Job | null>;
   /**
+   * `finish` of a job held by `worker`, then — when `claim` is given —
+   * `claimNext` for the same worker, in one transaction: the dispatch path
+   * pays one commit per job instead of two.
+   */
+  finishAndClaim(
+    id: string,
+    patch: FinishPatch,
+    worker: string,
+    claim: { now: number; leaseUntil: number } | null,
+  ): Promise<{ finished: Job | null; next: Job | null }>;
+  /**
    * pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run).
    * A `completed` patch is a caller's bug and rejects.
    */
@@ -84,6 +96,11 @@ export interface JobStore {
   setFlagged(id: string, flagged: boolean): Promise<Job | null>;
   /** Deletes jobs whose status is among `statuses`; resolves the ids deleted. */
   delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]>;
+
+  /** A page of jobs: filters, one sort, offset/limit or a keyset position (job-query.ts). */
+  listJobs(query: JobQuery): Promise<JobPage>;
+  /** The worker that holds the file a job produced (`type`/`subfolder`/`filename` as in its outputs). */
+  workerForFile(type: string, subfolder: string, filename: string): Promise<string | null>;
 
   /** A small key/value of server state (the paused flag, worker client ids...). */
   getSetting(key: string): Promise<string | null>;

@@ -28,7 +28,7 @@ export interface DriverOptions {
   now: () => number;
 }
 
-type Phase = 'submitting' | 'submitted' | 'running' | 'collecting' | 'uncertain';
+type Phase = 'submitting' | 'submitted' | 'running' | 'collecting' | 'withdrawing' | 'uncertain';
 
 interface Active {
   job: Job;
@@ -71,7 +71,41 @@ export class WorkerDriver implements WorkerPort {
   }
 
   get hasCapacity(): boolean {
-    return this.state === 'online' && !this.draining && this.active.size < this.opts.capacity;
+    return this.freeSlots > 0;
+  }
+
+  get freeSlots(): number {
+    return this.state === 'online' && !this.draining ? Math.max(0, this.opts.capacity - this.active.size) : 0;
+  }
+
+  waitingJobs(): Job[] {
+    return [...this.active.values()].filter((a) => a.phase === 'submitted').map((a) => a.job);
+  }
+
+  async takeBack(jobId: string): Promise<void> {
+    const a = this.active.get(jobId);
+    if (!a || a.phase !== 'submitted') return;
+    a.phase = 'withdrawing';
+    try {
+      await this.client.deleteFromQueue([jobId]);
+      // Same order as reconcile: the queue first, then the history.
+      const queue = await this.client.queue();
+      if (queue.running.includes(jobId) || queue.pending.includes(jobId)) {
+        if (a.phase === 'withdrawing') a.phase = queue.running.includes(jobId) ? 'running' : 'submitted';
+        return;
+      }
+      const entry = await this.client.history(jobId);
+      if (entry) {
+        await this.settleFromHistory(jobId, entry);
+        return;
+      }
+    } catch {
+      if (a.phase === 'withdrawing') a.phase = 'uncertain';
+      return;
+    }
+    if (!this.active.delete(jobId)) return;
+    await this.host.withdrawn(this.id, jobId);
+    this.host.idle(this.id);
   }
 
   start(): void {
@@ -246,7 +280,7 @@ export class WorkerDriver implements WorkerPort {
    */
   private async reconcile(jobId: string): Promise<void> {
     const a = this.active.get(jobId);
-    if (!a || a.phase === 'submitting' || a.phase === 'collecting') return;
+    if (!a || a.phase === 'submitting' || a.phase === 'collecting' || a.phase === 'withdrawing') return;
     try {
       const queue = await this.client.queue();
       if (queue.running.includes(jobId) || queue.pending.includes(jobId)) {

@@ -7,9 +7,11 @@
  */
 import Database from 'better-sqlite3';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
+import type { JobPage, JobQuery } from '../job-query.js';
 import type { EnqueueResult, FinishPatch, JobStore, QueueCounts } from '../job-store.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
+import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
 import { prepareStatements, type Statements } from './statements.js';
 
@@ -34,6 +36,7 @@ function toJobOrNull(row: JobRow | undefined): Job | null {
 export class SqliteJobStore implements JobStore {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
+  private lister: SqliteJobLister | null = null;
   private readonly group = new GroupCommit<PendingInsert[], EnqueueResult[]>((calls) =>
     this.writeBatch(calls),
   );
@@ -50,6 +53,7 @@ export class SqliteJobStore implements JobStore {
       db.pragma('foreign_keys = ON');
       migrate(db);
       this.stmts = prepareStatements(db);
+      this.lister = new SqliteJobLister(db);
     } catch (err) {
       db.close();
       throw err;
@@ -63,6 +67,7 @@ export class SqliteJobStore implements JobStore {
     this.db.close();
     this.db = null;
     this.stmts = null;
+    this.lister = null;
   }
 
   private assertOpen(): void {
@@ -98,12 +103,15 @@ export class SqliteJobStore implements JobStore {
       };
       return calls.map((call) =>
         call.map(({ job, params }): EnqueueResult => {
-          const front = job.front ? s.minPendingPosition.get(job.priority) : undefined;
-          const position = front ? front.position - 1 : append();
+          const first = job.front
+            ? (s.minQueuedPosition.get({ priority: job.priority })?.position ?? null)
+            : null;
+          const front = first !== null;
+          const position = job.position ?? (front ? first - 1 : append());
           if (s.insert.run({ ...params, position }).changes === 0) {
             return { ok: false, code: 'DUPLICATE_ID', id: job.id };
           }
-          if (!front) next = position + 1;
+          if (!front && job.position == null) next = position + 1;
           return { ok: true, job: newJobAsStored(job, position) };
         }),
       );
@@ -149,6 +157,23 @@ export class SqliteJobStore implements JobStore {
     return toJobOrNull(this.s.finish.get({ ...finishParams(id, patch), holder: expectedWorker ?? null }));
   }
 
+  async finishAndClaim(
+    id: string,
+    patch: FinishPatch,
+    worker: string,
+    claim: { now: number; leaseUntil: number } | null,
+  ): Promise<{ finished: Job | null; next: Job | null }> {
+    const s = this.s;
+    const tx = this.conn.transaction(() => {
+      const finished = toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: worker }));
+      const next = claim
+        ? toJobOrNull(s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }))
+        : null;
+      return { finished, next };
+    });
+    return tx.immediate();
+  }
+
   async finishPending(id: string, patch: FinishPatch): Promise<Job | null> {
     if (patch.status === 'completed') throw new TypeError('finishPending: a pending job cannot complete');
     return toJobOrNull(this.s.finishPending.get(finishParams(id, patch)));
@@ -179,8 +204,8 @@ export class SqliteJobStore implements JobStore {
       }
       let moved = 0;
       for (const [priority, group] of groups) {
-        // Below the first pending job of that priority: min − n … min − 1.
-        const min = s.minPendingPosition.get(priority)!.position;
+        // Below the first queued job of that priority: min − n … min − 1.
+        const min = s.minQueuedPosition.get({ priority })!.position!;
         group.forEach((id, i) => {
           s.setPendingPosition.run(min - group.length + i, id);
         });
@@ -206,6 +231,16 @@ export class SqliteJobStore implements JobStore {
   async delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]> {
     if (ids.length === 0 || statuses.length === 0) return [];
     return this.s.delete.all(JSON.stringify(ids), JSON.stringify(statuses)).map((r) => r.id);
+  }
+
+  async listJobs(query: JobQuery): Promise<JobPage> {
+    if (!this.lister) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.lister.list(query);
+  }
+
+  async workerForFile(type: string, subfolder: string, filename: string): Promise<string | null> {
+    if (!this.lister) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.lister.workerForFile(type, subfolder, filename);
   }
 
   async getSetting(key: string): Promise<string | null> {

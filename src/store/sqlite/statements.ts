@@ -25,8 +25,14 @@ export function prepareStatements(db: Database.Database) {
        ON CONFLICT (id) DO NOTHING`,
     ),
     maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
-    minPendingPosition: p<[priority: number], { position: number }>(
-      `SELECT position FROM ${PENDING} AND priority = ? ORDER BY ${RUN_ORDER} LIMIT 1`,
+    // In-progress jobs count too: one waiting in a worker's own queue (dispatch
+    // lookahead) comes back to its place when the order changes, and a job
+    // moved to the front must stay ahead of it.
+    minQueuedPosition: p<{ priority: number }, { position: number | null }>(
+      `SELECT min(position) AS position FROM (
+         SELECT position FROM (SELECT position FROM ${PENDING} AND priority = @priority ORDER BY ${RUN_ORDER} LIMIT 1)
+         UNION ALL
+         SELECT min(position) FROM jobs WHERE status = 'in_progress' AND priority = @priority)`,
     ),
     get: p<[id: string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
     listPending: p<[limit: number, offset: number], JobRow>(

@@ -14,9 +14,10 @@ export class OrderModel {
     return this.jobs.find((j) => j.id === id);
   }
 
+  /** Pending and in_progress jobs: a job held by a worker may come back to its place. */
   private minPending(priority: number): number | null {
     const ps = this.jobs
-      .filter((j) => j.status === 'pending' && j.priority === priority)
+      .filter((j) => (j.status === 'pending' || j.status === 'in_progress') && j.priority === priority)
       .map((j) => j.position);
     return ps.length ? Math.min(...ps) : null;
   }

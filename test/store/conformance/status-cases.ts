@@ -49,6 +49,31 @@ export function statusCases(f: StoreFactory): void {
       assert.equal((await s.finish(a!.id, { status: 'cancelled', endedAt: 5 }, 'w1'))?.status, 'cancelled');
     }));
 
+  it('finishes a job and claims the next for the same worker in one call', () =>
+    withStore(f, async (s) => {
+      const [a, b, c] = await enqueueOk(s, newJob(), newJob(), newJob());
+      await claimId(s, a!.id, 'w1');
+      const r = await s.finishAndClaim(a!.id, { status: 'completed', endedAt: 50, outputs: OUTPUTS }, 'w1', {
+        now: 60,
+        leaseUntil: 160,
+      });
+      assert.equal(r.finished?.status, 'completed');
+      assert.deepEqual(r.finished?.outputs, OUTPUTS);
+      assert.equal(r.next?.id, b!.id);
+      assert.equal(r.next?.status, 'in_progress');
+      assert.equal(r.next?.worker, 'w1');
+      assert.equal(r.next?.startedAt, 60);
+      assert.equal(r.next?.leaseUntil, 160);
+      assert.equal(r.next?.attempts, 1);
+      // another worker's job is not finished, and nothing is claimed without `claim`
+      const other = await s.finishAndClaim(b!.id, { status: 'failed', endedAt: 70 }, 'w2', null);
+      assert.deepEqual(other, { finished: null, next: null });
+      const last = await s.finishAndClaim(b!.id, { status: 'failed', endedAt: 70 }, 'w1', null);
+      assert.equal(last.finished?.status, 'failed');
+      assert.equal(last.next, null);
+      assert.deepEqual(await pendingIds(s), [c!.id]);
+    }));
+
   it('finishes a pending job without running it, and nothing else', () =>
     withStore(f, async (s) => {
       const [a, b] = await enqueueOk(s, newJob(), newJob());
@@ -73,7 +98,7 @@ export function statusCases(f: StoreFactory): void {
       assert.equal(await s.release(a!.id), null);
       const claimed = await s.claimNext('w1', 100, 200);
       assert.equal(claimed?.id, a!.id);
-      await enqueueOk(s, newJob({ priority: 3 }), newJob({ priority: 3, front: true }));
+      const [, front] = await enqueueOk(s, newJob({ priority: 3 }), newJob({ priority: 3, front: true }));
       const error = { type: 'worker_lost', message: 'worker went offline' };
       const back = await s.release(a!.id, error);
       assert.equal(back?.status, 'pending');
@@ -84,9 +109,11 @@ export function statusCases(f: StoreFactory): void {
       assert.equal(back?.startedAt, null);
       assert.equal(back?.attempts, 1);
       assert.deepEqual(back?.error, error);
+      // back to its place: behind only the job put at the front while it was away
       const ids = await pendingIds(s);
-      assert.equal(ids[0], a!.id);
-      assert.ok(ids.indexOf(b!.id) > 0);
+      assert.equal(ids[0], front!.id);
+      assert.equal(ids[1], a!.id);
+      assert.ok(ids.indexOf(b!.id) > 1);
       assert.equal(await s.release(a!.id), null);
       const again = await claimId(s, a!.id, 'w2', 300);
       assert.equal(again.attempts, 2);

@@ -3,5 +3,6 @@
  * the database to `PRAGMA user_version = n`. Append only.
  */
 import { sql as m0001 } from './0001-jobs.js';
+import { sql as m0002 } from './0002-job-listing.js';
 
-export const MIGRATIONS: readonly string[] = [m0001];
+export const MIGRATIONS: readonly string[] = [m0001, m0002];
