@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, resolveServeConfig, resolveSimConfig } from '../../src/cli/config.js';
+import { DEFAULT_CONFIG } from '../../src/server.js';
+
+describe('serve configuration', () => {
+  test('defaults: loopback, port 8189, ./data, one ComfyUI on 8188, full durability', () => {
+    const c = resolveServeConfig([], {});
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.port, 8189);
+    assert.equal(c.dataDir, './data');
+    assert.deepEqual(c.comfyUrls, ['http://127.0.0.1:8188']);
+    assert.equal(c.synchronous, 'FULL');
+    assert.equal(c.token, null);
+  });
+
+  test('flags win over the environment, which wins over defaults', () => {
+    const env = {
+      COMFY_QUEUE_PORT: '9000',
+      COMFY_QUEUE_DATA: '/srv/q',
+      COMFY_QUEUE_COMFY: 'http://a:1,http://b:2/',
+    };
+    const fromEnv = resolveServeConfig([], env);
+    assert.equal(fromEnv.port, 9000);
+    assert.equal(fromEnv.dataDir, '/srv/q');
+    assert.deepEqual(fromEnv.comfyUrls, ['http://a:1', 'http://b:2']);
+    const fromFlags = resolveServeConfig(
+      ['--port', '9100', '--comfy', 'http://c:3', '--comfy', 'http://d:4'],
+      env,
+    );
+    assert.equal(fromFlags.port, 9100);
+    assert.deepEqual(fromFlags.comfyUrls, ['http://c:3', 'http://d:4']);
+    assert.equal(resolveServeConfig(['--durability', 'normal'], {}).synchronous, 'NORMAL');
+    assert.equal(resolveServeConfig(['--simulate', '3'], {}).simulate, 3);
+  });
+
+  test('bad values are refused with a message that names the flag', () => {
+    const bad: [string[], RegExp][] = [
+      [['--port', 'abc'], /--port/],
+      [['--port', '70000'], /--port/],
+      [['--simulate=-1'], /--simulate/],
+      [['--comfy', 'not a url'], /--comfy/],
+      [['--comfy', 'ftp://x'], /http/],
+      [['--durability', 'sometimes'], /--durability/],
+      [['--worker-capacity', '0'], /--worker-capacity/],
+    ];
+    for (const [argv, msg] of bad) {
+      assert.throws(
+        () => resolveServeConfig(argv, {}),
+        (e: Error) => e instanceof ConfigError && msg.test(e.message),
+      );
+    }
+    assert.throws(() => resolveServeConfig(['--nope'], {}));
+  });
+
+  test('a server bound beyond loopback requires a token', () => {
+    assert.throws(() => resolveServeConfig(['--host', '0.0.0.0'], {}), /token/);
+    assert.equal(resolveServeConfig(['--host', '0.0.0.0', '--token', 's3cret'], {}).token, 's3cret');
+    assert.equal(resolveServeConfig(['--host', '0.0.0.0'], { COMFY_QUEUE_TOKEN: 't' }).token, 't');
+    assert.equal(resolveServeConfig(['--host', 'localhost'], {}).token, null);
+  });
+
+  test('the defaults in the README are the real ones', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    assert.match(
+      readme,
+      new RegExp(`\\| \`--port\` \\| \`COMFY_QUEUE_PORT\` \\| \`${DEFAULT_CONFIG.port}\``),
+    );
+    assert.match(
+      readme,
+      new RegExp(`\\| \`--worker-capacity\` [^\\n]*\\| \`${DEFAULT_CONFIG.workerCapacity}\``),
+    );
+  });
+});
+
+describe('sim configuration', () => {
+  test('defaults and checks', () => {
+    assert.deepEqual(resolveSimConfig([]), { host: '127.0.0.1', port: 8188, stepMs: 50, failRate: 0 });
+    assert.throws(() => resolveSimConfig(['--fail-rate', '2']), /fail-rate/);
+  });
+});
