@@ -18,10 +18,13 @@ function walk(dir) {
 const filter = process.argv.slice(2);
 const files = walk('test').filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)));
 // Type-check everything (tests and benchmarks too), then build dist/ for the tests that spawn the CLI.
-for (const project of ['tsconfig.test.json', 'tsconfig.json']) {
+for (const project of ['tsconfig.test.json', 'tsconfig.json', 'web/tsconfig.json']) {
   const r = spawnSync('npx', ['tsc', '-p', project], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+// The dashboard and the ComfyUI extension (dist/web), for the browser tests under test/web.
+const web = spawnSync('npm', ['run', 'build:web', '--silent'], { stdio: 'inherit' });
+if (web.status !== 0) process.exit(web.status ?? 1);
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],

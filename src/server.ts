@@ -7,15 +7,17 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
+import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
 import { ProgressBook } from './engine/progress-book.js';
 import { INSTANCE_KEY } from './engine/settings.js';
 import { startSimulator } from './sim/index.js';
 import type { JobStore } from './store/job-store.js';
-import { Telemetry } from './telemetry/telemetry.js';
 import { openStore } from './store/open-store.js';
+import { Telemetry } from './telemetry/telemetry.js';
 import { WorkerDriver } from './workers/driver.js';
+import { IncompleteMarkers } from './workers/incomplete-marker.js';
 
 export interface ServerConfig {
   host: string;
@@ -33,6 +35,8 @@ export interface ServerConfig {
   leaseMs: number;
   maxAttempts: number;
   synchronous: 'FULL' | 'NORMAL';
+  /** the output folder of each --comfy worker, in order ("" = not reachable): for the `.incomplete` markers */
+  comfyOutputDirs: string[];
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -49,6 +53,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   leaseMs: 60_000,
   maxAttempts: 5,
   synchronous: 'FULL',
+  comfyOutputDirs: [],
 };
 
 export interface RunningServer {
@@ -95,7 +100,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       }),
   );
   const telemetry = new Telemetry({ dataDir, workers: () => workers, now: Date.now });
-  const app = await buildApp({ engine, progress, token: config.token, telemetry });
+  const outputDirs = new Map<string, string>();
+  if (config.simulate === 0) {
+    for (const [i, dir] of config.comfyOutputDirs.entries())
+      if (dir) outputDirs.set(`w${i + 1}`, resolve(dir));
+  }
+  if (outputDirs.size > 0) new IncompleteMarkers(engine, outputDirs, Date.now);
+  const durations = new DurationIndex(engine, progress, Date.now);
+  await durations.warm(store);
+  const app = await buildApp({
+    engine,
+    progress,
+    token: config.token,
+    telemetry,
+    comfy: { workers },
+    estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
+  });
   for (const job of await store.listInProgress()) {
     progress.track({
       promptId: job.id,

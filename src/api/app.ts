@@ -7,7 +7,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import type { TelemetrySource } from '../telemetry/telemetry.js';
+import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
+import { type ComfyOptions, registerComfy } from './comfy.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
+import { registerEventsWs } from './events-ws.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
+import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface AppOptions {
   engine: Engine;
@@ -15,6 +21,12 @@ export interface AppOptions {
   /** when set, every request must carry it */
   token: string | null;
   bodyLimit?: number;
+  /** host and worker figures for /api/admin/telemetry and the event websocket */
+  telemetry?: TelemetrySource;
+  /** queue estimates for /api/admin/queue and /api/pqueue */
+  estimates?: QueueEstimates;
+  /** the ComfyUI drop-in (ComfyUI routes, /ws, pass-through to workers); off when absent */
+  comfy?: ComfyOptions;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -29,6 +41,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
     forceCloseConnections: true,
   });
+  // Before the token hook: the plugin's own onRequest hook must mark upgrade requests first, so that a
+  // refused upgrade (401) has its socket closed instead of left half-open (it would hang app.close()).
+  await ensureWebsocket(app);
 
   if (opts.token) {
     const expected = Buffer.from(opts.token);
@@ -64,6 +79,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`)),
   );
 
-  registerPqueueRoutes(app, opts.engine, opts.progress);
+  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates);
+  registerAdminRoutes(app, opts);
+  registerDashboardRoutes(app);
+  await registerEventsWs(app, { ...opts, now: Date.now });
+  if (opts.comfy) await registerComfy(app, opts.engine, opts.comfy, opts.token);
   return app;
 }

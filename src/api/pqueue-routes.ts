@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import type { QueueEstimates } from './admin-routes.js';
 import { jobJson } from './job-json.js';
 import {
   DeleteBody,
@@ -14,7 +15,12 @@ import {
 } from './schemas.js';
 import { parseUuidParam, parseWith } from './validate.js';
 
-export function registerPqueueRoutes(app: FastifyInstance, engine: Engine, progress: ProgressBook): void {
+export function registerPqueueRoutes(
+  app: FastifyInstance,
+  engine: Engine,
+  progress: ProgressBook,
+  estimates?: QueueEstimates,
+): void {
   app.post('/api/pqueue/jobs', async (req, reply) => {
     const b = parseWith(EnqueueBody, req.body);
     const job = await engine.enqueue({
@@ -43,10 +49,14 @@ export function registerPqueueRoutes(app: FastifyInstance, engine: Engine, progr
       engine.store.listPending(limit),
       engine.store.counts(),
     ]);
+    const est = estimates?.(running, pending);
     return {
       paused: engine.isPaused,
-      running: running.map((j) => jobJson(j, { progress: progress.get(j.id) })),
-      pending: pending.map((j) => jobJson(j)),
+      running: running.map((j) => ({
+        ...jobJson(j, { progress: progress.get(j.id) }),
+        estimate: est?.get(j.id) ?? null,
+      })),
+      pending: pending.map((j) => ({ ...jobJson(j), estimate: est?.get(j.id) ?? null })),
       pending_total: counts.pending,
       counts,
     };

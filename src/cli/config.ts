@@ -20,6 +20,7 @@ export const SERVE_ENV = {
   token: 'COMFY_QUEUE_TOKEN',
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
   durability: 'COMFY_QUEUE_DURABILITY',
+  'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -36,6 +37,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       token: { type: 'string' },
       'worker-capacity': { type: 'string' },
       durability: { type: 'string' },
+      'comfy-output': { type: 'string', multiple: true },
     },
   });
   const pick = (k: keyof typeof SERVE_ENV): string | undefined => {
@@ -56,6 +58,16 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new ConfigError(`--comfy ${u}: only http:// and https:// ComfyUI addresses are supported`);
     }
+  }
+  // One output folder per --comfy, in order; "" or "-" for a worker whose folder comfy-queue cannot reach.
+  const comfyOutputDirs = (
+    values['comfy-output'] ??
+    (env[SERVE_ENV['comfy-output']] ? env[SERVE_ENV['comfy-output']]!.split(',') : [])
+  ).map((d) => (d === '-' ? '' : d));
+  if (comfyOutputDirs.length > comfyUrls.length) {
+    throw new ConfigError(
+      `--comfy-output is given ${comfyOutputDirs.length} times for ${comfyUrls.length} --comfy worker(s): give one per --comfy, in order`,
+    );
   }
   const host = pick('host') ?? DEFAULT_CONFIG.host;
   const token = pick('token') ?? null;
@@ -81,6 +93,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     simStepMs: int(pick('sim-step-ms'), DEFAULT_CONFIG.simStepMs, 'sim-step-ms', 0, 600_000),
     token,
     workerCapacity: int(pick('worker-capacity'), DEFAULT_CONFIG.workerCapacity, 'worker-capacity', 1, 16),
+    comfyOutputDirs,
   };
 }
 

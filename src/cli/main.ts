@@ -7,7 +7,7 @@ import { ConfigError, resolveServeConfig, resolveSimConfig } from './config.js';
 const USAGE = `comfy-queue — a persistent queue server for ComfyUI
 
 Usage:
-  comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]...
+  comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal]
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]

@@ -93,6 +93,8 @@ export interface NewJob {
   priority: number;
   /** put the job ahead of every pending job of its priority */
   front: boolean;
+  /** an explicit place among its priority (ComfyUI's `number`); absent or null lets the store choose */
+  position?: number | null;
   createdAt: number;
   targets: string[] | null;
   requeuedFrom: string | null;

@@ -16,6 +16,7 @@ import {
   sendJson,
   serverError,
 } from './http-util.js';
+import { simJobs } from './jobs.js';
 import { parseMultipart } from './multipart.js';
 import { CHECKPOINTS, objectInfoJson } from './node-catalog.js';
 import { exposed } from './prompt-queue.js';
@@ -198,6 +199,10 @@ const GET_PREFIXED: Record<string, Handler> = {
 export async function route(sim: SimState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sim');
   let path = url.pathname;
+  if (path === '/api/jobs' && req.method === 'GET') {
+    const a = simJobs(sim, url.searchParams);
+    return sendJson(res, a.status, a.body);
+  }
   if (path.startsWith('/api/')) path = path.slice(4);
   const method = req.method ?? 'GET';
   const ctx: Ctx = { sim, req, res, url, tail: '' };

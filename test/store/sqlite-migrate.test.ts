@@ -11,7 +11,7 @@ it('applies every migration once and records the version', () => {
   const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all();
   assert.deepEqual(
     tables.map((t) => (t as { name: string }).name),
-    ['job_counts', 'jobs', 'settings'],
+    ['job_counts', 'job_files', 'jobs', 'settings'],
   );
   db.close();
 });

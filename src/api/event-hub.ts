@@ -1,0 +1,223 @@
+/**
+ * The event websocket's fan-out (docs/events.md): bus events as they happen,
+ * each running job's progress at most every PUSH_INTERVAL_MS and only when
+ * its revision changed, live previews as binary frames, and telemetry every
+ * TELEMETRY_MS while anyone listens. A client that connects gets a snapshot
+ * first; what happens while the snapshot is read is held back and sent after
+ * it. With no client connected the hub does no work beyond a size check.
+ */
+import {
+  decidePush,
+  NEVER_PUSHED,
+  PUSH_INTERVAL_MS,
+  type PushState,
+  pushed,
+} from '../domain/push-throttle.js';
+import type { Engine } from '../engine/engine.js';
+import type { ProgressBook } from '../engine/progress-book.js';
+import type { TelemetrySource } from '../telemetry/telemetry.js';
+import { type EventMessage, messageOf } from './event-messages.js';
+import { jobJson } from './job-json.js';
+import { previewFromWorker } from './preview-frame.js';
+
+export const TELEMETRY_MS = 1_500;
+/** A client this far behind gets no previews until it catches up (they are replaced by the next ones anyway). */
+const PREVIEW_BACKLOG_BYTES = 1 << 20;
+/** A client this far behind is disconnected: it is not reading. */
+const MAX_BACKLOG_BYTES = 32 << 20;
+
+/** The part of a `ws` WebSocket the hub uses. */
+export interface HubSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string | Buffer, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+  on(event: 'close', listener: () => void): unknown;
+}
+
+const OPEN = 1;
+
+interface Client {
+  socket: HubSocket;
+  /** messages held back until the snapshot is sent; null once it is */
+  held: (string | Buffer)[] | null;
+}
+
+interface Throttle {
+  worker: string;
+  state: PushState;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface EventHubOptions {
+  engine: Engine;
+  progress: ProgressBook;
+  telemetry?: TelemetrySource;
+  now: () => number;
+  pushIntervalMs?: number;
+  telemetryMs?: number;
+}
+
+export class EventHub {
+  private readonly clients = new Set<Client>();
+  private readonly throttles = new Map<string, Throttle>();
+  /** the latest preview frame of each running job, for clients that connect late */
+  private readonly previews = new Map<string, Buffer>();
+  private telemetryTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly interval: number;
+
+  constructor(private readonly opts: EventHubOptions) {
+    this.interval = opts.pushIntervalMs ?? PUSH_INTERVAL_MS;
+    this.unsubscribe.push(
+      opts.engine.bus.subscribe((e) => {
+        if (e.type === 'job.finished' || e.type === 'job.released') this.forget(e.job.id);
+        else if (e.type === 'job.deleted') for (const id of e.ids) this.forget(id);
+        if (this.clients.size === 0) return;
+        const msg = messageOf(e, opts.now());
+        if (msg) this.broadcast(JSON.stringify(msg));
+      }),
+      // Registered after the ProgressBook's own listener, so the state read here already holds the frame.
+      opts.engine.onFrame((worker, jobId, frame) => {
+        if (!jobId) return;
+        if (frame.kind === 'text') {
+          if (this.clients.size > 0) this.progressChanged(jobId, worker);
+          return;
+        }
+        const current = this.opts.progress.state(jobId)?.current?.displayId ?? null;
+        const preview = previewFromWorker(frame.frame, jobId, worker, current);
+        if (!preview) return;
+        this.previews.set(jobId, preview);
+        if (this.clients.size > 0) this.broadcast(preview, true);
+      }),
+    );
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Takes a connected websocket: snapshot first, then everything live. */
+  attach(socket: HubSocket): void {
+    const client: Client = { socket, held: [] };
+    this.clients.add(client);
+    socket.on('close', () => {
+      this.clients.delete(client);
+      if (this.clients.size === 0) this.stopTelemetry();
+    });
+    if (this.clients.size === 1) this.startTelemetry();
+    void this.sendSnapshot(client);
+  }
+
+  close(): void {
+    for (const u of this.unsubscribe) u();
+    for (const t of this.throttles.values()) if (t.timer) clearTimeout(t.timer);
+    this.throttles.clear();
+    this.stopTelemetry();
+    for (const c of this.clients) c.socket.close(1001, 'server shutting down');
+    this.clients.clear();
+  }
+
+  private async sendSnapshot(client: Client): Promise<void> {
+    const { engine, progress } = this.opts;
+    let running: Awaited<ReturnType<Engine['store']['listInProgress']>> = [];
+    try {
+      running = await engine.store.listInProgress();
+    } catch {
+      // the store is closing; the snapshot shows no running job
+    }
+    const previews = running.map((j) => this.previews.get(j.id)).filter((b) => b !== undefined);
+    const msg: EventMessage = {
+      type: 'snapshot',
+      at: this.opts.now(),
+      paused: engine.isPaused,
+      running: running.map((j) => ({ job: jobJson(j), progress: progress.get(j.id) })),
+      workers: [...engine.workers.values()].map((w) => ({
+        id: w.id,
+        url: w.url,
+        state: w.state,
+        jobs: w.heldJobIds(),
+      })),
+      previews: running.filter((j) => this.previews.has(j.id)).map((j) => j.id),
+    };
+    const held = client.held ?? [];
+    client.held = null;
+    this.sendTo(client, JSON.stringify(msg));
+    for (const p of previews) this.sendTo(client, p, true);
+    for (const m of held) this.sendTo(client, m, typeof m !== 'string');
+    // Progress pushed before this client joined is in the snapshot; what changed since is pushed as usual.
+  }
+
+  private progressChanged(jobId: string, worker: string): void {
+    let t = this.throttles.get(jobId);
+    if (!t) {
+      t = { worker, state: NEVER_PUSHED, timer: null };
+      this.throttles.set(jobId, t);
+    }
+    if (t.timer === null) this.tryPush(jobId, t);
+  }
+
+  private tryPush(jobId: string, t: Throttle): void {
+    t.timer = null;
+    const state = this.opts.progress.state(jobId);
+    if (!state || this.clients.size === 0) return;
+    const now = this.opts.now();
+    const d = decidePush(t.state, state.revision, now, this.interval);
+    if (d.kind === 'skip') return;
+    if (d.kind === 'wait') {
+      t.timer = setTimeout(() => this.tryPush(jobId, t), d.delayMs);
+      return;
+    }
+    t.state = pushed(state.revision, now);
+    const snapshot = this.opts.progress.get(jobId);
+    this.broadcast(
+      JSON.stringify({ type: 'progress', at: now, job_id: jobId, worker: t.worker, progress: snapshot }),
+    );
+  }
+
+  private forget(jobId: string): void {
+    const t = this.throttles.get(jobId);
+    if (t?.timer) clearTimeout(t.timer);
+    this.throttles.delete(jobId);
+    this.previews.delete(jobId);
+  }
+
+  private broadcast(data: string | Buffer, isPreview = false): void {
+    for (const c of this.clients) {
+      if (c.held) c.held.push(data);
+      else this.sendTo(c, data, isPreview);
+    }
+  }
+
+  private sendTo(c: Client, data: string | Buffer, isPreview = false): void {
+    const s = c.socket;
+    if (s.readyState !== OPEN) return;
+    if (s.bufferedAmount > MAX_BACKLOG_BYTES) {
+      s.close(1008, 'not reading');
+      return;
+    }
+    if (isPreview && s.bufferedAmount > PREVIEW_BACKLOG_BYTES) return;
+    s.send(data);
+  }
+
+  private startTelemetry(): void {
+    const source = this.opts.telemetry;
+    if (!source || this.telemetryTimer) return;
+    const tick = async () => {
+      try {
+        const t = await source.read();
+        if (this.clients.size > 0) this.broadcast(JSON.stringify({ type: 'telemetry', ...t }));
+      } catch {
+        // a failed reading is skipped; the next one comes in TELEMETRY_MS
+      }
+    };
+    void tick();
+    this.telemetryTimer = setInterval(() => void tick(), this.opts.telemetryMs ?? TELEMETRY_MS);
+    this.telemetryTimer.unref();
+  }
+
+  private stopTelemetry(): void {
+    if (this.telemetryTimer) clearInterval(this.telemetryTimer);
+    this.telemetryTimer = null;
+  }
+}

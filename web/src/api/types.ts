@@ -1,0 +1,188 @@
+/**
+ * What the dashboard reads from comfy-queue, as docs/api.md and docs/events.md
+ * describe it. Only the fields the screens use are typed.
+ */
+
+export type JobStatus = 'pending' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+export interface ImageRef {
+  filename: string;
+  subfolder: string;
+  type: 'input' | 'output' | 'temp';
+}
+
+export interface JobError {
+  type: string;
+  message: string;
+  node_id?: string | null;
+  node_type?: string | null;
+  exception_type?: string | null;
+  traceback?: string[] | string | null;
+}
+
+export interface Progress {
+  promptId: string;
+  revision: number;
+  status: 'queued' | 'starting' | 'indeterminate' | 'running' | 'completed' | 'failed' | 'cancelled';
+  percent: number;
+  nodes: { done: number; total: number; cached: number };
+  currentNode: {
+    id: string;
+    displayId: string;
+    classType: string | null;
+    title: string;
+    step: { value: number; max: number } | null;
+  } | null;
+  itPerSec: number | null;
+  nodeEtaMs: number | null;
+  etaMs: number | null;
+  elapsedMs: number;
+  outputs: readonly { nodeId: string; classType: string | null; title: string; images: ImageRef[] }[];
+  error: unknown;
+}
+
+/** A job of /api/pqueue (docs/api.md "A job"). */
+export interface Job {
+  prompt_id: string;
+  name: string | null;
+  display_name: string;
+  status: JobStatus;
+  priority: number;
+  position: number;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  worker: string | null;
+  attempts: number;
+  error: JobError | null;
+  outputs: Record<string, { images?: ImageRef[] } & Record<string, unknown>> | null;
+  flagged: boolean;
+  client_id: string | null;
+  workflow_id: string | null;
+  requeued_from: string | null;
+  progress?: Progress | null;
+}
+
+/** A single-job answer: the job in full. */
+export interface JobFull extends Job {
+  prompt: Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title?: string } }>;
+  workflow: unknown;
+  extra_data: Record<string, unknown>;
+}
+
+/** A card of GET /api/admin/queue. */
+export interface JobCard {
+  prompt_id: string;
+  status: 'running' | 'queued' | string;
+  workflow_name: string;
+  queued_at: number;
+  started_at: number | null;
+  prompt_excerpt: string | null;
+  seed: number | null;
+  workflow_id: string | null;
+  output_folder: string | null;
+  thumbnail: (ImageRef & { source: 'output' | 'input'; url: string }) | null;
+  worker: string | null;
+  priority: number;
+  attempts: number;
+  flagged: boolean;
+  progress: Progress | null;
+}
+
+export type Counts = Partial<Record<JobStatus, number>>;
+
+export interface AdminQueue {
+  paused: boolean;
+  jobs: JobCard[];
+  pending_total: number;
+  counts: Counts;
+}
+
+export interface Telemetry {
+  at: number;
+  host: {
+    cpu: { percent: number | null; cores: number };
+    ram: { total: number; used: number; percent: number };
+    disk: { path: string; total: number; free: number; used: number; percent: number } | null;
+    gpus: {
+      index: number;
+      name: string;
+      utilization_percent: number | null;
+      vram_total: number | null;
+      vram_used: number | null;
+      vram_percent: number | null;
+    }[];
+  };
+  workers: {
+    id: string;
+    url: string;
+    state: string;
+    fresh: boolean;
+    error: string | null;
+    ram_total: number | null;
+    ram_free: number | null;
+    comfyui_version: string | null;
+    devices: { name: string; type: string; index: number | null; vram_total: number | null; vram_free: number | null }[];
+  }[];
+}
+
+export interface WorkerSummary {
+  id: string;
+  url: string;
+  state: string;
+  jobs: string[];
+}
+
+/** One finished job as the History screen shows it, whichever route it came from. */
+export interface HistoryItem {
+  id: string;
+  name: string;
+  status: JobStatus;
+  created_at: number;
+  ended_at: number | null;
+  worker: string | null;
+  flagged: boolean;
+  workflow_id: string | null;
+  /** a URL of a small image, or null */
+  thumb: string | null;
+  error: string | null;
+}
+
+export interface HistoryQuery {
+  statuses: JobStatus[];
+  from: number | null;
+  to: number | null;
+  text: string;
+  worker: string;
+  flagged: boolean;
+  sort: 'newest' | 'oldest';
+}
+
+export interface HistoryPage {
+  items: HistoryItem[];
+  cursor: string | null;
+}
+
+/** Text messages of the event websocket (docs/events.md). */
+export type EventMessage =
+  | {
+      type: 'snapshot';
+      at: number;
+      paused: boolean;
+      running: { job: Job; progress: Progress | null }[];
+      workers: WorkerSummary[];
+      previews: string[];
+    }
+  | { type: 'progress'; at: number; job_id: string; worker: string; progress: Progress | null }
+  | ({ type: 'telemetry' } & Telemetry)
+  | { type: 'queue.paused' | 'queue.resumed'; at: number }
+  | { type: 'job.deleted' | 'queue.reordered'; at: number; ids: string[] }
+  | { type: `job.${string}`; at: number; job: Job }
+  | { type: `worker.${string}`; at: number; worker: string; detail: unknown };
+
+export interface PreviewFrame {
+  jobId: string;
+  nodeId: string | null;
+  mime: string;
+  bytes: Uint8Array;
+}
