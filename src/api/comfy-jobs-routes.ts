@@ -109,8 +109,11 @@ export function registerComfyJobsRoutes(app: FastifyInstance, engine: Engine): v
       sort === CURSOR_SORT && page.nextCursor
         ? encodeCursor({ sort: CURSOR_SORT, value: page.nextCursor.value, id: page.nextCursor.id, order })
         : null;
+    // A job waiting in a worker's own queue has not started: ComfyUI's UI shows it as pending.
+    const waiting = engine.waitingJobIds();
+    const jobs = page.jobs.map((j) => apiJob(waiting.has(j.id) ? { ...j, status: 'pending' } : j));
     return {
-      jobs: page.jobs.map(apiJob),
+      jobs,
       pagination: {
         offset,
         limit: effectiveLimit,

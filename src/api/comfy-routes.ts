@@ -45,14 +45,13 @@ export function registerComfyRoutes(app: FastifyInstance, engine: Engine, worker
 
   for (const path of both('/queue')) {
     app.get(path, async () => {
-      const [running, pending] = await Promise.all([
-        store.listInProgress(),
-        store.listPending(QUEUE_LIST_MAX),
-      ]);
+      const [held, pending] = await Promise.all([store.listInProgress(), store.listPending(QUEUE_LIST_MAX)]);
+      // A job waiting in a worker's own queue has not started: ComfyUI would show it as pending.
+      const waiting = engine.waitingJobIds();
       const i = info();
       return {
-        queue_running: running.map((j) => queueTuple(j, i)),
-        queue_pending: pending.map((j) => queueTuple(j, i)),
+        queue_running: held.filter((j) => !waiting.has(j.id)).map((j) => queueTuple(j, i)),
+        queue_pending: [...held.filter((j) => waiting.has(j.id)), ...pending].map((j) => queueTuple(j, i)),
       };
     });
     app.post(path, async (req, reply) => {
@@ -91,10 +90,12 @@ export function registerComfyRoutes(app: FastifyInstance, engine: Engine, worker
   for (const path of both('/interrupt')) {
     app.post(path, async (req, reply) => {
       const pid = isObject(req.body) ? req.body.prompt_id : undefined;
+      // Without a prompt_id ComfyUI interrupts what runs, never what waits: jobs held ahead stay.
+      const waiting = engine.waitingJobIds();
       const targets =
         typeof pid === 'string' && pid
           ? [await store.get(pid)].filter((j): j is Job => j?.status === 'in_progress')
-          : await store.listInProgress();
+          : (await store.listInProgress()).filter((j) => !waiting.has(j.id));
       for (const job of targets) await engine.cancel(job.id).catch(ignoreFinished);
       return empty(reply);
     });

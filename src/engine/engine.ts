@@ -66,6 +66,13 @@ export class Engine implements WorkerReports {
     return this.paused;
   }
 
+  /** Jobs held by a worker that it has not started: they wait in ComfyUI's own queue (dispatch lookahead). */
+  waitingJobIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const w of this.workers.values()) for (const job of w.waitingJobs()) ids.add(job.id);
+    return ids;
+  }
+
   onFrame(listener: FrameListener): () => void {
     this.frameListeners.add(listener);
     return () => this.frameListeners.delete(listener);

@@ -73,4 +73,28 @@ describe('dispatch lookahead keeps the queue order exact', () => {
     const order = (await simExecutions(sim.url)).slice(seen).map((e) => e.prompt_id);
     assert.deepEqual(order, [a, urgent, b]);
   });
+
+  test('ComfyUI routes show the waiting job as pending, and a plain interrupt leaves it alone', async () => {
+    const a = await enqueue(200, 21);
+    const b = await enqueue(1, 22);
+    await runningInSim(a);
+    await waitForStatus(base, b, ['in_progress']);
+    const q = await http('GET', `${base}/api/queue`);
+    assert.deepEqual(
+      q.body.queue_running.map((t: any) => t[1]),
+      [a],
+    );
+    assert.deepEqual(
+      q.body.queue_pending.map((t: any) => t[1]),
+      [b],
+    );
+    const jobs = await http('GET', `${base}/api/jobs?status=in_progress,pending`);
+    const status = Object.fromEntries(jobs.body.jobs.map((j: any) => [j.id, j.status]));
+    assert.equal(status[a], 'in_progress');
+    assert.equal(status[b], 'pending');
+
+    assert.equal((await http('POST', `${base}/api/interrupt`, {})).status, 200);
+    assert.equal((await waitForStatus(base, a, ['cancelled', 'completed'])).status, 'cancelled');
+    assert.equal((await waitForStatus(base, b, ['completed', 'cancelled'])).status, 'completed');
+  });
 });
