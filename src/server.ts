@@ -11,7 +11,10 @@ import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
 import { ProgressBook } from './engine/progress-book.js';
+import { NO_RETENTION, Retention, type RetentionLimits } from './engine/retention.js';
 import { INSTANCE_KEY } from './engine/settings.js';
+import { ThumbnailQueue } from './engine/thumbnail-queue.js';
+import { shrinkToPng } from './media/thumbnail.js';
 import { startSimulator } from './sim/index.js';
 import type { JobStore } from './store/job-store.js';
 import { openStore } from './store/open-store.js';
@@ -37,6 +40,8 @@ export interface ServerConfig {
   synchronous: 'FULL' | 'NORMAL';
   /** the output folder of each --comfy worker, in order ("" = not reachable): for the `.incomplete` markers */
   comfyOutputDirs: string[];
+  /** history kept: --keep-jobs, --keep-days, --keep-thumbs-mb (everything by default) */
+  retention: RetentionLimits;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -54,6 +59,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxAttempts: 5,
   synchronous: 'FULL',
   comfyOutputDirs: [],
+  retention: NO_RETENTION,
 };
 
 export interface RunningServer {
@@ -63,6 +69,8 @@ export interface RunningServer {
   store: JobStore;
   app: FastifyInstance;
   workers: WorkerDriver[];
+  /** makes history thumbnails as jobs finish */
+  thumbnails: ThumbnailQueue;
   close(): Promise<void>;
 }
 
@@ -99,6 +107,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         now: Date.now,
       }),
   );
+  const drivers = new Map(workers.map((w) => [w.id, w]));
+  const fetchFile = async (worker: string, file: { filename: string; subfolder: string; type: string }) => {
+    const driver = drivers.get(worker);
+    if (!driver) throw new Error(`worker ${worker} is not configured`);
+    return driver.client.view(file);
+  };
+  const thumbnails = new ThumbnailQueue(store, bus, {
+    fetchFile,
+    make: (bytes) => shrinkToPng(bytes),
+    now: Date.now,
+    concurrency: 1,
+  });
+  const retention = new Retention(store, bus, config.retention, Date.now);
   const telemetry = new Telemetry({ dataDir, workers: () => workers, now: Date.now });
   const outputDirs = new Map<string, string>();
   if (config.simulate === 0) {
@@ -115,6 +136,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     telemetry,
     comfy: { workers },
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
+    history: { thumbnails, fetchFile },
   });
   for (const job of await store.listInProgress()) {
     progress.track({
@@ -126,6 +148,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
   }
   await engine.start(workers);
+  retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
 
   return {
@@ -135,8 +158,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     app,
     workers,
+    thumbnails,
     async close() {
       await app.close();
+      thumbnails.close();
+      await retention.stop();
       await engine.stop();
       await store.close();
       await Promise.all(sims.map((s) => s.close()));

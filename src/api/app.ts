@@ -12,6 +12,7 @@ import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerEventsWs } from './events-ws.js';
+import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
@@ -27,6 +28,8 @@ export interface AppOptions {
   estimates?: QueueEstimates;
   /** the ComfyUI drop-in (ComfyUI routes, /ws, pass-through to workers); off when absent */
   comfy?: ComfyOptions;
+  /** thumbnails and previews of the history routes */
+  history?: HistoryOptions;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -80,8 +83,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates);
+  registerHistoryRoutes(app, opts.engine, opts.history);
   registerAdminRoutes(app, opts);
-  registerDashboardRoutes(app);
+  registerDashboardRoutes(app, { workers: opts.comfy?.workers });
   await registerEventsWs(app, { ...opts, now: Date.now });
   if (opts.comfy) await registerComfy(app, opts.engine, opts.comfy, opts.token);
   return app;

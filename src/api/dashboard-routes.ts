@@ -75,6 +75,30 @@ function notBuilt(reply: FastifyReply): FastifyReply {
 export interface DashboardOptions {
   /** the build folder; dist/web by default */
   root?: string;
+  /** the ComfyUI workers, whose /extensions list is merged with comfy-queue's module */
+  workers?: readonly { readonly url: string; readonly state: string }[];
+}
+
+const EXTENSIONS_TIMEOUT_MS = 3_000;
+
+/** The worker's extension list with comfy-queue's module added (comfyui-protocol.md §8.4). */
+export function mergeExtensionList(upstream: unknown): string[] {
+  const list = Array.isArray(upstream) ? upstream.filter((p): p is string => typeof p === 'string') : [];
+  return list.includes(EXTENSION_MODULE_PATH) ? list : [...list, EXTENSION_MODULE_PATH];
+}
+
+async function upstreamExtensions(workers: DashboardOptions['workers']): Promise<unknown> {
+  const worker = workers?.find((w) => w.state === 'online') ?? workers?.[0];
+  if (!worker) return [];
+  try {
+    const res = await fetch(`${worker.url.replace(/\/+$/, '')}/api/extensions`, {
+      signal: AbortSignal.timeout(EXTENSIONS_TIMEOUT_MS),
+    });
+    return res.ok ? await res.json() : [];
+  } catch {
+    // the worker is away: ComfyUI's UI still gets the panel
+    return [];
+  }
 }
 
 export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardOptions = {}): void {
@@ -94,6 +118,15 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardOpt
     const index = join(dashboard, 'index.html');
     return (await isFile(index)) ? sendFile(reply, index, false) : notBuilt(reply);
   });
+
+  // Explicit, so they win over the pass-through to the workers.
+  for (const path of ['/extensions', '/api/extensions']) {
+    app.get(path, async (_req, reply) =>
+      reply
+        .header('cache-control', 'no-cache')
+        .send(mergeExtensionList(await upstreamExtensions(opts.workers))),
+    );
+  }
 
   app.get<{ Params: { '*': string } }>('/extensions/comfy-queue/*', async (req, reply) => {
     const file = safeJoin(extension, req.params['*'] ?? '');

@@ -21,6 +21,9 @@ export const SERVE_ENV = {
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
   durability: 'COMFY_QUEUE_DURABILITY',
   'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
+  'keep-jobs': 'COMFY_QUEUE_KEEP_JOBS',
+  'keep-days': 'COMFY_QUEUE_KEEP_DAYS',
+  'keep-thumbs-mb': 'COMFY_QUEUE_KEEP_THUMBS_MB',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -38,6 +41,9 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'worker-capacity': { type: 'string' },
       durability: { type: 'string' },
       'comfy-output': { type: 'string', multiple: true },
+      'keep-jobs': { type: 'string' },
+      'keep-days': { type: 'string' },
+      'keep-thumbs-mb': { type: 'string' },
     },
   });
   const pick = (k: keyof typeof SERVE_ENV): string | undefined => {
@@ -94,7 +100,17 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     token,
     workerCapacity: int(pick('worker-capacity'), DEFAULT_CONFIG.workerCapacity, 'worker-capacity', 1, 16),
     comfyOutputDirs,
+    retention: {
+      keepJobs: optionalInt(pick('keep-jobs'), 'keep-jobs', 0, 1_000_000_000),
+      keepDays: optionalInt(pick('keep-days'), 'keep-days', 1, 100_000),
+      keepThumbsMb: optionalInt(pick('keep-thumbs-mb'), 'keep-thumbs-mb', 0, 100_000_000),
+    },
   };
+}
+
+/** A limit that is off unless given. */
+function optionalInt(raw: string | undefined, name: string, min: number, max: number): number | null {
+  return raw === undefined ? null : int(raw, 0, name, min, max);
 }
 
 export interface SimConfig {

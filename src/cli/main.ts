@@ -9,7 +9,7 @@ const USAGE = `comfy-queue — a persistent queue server for ComfyUI
 Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
-                    [--durability full|normal]
+                    [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
@@ -19,6 +19,9 @@ serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127
         COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
         requires a token. --durability full (default) makes every commit survive power loss;
         normal survives a crash of comfy-queue but may lose the last commits on power loss.
+        History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
+        (finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
+        limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).
 sim     runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
 `;
 

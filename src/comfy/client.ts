@@ -128,6 +128,53 @@ export class ComfyClient {
       throw new ComfyHttpError(res.status, res.text, `ComfyUI /queue: HTTP ${res.status}`);
   }
 
+  /** The bytes of a file the worker produced (GET /view); ComfyHttpError when it answers otherwise than 200. */
+  async view(
+    file: { filename: string; subfolder: string; type: string },
+    maxBytes = 128 * 1024 * 1024,
+  ): Promise<Buffer> {
+    const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+    const path = `${this.base.pathname.replace(/\/$/, '')}/view?${q.toString()}`;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          protocol: this.base.protocol,
+          hostname: this.base.hostname,
+          port: this.base.port,
+          path,
+          method: 'GET',
+          agent: this.agent,
+          timeout: this.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) req.destroy(new Error(`the file is larger than ${maxBytes} bytes`));
+            else chunks.push(c);
+          });
+          res.on('end', () => {
+            const body = Buffer.concat(chunks);
+            if (res.statusCode === 200) resolve(body);
+            else
+              reject(
+                new ComfyHttpError(
+                  res.statusCode ?? 0,
+                  body.toString('utf8', 0, 500),
+                  `ComfyUI /view: HTTP ${res.statusCode}`,
+                ),
+              );
+          });
+          res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
+      req.end();
+    });
+  }
+
   private async getJson(path: string): Promise<Record<string, unknown>> {
     const res = await this.send('GET', path);
     const json = parseJson(res.text);

@@ -1,8 +1,8 @@
 /**
  * The listing query of the JobStore: filters, one sort, offset/limit and a
  * keyset position, answered from indexes so that a page costs the same with
- * a million jobs as with ten. Used by ComfyUI's /api/jobs and /history; the
- * history issue grows it with more filters (text, dates, worker, flagged).
+ * a million jobs as with ten. Used by ComfyUI's /api/jobs and /history and by
+ * comfy-queue's own history (/api/pqueue/history).
  */
 import type { JobError, JobOutputs, JobStatus } from '../domain/job.js';
 
@@ -25,6 +25,22 @@ export interface JobQuery {
   statuses?: readonly JobStatus[];
   /** exact match on the UI workflow's id (extra_data.extra_pnginfo.workflow.id) */
   workflowId?: string | null;
+  /** created_at ≥ since (ms since the epoch) */
+  since?: number | null;
+  /** created_at ≤ until (ms since the epoch) */
+  until?: number | null;
+  /**
+   * words that must all appear (each as a word prefix, case and accents
+   * ignored) in the job's name, prompt string inputs, node types or seeds
+   * (src/domain/search-text.ts); text without a word filters nothing
+   */
+  text?: string | null;
+  /** the worker that ran (or runs) the job */
+  worker?: string | null;
+  /** flagged for a re-render (true) or not (false); absent = both */
+  flagged?: boolean | null;
+  /** false: skip counting the matching rows (`total` is null); a count costs O(matches) under text, date, worker or flagged filters */
+  countTotal?: boolean;
   sort?: JobSort;
   order?: 'asc' | 'desc';
   /** page size; null = every row */
@@ -58,8 +74,8 @@ export interface JobListItem {
 
 export interface JobPage {
   jobs: JobListItem[];
-  /** rows matching the filters, before paging */
-  total: number;
+  /** rows matching the filters, before paging; null when the query said `countTotal: false` */
+  total: number | null;
   hasMore: boolean;
   /** the keyset position of the last row when more rows follow, else null */
   nextCursor: KeysetPosition | null;

@@ -18,6 +18,24 @@ export interface FinishPatch {
   error?: JobError | null;
 }
 
+/** A history thumbnail: a small PNG made from a job's preview output (src/history/thumbnails.ts). */
+export interface Thumbnail {
+  png: Buffer;
+  width: number;
+  height: number;
+  /** png.length */
+  bytes: number;
+  /** ms since epoch */
+  createdAt: number;
+}
+
+export type NewThumbnail = Omit<Thumbnail, 'bytes'>;
+
+export interface ThumbnailTotals {
+  count: number;
+  bytes: number;
+}
+
 export interface QueueCounts {
   pending: number;
   in_progress: number;
@@ -94,13 +112,27 @@ export interface JobStore {
   setPriority(id: string, priority: number): Promise<Job | null>;
   rename(id: string, name: string | null): Promise<Job | null>;
   setFlagged(id: string, flagged: boolean): Promise<Job | null>;
-  /** Deletes jobs whose status is among `statuses`; resolves the ids deleted. */
+  /** Deletes jobs whose status is among `statuses`, with their thumbnails and search text; resolves the ids deleted. */
   delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]>;
 
   /** A page of jobs: filters, one sort, offset/limit or a keyset position (job-query.ts). */
   listJobs(query: JobQuery): Promise<JobPage>;
   /** The worker that holds the file a job produced (`type`/`subfolder`/`filename` as in its outputs). */
   workerForFile(type: string, subfolder: string, filename: string): Promise<string | null>;
+
+  /** The latest job that produced this file, if any. */
+  jobForFile(type: string, subfolder: string, filename: string): Promise<string | null>;
+
+  /** A job's history thumbnail, or null when none was made (or it was pruned). */
+  getThumbnail(jobId: string): Promise<Thumbnail | null>;
+  /** Which of these jobs have a thumbnail (one index probe each). */
+  withThumbnails(jobIds: readonly string[]): Promise<Set<string>>;
+  /** Stores or replaces a job's thumbnail; false (nothing stored) when the job no longer exists. */
+  putThumbnail(jobId: string, thumb: NewThumbnail): Promise<boolean>;
+  /** How many thumbnails are stored and their bytes, in O(1). */
+  thumbnailTotals(): Promise<ThumbnailTotals>;
+  /** Deletes up to `limit` of the oldest thumbnails (their jobs stay); resolves how many went. */
+  deleteOldestThumbnails(limit: number): Promise<number>;
 
   /** A small key/value of server state (the paused flag, worker client ids...). */
   getSetting(key: string): Promise<string | null>;

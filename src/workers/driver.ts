@@ -84,7 +84,7 @@ export class WorkerDriver implements WorkerPort {
 
   async takeBack(jobId: string): Promise<void> {
     const a = this.active.get(jobId);
-    if (!a || a.phase !== 'submitted') return;
+    if (a?.phase !== 'submitted') return;
     a.phase = 'withdrawing';
     try {
       await this.client.deleteFromQueue([jobId]);

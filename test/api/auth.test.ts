@@ -10,7 +10,11 @@ describe('a server with a token', () => {
   after(() => server.close());
 
   test('refuses requests without the token or with a wrong one', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong' }, { authorization: 'correct horse' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: 'correct horse' },
+    ];
     for (const headers of attempts) {
       const r = await http('GET', `${server.url}/api/pqueue`, undefined, headers);
       assert.equal(r.status, 401);

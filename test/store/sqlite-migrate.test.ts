@@ -11,7 +11,19 @@ it('applies every migration once and records the version', () => {
   const tables = db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all();
   assert.deepEqual(
     tables.map((t) => (t as { name: string }).name),
-    ['job_counts', 'job_files', 'jobs', 'settings'],
+    [
+      'job_counts',
+      'job_files',
+      'jobs',
+      'jobs_fts',
+      'jobs_fts_config',
+      'jobs_fts_data',
+      'jobs_fts_docsize',
+      'jobs_fts_idx',
+      'settings',
+      'thumbnail_totals',
+      'thumbnails',
+    ],
   );
   db.close();
 });

@@ -49,6 +49,9 @@ describe('the Persistent Queue panel inside ComfyUI (fixture of the extension AP
     await page.goto(`${base}/comfyui-fixture/`);
     await page.waitForFunction('window.__ready === true || window.__error');
     assert.equal(await page.evaluate('window.__error ?? null'), null);
+    // comfy-queue merged its module into the worker's /api/extensions answer.
+    const list = (await page.evaluate('window.__extensionList')) as string[];
+    assert.ok(list.includes('/extensions/comfy-queue/main.js'), JSON.stringify(list));
   });
 
   after(async () => {

@@ -3,7 +3,10 @@
  * (status, sort key, id) indexes, each fetching at most offset + limit + 1
  * rows, merged here; totals come from the trigger-kept `job_counts` (or an
  * index count when filtered by workflow). So a page reads O(statuses ×
- * (offset + limit)) index entries whatever the table holds.
+ * (offset + limit)) index entries whatever the table holds. Other filters
+ * (dates, worker, flagged) are checked on the walk; a text filter either
+ * fetches its few matches by rowid or checks each walked row against the
+ * FTS5 index (jobs_fts, migration 0004).
  */
 import type Database from 'better-sqlite3';
 import {
@@ -13,6 +16,7 @@ import {
   type JobOutputs,
   type JobStatus,
 } from '../../domain/job.js';
+import { ftsMatchQuery } from '../../domain/search-text.js';
 import { type JobListItem, type JobPage, type JobQuery, type JobSort, sortValue } from '../job-query.js';
 
 const COLUMNS = `id, name, status, priority, position, created_at, started_at, ended_at, worker, attempts,
@@ -23,6 +27,65 @@ const SORT_COLUMN: Record<JobSort, string> = {
   execution_duration: 'duration',
   ended_at: 'ended_at',
 };
+
+/** The (status, sort key, id) index of each sort (migrations 0001, 0002). */
+const SORT_INDEX: Record<JobSort, string> = {
+  created_at: 'jobs_status_created',
+  execution_duration: 'jobs_status_duration',
+  ended_at: 'jobs_status_ended',
+};
+
+/**
+ * Up to this many text matches, a page fetches every match by rowid and
+ * sorts them; beyond, it walks the sort index and checks each row against
+ * the text index, which meets a match within about N / matches rows. Both
+ * plans cost the most near this point (bench/history.ts).
+ */
+export const FEW_MATCHES = 20_000;
+
+/** The filters other than status and the keyset, as SQL terms over `jobs` and their parameters. */
+function filterSql(q: JobQuery, match: string | null): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (q.workflowId) {
+    where.push('workflow_id = @wf');
+    params.wf = q.workflowId;
+  }
+  if (q.since !== null && q.since !== undefined) {
+    where.push('created_at >= @since');
+    params.since = q.since;
+  }
+  if (q.until !== null && q.until !== undefined) {
+    where.push('created_at <= @until');
+    params.until = q.until;
+  }
+  if (q.worker) {
+    where.push('worker = @worker');
+    params.worker = q.worker;
+  }
+  // Literal, so that the planner may use the partial index jobs_flagged.
+  if (q.flagged === true) where.push('flagged = 1');
+  if (q.flagged === false) where.push('flagged = 0');
+  if (match !== null) params.match = match;
+  return { where, params };
+}
+
+/**
+ * The index a per-status walk takes. Without statistics the planner may pick
+ * the (worker, status) index and sort a worker's whole history; walking the
+ * sort index and skipping other workers' rows stays O(page) with a few
+ * workers. Flagged jobs walk their small partial index; a workflow id its own
+ * index; a date range under another sort is left to the planner (the range
+ * on the created_at index, then a sort).
+ */
+function indexHint(q: JobQuery, sort: JobSort): string {
+  if (q.flagged === true) return 'INDEXED BY jobs_flagged';
+  if (q.worker && sort === 'created_at' && !q.workflowId) return 'INDEXED BY jobs_worker_created';
+  if (q.workflowId) return '';
+  const ranged = (q.since !== null && q.since !== undefined) || (q.until !== null && q.until !== undefined);
+  if (ranged && sort !== 'created_at') return '';
+  return `INDEXED BY ${SORT_INDEX[sort]}`;
+}
 
 interface ListRow {
   id: string;
@@ -67,7 +130,10 @@ function toItem(r: ListRow): JobListItem {
 export class SqliteJobLister {
   private readonly cache = new Map<string, Database.Statement>();
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly fewMatchesMax = FEW_MATCHES,
+  ) {}
 
   private stmt(sql: string): Database.Statement {
     let s = this.cache.get(sql);
@@ -89,24 +155,44 @@ export class SqliteJobLister {
     const want = limit === null ? null : offset + limit + 1;
     const col = SORT_COLUMN[sort];
     const dir = desc ? 'DESC' : 'ASC';
-
-    const where = ['status = @status'];
-    if (q.workflowId) where.push('workflow_id = @wf');
-    if (q.after) where.push(`(${col}, id) ${desc ? '<' : '>'} (@v, @id)`);
-    const sql = `SELECT ${COLUMNS} FROM jobs WHERE ${where.join(' AND ')}
-      ORDER BY ${col} ${dir}, id ${dir}${want === null ? '' : ' LIMIT @n'}`;
-    const stmt = this.stmt(sql);
+    const match = q.text ? ftsMatchQuery(q.text) : null;
+    const filter = filterSql(q, match);
+    const params: Record<string, unknown> = { ...filter.params };
+    if (q.after) {
+      params.v = q.after.value;
+      params.id = q.after.id;
+    }
+    if (want !== null) params.n = want;
+    const keyset = q.after ? [`(${col}, id) ${desc ? '<' : '>'} (@v, @id)`] : [];
+    const tail = `ORDER BY ${col} ${dir}, id ${dir}${want === null ? '' : ' LIMIT @n'}`;
 
     let rows: ListRow[] = [];
-    for (const status of statuses) {
-      const params: Record<string, unknown> = { status };
-      if (q.workflowId) params.wf = q.workflowId;
-      if (q.after) {
-        params.v = q.after.value;
-        params.id = q.after.id;
-      }
-      if (want !== null) params.n = want;
-      rows = rows.concat(stmt.all(params) as ListRow[]);
+    if (match !== null && this.fewMatches(match)) {
+      // A rare word: fetch its jobs by rowid and sort them, instead of walking history for them.
+      const where = [`rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match)`, ...filter.where];
+      where.push('status IN (SELECT value FROM json_each(@statuses))', ...keyset);
+      params.statuses = JSON.stringify(statuses);
+      rows = this.stmt(`SELECT ${COLUMNS} FROM jobs NOT INDEXED WHERE ${where.join(' AND ')} ${tail}`).all(
+        params,
+      ) as ListRow[];
+    } else if (match !== null) {
+      // A common word: its matches are read once (a prefix query merges whole doclists, so
+      // probing FTS5 row by row would cost that merge per row), then each status walks its index.
+      const arms = statuses.map((_, i) => {
+        const where = [`status = @s${i}`, ...filter.where, ...keyset, 'rowid IN m'];
+        params[`s${i}`] = statuses[i];
+        return `SELECT * FROM (SELECT ${COLUMNS} FROM jobs ${indexHint(q, sort)} WHERE ${where.join(' AND ')} ${tail})`;
+      });
+      if (arms.length)
+        rows = this.stmt(
+          `WITH m(rowid) AS MATERIALIZED (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match) ${arms.join(' UNION ALL ')}`,
+        ).all(params) as ListRow[];
+    } else {
+      const where = ['status = @status', ...filter.where, ...keyset];
+      const stmt = this.stmt(
+        `SELECT ${COLUMNS} FROM jobs ${indexHint(q, sort)} WHERE ${where.join(' AND ')} ${tail}`,
+      );
+      for (const status of statuses) rows = rows.concat(stmt.all({ ...params, status }) as ListRow[]);
     }
     const items = rows.map(toItem);
     const sign = desc ? -1 : 1;
@@ -117,12 +203,42 @@ export class SqliteJobLister {
     const page = limit === null ? items.slice(offset) : items.slice(offset, offset + limit);
     const hasMore = limit !== null && items.length > offset + limit;
     const last = page[page.length - 1];
+    let total: number | null = null;
+    if (q.countTotal !== false) {
+      total =
+        match !== null || filter.where.length > (q.workflowId ? 1 : 0)
+          ? this.count(statuses, filter, match !== null)
+          : this.total(statuses, q.workflowId ?? null);
+    }
     return {
       jobs: page,
-      total: this.total(statuses, q.workflowId ?? null),
+      total,
       hasMore,
       nextCursor: hasMore && last ? { value: sortValue(last, sort), id: last.id } : null,
     };
+  }
+
+  /** Whether a text query matches at most `fewMatchesMax` jobs (reads at most that many index entries). */
+  private fewMatches(match: string): boolean {
+    const row = this.stmt(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ? LIMIT ?)',
+    ).get(match, this.fewMatchesMax + 1) as { n: number };
+    return row.n <= this.fewMatchesMax;
+  }
+
+  /** Rows matching every filter: O(matches), for queries that asked for a total. */
+  private count(
+    statuses: readonly JobStatus[],
+    filter: { where: string[]; params: Record<string, unknown> },
+    text: boolean,
+  ): number {
+    const where = ['status IN (SELECT value FROM json_each(@statuses))', ...filter.where];
+    if (text) where.push('rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match)');
+    const row = this.stmt(`SELECT count(*) AS n FROM jobs WHERE ${where.join(' AND ')}`).get({
+      ...filter.params,
+      statuses: JSON.stringify(statuses),
+    }) as { n: number };
+    return row.n;
   }
 
   private total(statuses: readonly JobStatus[], workflowId: string | null): number {
@@ -135,6 +251,16 @@ export class SqliteJobLister {
     const s = this.stmt('SELECT n FROM job_counts WHERE status = ?');
     for (const status of statuses) n += (s.get(status) as { n: number } | undefined)?.n ?? 0;
     return n;
+  }
+
+  /** The latest job that produced this file, if any. */
+  jobForFile(type: string, subfolder: string, filename: string): string | null {
+    const row = this.stmt(
+      `SELECT j.id AS id FROM job_files f JOIN jobs j ON j.id = f.job_id
+       WHERE f.type = ? AND f.subfolder = ? AND f.filename = ?
+       ORDER BY j.ended_at DESC LIMIT 1`,
+    ).get(type, subfolder, filename) as { id: string } | undefined;
+    return row?.id ?? null;
   }
 
   /** The worker of the latest job that produced this file, if any. */

@@ -7,13 +7,24 @@
  */
 import Database from 'better-sqlite3';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
+import { jobSearchText } from '../../domain/search-text.js';
 import type { JobPage, JobQuery } from '../job-query.js';
-import type { EnqueueResult, FinishPatch, JobStore, QueueCounts } from '../job-store.js';
+import type {
+  EnqueueResult,
+  FinishPatch,
+  JobStore,
+  NewThumbnail,
+  QueueCounts,
+  Thumbnail,
+  ThumbnailTotals,
+} from '../job-store.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
+import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
+import { SqliteThumbnails } from './thumbnails.js';
 
 export interface SqliteStoreOptions {
   /** path of the database file (its folder must exist), or ':memory:' */
@@ -22,11 +33,15 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** how long a write waits for another connection's lock, in ms */
   busyTimeoutMs?: number;
+  /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
+  fewTextMatches?: number;
 }
 
 interface PendingInsert {
   job: NewJob;
   params: InsertParams;
+  /** its history search text */
+  text: string;
 }
 
 function toJobOrNull(row: JobRow | undefined): Job | null {
@@ -37,6 +52,8 @@ export class SqliteJobStore implements JobStore {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
   private lister: SqliteJobLister | null = null;
+  private search: SearchIndex | null = null;
+  private thumbs: SqliteThumbnails | null = null;
   private readonly group = new GroupCommit<PendingInsert[], EnqueueResult[]>((calls) =>
     this.writeBatch(calls),
   );
@@ -53,7 +70,10 @@ export class SqliteJobStore implements JobStore {
       db.pragma('foreign_keys = ON');
       migrate(db);
       this.stmts = prepareStatements(db);
-      this.lister = new SqliteJobLister(db);
+      this.lister = new SqliteJobLister(db, this.options.fewTextMatches);
+      this.search = new SearchIndex(db);
+      this.search.backfill();
+      this.thumbs = new SqliteThumbnails(db);
     } catch (err) {
       db.close();
       throw err;
@@ -68,6 +88,8 @@ export class SqliteJobStore implements JobStore {
     this.db = null;
     this.stmts = null;
     this.lister = null;
+    this.search = null;
+    this.thumbs = null;
   }
 
   private assertOpen(): void {
@@ -87,7 +109,11 @@ export class SqliteJobStore implements JobStore {
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     this.assertOpen(); // fail fast when closed, before joining a batch
     // Serialize here, so a job that cannot be encoded fails its own call only.
-    const calls = jobs.map((job) => ({ job, params: insertParams(job) }));
+    const calls = jobs.map((job) => ({
+      job,
+      params: insertParams(job),
+      text: jobSearchText(job.name, job.prompt),
+    }));
     if (calls.length === 0) return [];
     return this.group.submit(calls);
   }
@@ -95,6 +121,7 @@ export class SqliteJobStore implements JobStore {
   /** One IMMEDIATE transaction for every enqueue call of this turn, in arrival order. */
   private writeBatch(calls: readonly PendingInsert[][]): EnqueueResult[][] {
     const s = this.s;
+    const search = this.search!;
     const tx = this.conn.transaction(() => {
       let next: number | null = null; // max(position)+1, read at most once per batch
       const append = () => {
@@ -102,15 +129,17 @@ export class SqliteJobStore implements JobStore {
         return next;
       };
       return calls.map((call) =>
-        call.map(({ job, params }): EnqueueResult => {
+        call.map(({ job, params, text }): EnqueueResult => {
           const first = job.front
             ? (s.minQueuedPosition.get({ priority: job.priority })?.position ?? null)
             : null;
           const front = first !== null;
           const position = job.position ?? (front ? first - 1 : append());
-          if (s.insert.run({ ...params, position }).changes === 0) {
+          const inserted = s.insert.run({ ...params, position });
+          if (inserted.changes === 0) {
             return { ok: false, code: 'DUPLICATE_ID', id: job.id };
           }
+          search.add(inserted.lastInsertRowid, text);
           if (!front && job.position == null) next = position + 1;
           return { ok: true, job: newJobAsStored(job, position) };
         }),
@@ -221,7 +250,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async rename(id: string, name: string | null): Promise<Job | null> {
-    return toJobOrNull(this.s.rename.get(name, id));
+    const tx = this.conn.transaction(() => {
+      const job = toJobOrNull(this.s.rename.get(name, id));
+      if (job) this.search!.reindex(id);
+      return job;
+    });
+    return tx.immediate();
   }
 
   async setFlagged(id: string, flagged: boolean): Promise<Job | null> {
@@ -241,6 +275,36 @@ export class SqliteJobStore implements JobStore {
   async workerForFile(type: string, subfolder: string, filename: string): Promise<string | null> {
     if (!this.lister) throw new Error('SqliteJobStore is not open (call init() first)');
     return this.lister.workerForFile(type, subfolder, filename);
+  }
+
+  private get thumbnails(): SqliteThumbnails {
+    if (!this.thumbs) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.thumbs;
+  }
+
+  async jobForFile(type: string, subfolder: string, filename: string): Promise<string | null> {
+    if (!this.lister) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.lister.jobForFile(type, subfolder, filename);
+  }
+
+  async getThumbnail(jobId: string): Promise<Thumbnail | null> {
+    return this.thumbnails.get(jobId);
+  }
+
+  async withThumbnails(jobIds: readonly string[]): Promise<Set<string>> {
+    return this.thumbnails.having(jobIds);
+  }
+
+  async putThumbnail(jobId: string, thumb: NewThumbnail): Promise<boolean> {
+    return this.thumbnails.put(jobId, thumb);
+  }
+
+  async thumbnailTotals(): Promise<ThumbnailTotals> {
+    return this.thumbnails.totals();
+  }
+
+  async deleteOldestThumbnails(limit: number): Promise<number> {
+    return this.thumbnails.deleteOldest(limit);
   }
 
   async getSetting(key: string): Promise<string | null> {

@@ -1,0 +1,106 @@
+/**
+ * Makes history thumbnails off the request path: when a job finishes with an
+ * image output, its preview file is fetched from the worker that holds it
+ * and shrunk into the store's thumbnails table, one or two at a time. A
+ * failure (the file is gone, garbage, the worker away) leaves the job without
+ * a thumbnail — the placeholder is served — and never touches the job.
+ */
+import type { Job } from '../domain/job.js';
+import { type OutputFileRef, thumbnailSource } from '../domain/thumbnail-source.js';
+import type { JobStore } from '../store/job-store.js';
+import type { EventBus } from './events.js';
+
+export interface ThumbnailQueueOptions {
+  /** the bytes of a file held by a worker */
+  fetchFile(worker: string, file: OutputFileRef): Promise<Buffer>;
+  /** bytes → a small PNG; rejects on bytes that are not an image */
+  make(bytes: Buffer): Promise<{ png: Buffer; width: number; height: number }>;
+  now(): number;
+  /** thumbnails made at once (1–2: decoding is CPU work in this process) */
+  concurrency?: number;
+  /** jobs waiting beyond this many are dropped (they keep the placeholder until asked for again) */
+  maxWaiting?: number;
+}
+
+interface Task {
+  jobId: string;
+  worker: string;
+  file: OutputFileRef;
+}
+
+const FAILED_MEMORY = 10_000;
+
+export class ThumbnailQueue {
+  private readonly waiting = new Map<string, Task>();
+  private running = 0;
+  private readonly idleWaiters: (() => void)[] = [];
+  /** jobs whose thumbnail could not be made, so that a request for it does not fetch again and again */
+  private readonly failed = new Set<string>();
+  private closed = false;
+  private readonly unsubscribe: () => void;
+  made = 0;
+  failures = 0;
+
+  constructor(
+    private readonly store: JobStore,
+    bus: EventBus,
+    private readonly opts: ThumbnailQueueOptions,
+  ) {
+    this.unsubscribe = bus.subscribe((e) => {
+      if (e.type === 'job.finished') this.request(e.job);
+    });
+  }
+
+  /** Queues a thumbnail for a finished job with an image output; false when there is nothing to make. */
+  request(job: Pick<Job, 'id' | 'worker' | 'outputs'>): boolean {
+    if (this.closed || !job.worker || this.failed.has(job.id) || this.waiting.has(job.id)) return false;
+    const file = thumbnailSource(job.outputs);
+    if (!file) return false;
+    if (this.waiting.size >= (this.opts.maxWaiting ?? 10_000)) return false;
+    this.waiting.set(job.id, { jobId: job.id, worker: job.worker, file });
+    this.drain();
+    return true;
+  }
+
+  /** Resolves once nothing is waiting or being made. */
+  idle(): Promise<void> {
+    if (this.waiting.size === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.waiting.clear();
+    this.unsubscribe();
+  }
+
+  private drain(): void {
+    const max = Math.max(1, this.opts.concurrency ?? 1);
+    while (this.running < max && this.waiting.size > 0) {
+      const [id, task] = this.waiting.entries().next().value as [string, Task];
+      this.waiting.delete(id);
+      this.running++;
+      void this.makeOne(task).finally(() => {
+        this.running--;
+        this.drain();
+        if (this.running === 0 && this.waiting.size === 0) {
+          for (const resolve of this.idleWaiters.splice(0)) resolve();
+        }
+      });
+    }
+  }
+
+  private async makeOne(task: Task): Promise<void> {
+    try {
+      const bytes = await this.opts.fetchFile(task.worker, task.file);
+      const image = await this.opts.make(bytes);
+      if (this.closed) return;
+      await this.store.putThumbnail(task.jobId, { ...image, createdAt: this.opts.now() });
+      this.made++;
+    } catch {
+      this.failures++;
+      this.failed.add(task.jobId);
+      if (this.failed.size > FAILED_MEMORY) this.failed.delete(this.failed.values().next().value as string);
+    }
+  }
+}
