@@ -55,6 +55,12 @@ export class QueueClient {
     return abs.toString();
   }
 
+  /** The job's history thumbnail (a placeholder until one is made). */
+  thumbUrl(id: string): string {
+    const u = this.url(`/api/pqueue/history/thumb/${encodeURIComponent(id)}`);
+    return this.token ? `${u}?token=${encodeURIComponent(this.token)}` : u;
+  }
+
   /** ComfyUI's /view for an image, through comfy-queue (which knows the worker holding it). */
   viewUrl(ref: ImageRef): string {
     const q = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
@@ -135,35 +141,28 @@ export class QueueClient {
     return this.request('POST', `/api/pqueue/jobs/${encodeURIComponent(id)}/flag`, { flagged });
   }
 
-  /**
-   * A page of finished jobs. Until comfy-queue has GET /api/pqueue/history,
-   * this reads ComfyUI's /api/jobs listing, completes each entry from
-   * /api/pqueue/jobs/{id} and applies the filters the listing lacks here.
-   */
+  /** A page of finished jobs from GET /api/pqueue/history: filters, sort and cursor run in the store. */
   async history(q: HistoryQuery, cursor: string | null, limit = 40): Promise<HistoryPage> {
-    const statuses = q.statuses.length ? q.statuses : FINISHED;
-    const offset = cursor ? Number.parseInt(cursor, 10) || 0 : 0;
     const params = new URLSearchParams({
-      status: statuses.join(','),
+      status: (q.statuses.length ? q.statuses : FINISHED).join(','),
       limit: String(limit),
-      offset: String(offset),
-      sort_by: 'created_at',
-      sort_order: q.sort === 'oldest' ? 'asc' : 'desc',
+      sort: 'created_at',
+      order: q.sort === 'oldest' ? 'asc' : 'desc',
     });
-    const page = await this.request<{
-      jobs: { id: string }[];
-      pagination: { has_more: boolean };
-    }>('GET', `/api/jobs?${params.toString()}`);
-    const jobs = await Promise.all(page.jobs.map((j) => this.job(j.id).catch(() => null)));
-    const items = jobs.filter((j): j is JobFull => j !== null).map((j) => this.historyItem(j));
-    return {
-      items: items.filter((i) => matches(i, q)),
-      cursor: page.pagination.has_more ? String(offset + page.jobs.length) : null,
-    };
+    if (q.from !== null) params.set('since', String(q.from));
+    if (q.to !== null) params.set('until', String(q.to));
+    if (q.text.trim()) params.set('q', q.text.trim());
+    if (q.worker) params.set('worker', q.worker);
+    if (q.flagged) params.set('flagged', 'true');
+    if (cursor) params.set('cursor', cursor);
+    const page = await this.request<{ jobs: Job[]; has_more: boolean; next_cursor: string | null }>(
+      'GET',
+      `/api/pqueue/history?${params.toString()}`,
+    );
+    return { items: page.jobs.map((j) => this.historyItem(j)), cursor: page.has_more ? page.next_cursor : null };
   }
 
   historyItem(j: Job): HistoryItem {
-    const image = firstImage(j.outputs);
     return {
       id: j.prompt_id,
       name: j.display_name,
@@ -173,7 +172,8 @@ export class QueueClient {
       worker: j.worker,
       flagged: j.flagged,
       workflow_id: j.workflow_id,
-      thumb: image ? this.viewUrl(image) : null,
+      // the stored thumbnail (or a placeholder), carrying the workflow for a drop onto ComfyUI
+      thumb: this.thumbUrl(j.prompt_id),
       error: j.error?.message ?? null,
     };
   }
@@ -188,14 +188,3 @@ export function firstImage(outputs: Job['outputs']): ImageRef | null {
   return null;
 }
 
-/** The filters the /api/jobs listing does not apply. */
-export function matches(i: HistoryItem, q: HistoryQuery): boolean {
-  const t = i.ended_at ?? i.created_at;
-  if (q.from !== null && t < q.from) return false;
-  if (q.to !== null && t > q.to) return false;
-  if (q.worker && i.worker !== q.worker) return false;
-  if (q.flagged && !i.flagged) return false;
-  const text = q.text.trim().toLowerCase();
-  if (text && !`${i.name} ${i.id} ${i.error ?? ''}`.toLowerCase().includes(text)) return false;
-  return true;
-}
