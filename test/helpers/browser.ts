@@ -10,10 +10,14 @@ import { ROOT } from './harness.js';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = join(ROOT, '.screenshots');
 
-/** A reason to skip the browser tests, or false when chromium is there. */
+/**
+ * A reason to skip the browser tests, or false when chromium is there. In CI a
+ * missing chromium is an error, never a skip: .ci/run installs it.
+ */
 export const NO_BROWSER: string | false = existsSync(CHROMIUM)
   ? false
   : `no chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+if (NO_BROWSER && process.env.CI) throw new Error(`browser tests: ${NO_BROWSER}`);
 
 /** `extraArgs`: e.g. for pages served by page.route, which chromium's local-network checks treat as public. */
 export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
