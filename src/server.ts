@@ -42,6 +42,8 @@ export interface ServerConfig {
   comfyOutputDirs: string[];
   /** history kept: --keep-jobs, --keep-days, --keep-thumbs-mb (everything by default) */
   retention: RetentionLimits;
+  /** origins whose pages may call comfy-queue (CORS), e.g. a ComfyUI opened directly */
+  allowOrigins: string[];
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -60,6 +62,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   synchronous: 'FULL',
   comfyOutputDirs: [],
   retention: NO_RETENTION,
+  allowOrigins: [],
 };
 
 export interface RunningServer {
@@ -133,6 +136,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     engine,
     progress,
     token: config.token,
+    allowOrigins: config.allowOrigins,
     telemetry,
     comfy: { workers },
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),

@@ -10,6 +10,7 @@ import type { ProgressBook } from '../engine/progress-book.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
+import { registerCors } from './cors.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerEventsWs } from './events-ws.js';
 import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
@@ -21,6 +22,8 @@ export interface AppOptions {
   progress: ProgressBook;
   /** when set, every request must carry it */
   token: string | null;
+  /** origins allowed to call comfy-queue from their pages (CORS); none by default */
+  allowOrigins?: readonly string[];
   bodyLimit?: number;
   /** host and worker figures for /api/admin/telemetry and the event websocket */
   telemetry?: TelemetrySource;
@@ -47,6 +50,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Before the token hook: the plugin's own onRequest hook must mark upgrade requests first, so that a
   // refused upgrade (401) has its socket closed instead of left half-open (it would hang app.close()).
   await ensureWebsocket(app);
+  registerCors(app, opts.allowOrigins ?? []);
 
   if (opts.token) {
     const expected = Buffer.from(opts.token);

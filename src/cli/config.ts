@@ -21,6 +21,7 @@ export const SERVE_ENV = {
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
   durability: 'COMFY_QUEUE_DURABILITY',
   'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
+  'allow-origin': 'COMFY_QUEUE_ALLOW_ORIGIN',
   'keep-jobs': 'COMFY_QUEUE_KEEP_JOBS',
   'keep-days': 'COMFY_QUEUE_KEEP_DAYS',
   'keep-thumbs-mb': 'COMFY_QUEUE_KEEP_THUMBS_MB',
@@ -41,6 +42,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'worker-capacity': { type: 'string' },
       durability: { type: 'string' },
       'comfy-output': { type: 'string', multiple: true },
+      'allow-origin': { type: 'string', multiple: true },
       'keep-jobs': { type: 'string' },
       'keep-days': { type: 'string' },
       'keep-thumbs-mb': { type: 'string' },
@@ -75,6 +77,19 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       `--comfy-output is given ${comfyOutputDirs.length} times for ${comfyUrls.length} --comfy worker(s): give one per --comfy, in order`,
     );
   }
+  const allowOrigins =
+    values['allow-origin'] ?? (env.COMFY_QUEUE_ALLOW_ORIGIN ? env.COMFY_QUEUE_ALLOW_ORIGIN.split(',') : []);
+  for (const o of allowOrigins) {
+    let u: URL | null = null;
+    try {
+      u = new URL(o);
+    } catch {}
+    if (!u || u.origin !== o.replace(/\/+$/, '')) {
+      throw new ConfigError(
+        `--allow-origin ${o}: give an origin like http://127.0.0.1:8188 (scheme, host, port; no path)`,
+      );
+    }
+  }
   const host = pick('host') ?? DEFAULT_CONFIG.host;
   const token = pick('token') ?? null;
   if (!isLoopback(host) && !token) {
@@ -100,6 +115,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     token,
     workerCapacity: int(pick('worker-capacity'), DEFAULT_CONFIG.workerCapacity, 'worker-capacity', 1, 16),
     comfyOutputDirs,
+    allowOrigins: allowOrigins.map((o) => o.replace(/\/+$/, '')),
     retention: {
       keepJobs: optionalInt(pick('keep-jobs'), 'keep-jobs', 0, 1_000_000_000),
       keepDays: optionalInt(pick('keep-days'), 'keep-days', 1, 100_000),

@@ -10,6 +10,7 @@ Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
+                    [--allow-origin ORIGIN]...
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
