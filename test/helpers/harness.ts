@@ -156,7 +156,7 @@ export async function simExecutions(simUrl: string): Promise<SimExecution[]> {
 }
 
 /** A small text-to-image graph the simulator knows; `steps` sampler steps of the simulator's step time. */
-export function t2iPrompt(steps = 2, seed = 1): Record<string, unknown> {
+export function t2iPrompt(steps = 2, seed = 1, prefix = 'ComfyUI'): Record<string, unknown> {
   return {
     '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'v1-5-pruned-emaonly.safetensors' } },
     '5': { class_type: 'EmptyLatentImage', inputs: { width: 64, height: 64, batch_size: 1 } },
@@ -178,7 +178,7 @@ export function t2iPrompt(steps = 2, seed = 1): Record<string, unknown> {
       },
     },
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
-    '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] } },
+    '9': { class_type: 'SaveImage', inputs: { filename_prefix: prefix, images: ['8', 0] } },
   };
 }
 

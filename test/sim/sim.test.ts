@@ -3,34 +3,13 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { readPngText } from '../../src/media/png.js';
 import { startSimulator } from '../../src/sim/index.js';
+import { t2iPrompt } from '../helpers/harness.js';
 import { finished, getJson, isText, openSocket, postJson } from './helpers.js';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 type Execution = { prompt_id: string; start: number; end: number; outcome: string };
 
-const sdGraph = (steps: number, seed = 1, prefix = 'ComfyUI') => ({
-  '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'v1-5-pruned-emaonly.safetensors' } },
-  '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 } },
-  '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] } },
-  '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] } },
-  '3': {
-    class_type: 'KSampler',
-    inputs: {
-      seed,
-      steps,
-      cfg: 8,
-      sampler_name: 'euler',
-      scheduler: 'normal',
-      denoise: 1,
-      model: ['4', 0],
-      positive: ['6', 0],
-      negative: ['7', 0],
-      latent_image: ['5', 0],
-    },
-  },
-  '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] } },
-  '9': { class_type: 'SaveImage', inputs: { filename_prefix: prefix, images: ['8', 0] } },
-});
+const sdGraph = t2iPrompt;
 
 async function queue(sim: Sim, body: Record<string, unknown>): Promise<string> {
   const res = await postJson(`${sim.url}/prompt`, body);

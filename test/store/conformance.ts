@@ -15,8 +15,8 @@ import { statusCases } from './conformance/status-cases.js';
 export type { StoreFactory } from './conformance/harness.js';
 
 export interface ConformanceOptions {
-  /** a second store on the same database; enables the reopen and cross-connection cases */
-  openAgain?: StoreFactory['openAgain'];
+  /** a second store on the same database, for the reopen and cross-connection cases (every adapter has one) */
+  openAgain: StoreFactory['openAgain'];
   /** runs of each property test (fast-check) */
   numRuns?: number;
 }
@@ -24,9 +24,9 @@ export interface ConformanceOptions {
 export function runStoreConformance(
   name: string,
   make: () => Promise<JobStore>,
-  options: ConformanceOptions = {},
+  options: ConformanceOptions,
 ) {
-  const factory: StoreFactory = { make, ...(options.openAgain ? { openAgain: options.openAgain } : {}) };
+  const factory: StoreFactory = { make, openAgain: options.openAgain };
   describe(`JobStore conformance: ${name}`, () => {
     describe('enqueue and run order', () => enqueueCases(factory));
     describe('claiming', () => claimCases(factory));

@@ -32,7 +32,7 @@ export function claimCases(f: StoreFactory): void {
   it('never hands one job to two concurrent claims', () =>
     withStore(f, async (s) => {
       await enqueueOk(s, ...Array.from({ length: 30 }, () => newJob()));
-      const peer = f.openAgain ? await f.openAgain(s) : s;
+      const peer = await f.openAgain(s);
       try {
         const claims = await Promise.all(
           Array.from({ length: 45 }, (_, i) => (i % 2 ? peer : s).claimNext(`w${i}`, i, i + 100)),

@@ -8,7 +8,7 @@ export interface StoreFactory {
   /** a new, empty, initialised store */
   make: () => Promise<JobStore>;
   /** a second store on the same database as `store` (which may be closed by then) */
-  openAgain?: (store: JobStore) => Promise<JobStore>;
+  openAgain: (store: JobStore) => Promise<JobStore>;
 }
 
 let clock = 1_700_000_000_000;

@@ -97,8 +97,7 @@ export function queueEditCases(f: StoreFactory): void {
       assert.equal(await s.getSetting('client.ünï'), '{"sid":"x"}');
     }));
 
-  it('keeps everything when the database is opened again', async (t) => {
-    if (!f.openAgain) return t.skip('adapter cannot reopen');
+  it('keeps everything when the database is opened again', async () => {
     const s = await f.make();
     const [a, b, c] = await enqueueOk(
       s,
