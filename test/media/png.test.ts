@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   crc32,
   encodePng,
@@ -10,8 +10,9 @@ import {
   readPngSize,
   readPngText,
 } from '../../src/media/png.js';
+import { transcriptsDir } from '../fixtures/transcripts.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/comfyui-transcripts/', import.meta.url));
+const FIXTURES = join(transcriptsDir(), '/');
 
 const gray = (w: number, h: number) => ({
   width: w,

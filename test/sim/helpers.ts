@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import WebSocket from 'ws';
+import { transcriptsDir } from '../fixtures/transcripts.js';
 
-/** The recorded ComfyUI traffic; CI clones the repo with shared/ beside it. */
-export const TRANSCRIPTS = fileURLToPath(new URL('../../../shared/comfyui-transcripts/', import.meta.url));
+/** The recorded ComfyUI traffic (test/fixtures/comfyui-transcripts), with a trailing slash. */
+export const TRANSCRIPTS = join(transcriptsDir(), '/');
 
 export type Frame =
   | { kind: 'text'; type: string; data: Record<string, unknown> }
