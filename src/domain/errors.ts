@@ -11,6 +11,10 @@ export const ERROR_CATALOG = {
   INVALID_QUERY: { status: 400, message: 'A query parameter has a value that is not allowed.' },
   INVALID_PROMPT: { status: 400, message: 'The prompt is not an API-format ComfyUI graph.' },
   INVALID_ID: { status: 400, message: 'A prompt_id must be a lowercase hyphenated UUID.' },
+  INVALID_TARGET: {
+    status: 400,
+    message: 'The request target must be a path on this server, not another host.',
+  },
   INVALID_CURSOR: { status: 400, message: 'The cursor is malformed or belongs to another sort.' },
   UNAUTHORIZED: {
     status: 401,

@@ -9,7 +9,9 @@ import { WebSocketServer } from 'ws';
 import { originForbidden } from './http-util.js';
 import { route } from './routes.js';
 import { type ExecutionRecord, SimState, type SimulatorOptions } from './simulator.js';
+import { harshen, isHarsh } from './wire.js';
 
+export { AIOHTTP_WIRE, type WireOptions } from './wire.js';
 export type { ExecutionRecord, SimulatorOptions };
 
 export interface RunningSimulator {
@@ -25,7 +27,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const enforceOrigin = opts.enforceOrigin ?? true;
   const sim = new SimState(opts);
   const wss = new WebSocketServer({ noServer: true });
+  const wire = opts.wire;
   const server = createServer((req, res) => {
+    if (isHarsh(wire)) harshen(res, wire);
+    res.on('close', () => {
+      if (res.writableFinished) sim.wireStats.answered++;
+      else sim.wireStats.aborted++;
+    });
     if (enforceOrigin && originForbidden(req)) {
       res.writeHead(403, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 });
       res.end();

@@ -22,6 +22,7 @@ import { CHECKPOINTS, objectInfoJson } from './node-catalog.js';
 import { exposed } from './prompt-queue.js';
 import type { SimState } from './simulator.js';
 import { systemStats } from './system-info.js';
+import { serveWebUiFile } from './web-ui.js';
 import { SERVER_FEATURE_FLAGS } from './ws-hub.js';
 
 type Ctx = { sim: SimState; req: IncomingMessage; res: ServerResponse; url: URL; tail: string };
@@ -167,6 +168,7 @@ const GET: Record<string, Handler> = {
   '/models': ({ res }) => sendJson(res, 200, ['checkpoints', 'loras', 'vae']),
   '/view': view,
   '/sim/executions': ({ sim, res }) => sendJson(res, 200, sim.executions),
+  '/sim/wire': ({ sim, res }) => sendJson(res, 200, sim.wireStats),
 };
 
 const POST: Record<string, Handler> = {
@@ -196,9 +198,27 @@ const GET_PREFIXED: Record<string, Handler> = {
         : sendEmpty(res, 404),
 };
 
+/**
+ * `POST /sim/echo` (any method but GET/HEAD): the request body streamed back
+ * as it arrives, chunked, with its content type; the request line and
+ * headers as the simulator received them in `X-Sim-Request` (URI-encoded JSON).
+ */
+function echo({ req, res }: Ctx) {
+  const seen = { method: req.method, url: req.url, headers: req.headers };
+  res.writeHead(200, {
+    'Content-Type': req.headers['content-type'] ?? 'application/octet-stream',
+    'X-Sim-Request': encodeURIComponent(JSON.stringify(seen)),
+  });
+  req.pipe(res);
+}
+
 export async function route(sim: SimState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sim');
   let path = url.pathname;
+  if (path === '/sim/echo' && req.method !== 'GET' && req.method !== 'HEAD')
+    return echo({ sim, req, res, url, tail: '' });
+  const uiFile = sim.webUi?.get(path === '/index.html' ? '/' : path);
+  if (uiFile && (req.method === 'GET' || req.method === 'HEAD')) return serveWebUiFile(req, res, uiFile);
   if (path === '/api/jobs' && req.method === 'GET') {
     const a = simJobs(sim, url.searchParams);
     return sendJson(res, a.status, a.body);

@@ -18,7 +18,12 @@ import { FileStore } from './file-store.js';
 import { History } from './history.js';
 import { buildObjectInfo } from './node-catalog.js';
 import { PromptQueue, type QueueItem } from './prompt-queue.js';
+import { buildWebUi, type WebUiFile } from './web-ui.js';
+import type { WireOptions } from './wire.js';
 import { WsHub } from './ws-hub.js';
+
+/** A bundle about the size of ComfyUI's main chunk, small enough to build in a few ms. */
+const DEFAULT_BUNDLE_BYTES = 3 * 1024 * 1024;
 
 export interface SimulatorOptions {
   host?: string;
@@ -32,6 +37,10 @@ export interface SimulatorOptions {
   outputDir?: string;
   /** ComfyUI's 403 when Origin's host differs from a loopback Host (default true). */
   enforceOrigin?: boolean;
+  /** How answers go on the wire: `AIOHTTP_WIRE` for aiohttp's separate header and body writes (default: one write). */
+  wire?: WireOptions;
+  /** Serve a stand-in web frontend at `/` (true, or the size of its JS bundle in bytes; default off). */
+  webUi?: boolean | number;
 }
 
 /** One entry of `GET /sim/executions`; `end` and `outcome` stay null while it runs. */
@@ -60,7 +69,16 @@ export class SimState {
   private working = false;
   private readonly abort = new AbortController();
 
+  /** Answers finished, and answers whose client went away before the last byte (`GET /sim/wire`). */
+  readonly wireStats = { answered: 0, aborted: 0 };
+  /** The stand-in frontend's files by path, when `webUi` is on. */
+  readonly webUi: Map<string, WebUiFile> | null;
+
   constructor(opts: SimulatorOptions) {
+    this.webUi =
+      opts.webUi === undefined || opts.webUi === false
+        ? null
+        : buildWebUi(typeof opts.webUi === 'number' ? opts.webUi : DEFAULT_BUNDLE_BYTES);
     this.files = new FileStore(opts.outputDir);
     this.executor = new Executor({
       hub: this.hub,
