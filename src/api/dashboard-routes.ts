@@ -101,12 +101,47 @@ async function upstreamExtensions(workers: DashboardOptions['workers']): Promise
   }
 }
 
+const UI_PROBE_TTL_MS = 5_000;
+
+/**
+ * Whether ComfyUI's own web UI can be opened through comfy-queue at `/`: the
+ * worker it passes through to answers its `/` with a page. Probed with HEAD,
+ * remembered a few seconds so a dashboard polling it costs the worker little.
+ */
+function comfyUiProbe(workers: DashboardOptions['workers']): () => Promise<boolean> {
+  let cached: { at: number; available: boolean } | null = null;
+  return async () => {
+    if (cached && Date.now() - cached.at < UI_PROBE_TTL_MS) return cached.available;
+    const worker = workers?.find((w) => w.state === 'online');
+    let available = false;
+    if (worker) {
+      try {
+        const res = await fetch(`${worker.url.replace(/\/+$/, '')}/`, {
+          method: 'HEAD',
+          signal: AbortSignal.timeout(EXTENSIONS_TIMEOUT_MS),
+        });
+        available = res.ok && (res.headers.get('content-type') ?? '').startsWith('text/html');
+      } catch {
+        // not answering: no UI to offer, which is what the answer says
+        available = false;
+      }
+    }
+    cached = { at: Date.now(), available };
+    return available;
+  };
+}
+
 export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardOptions = {}): void {
   const root = opts.root ?? WEB_DIST;
   const dashboard = join(root, 'dashboard');
   const extension = join(root, 'extension');
 
   app.get('/dashboard', async (_req, reply) => reply.redirect(DASHBOARD_PATH));
+
+  const uiAvailable = comfyUiProbe(opts.workers);
+  app.get('/api/pqueue/comfyui', async (_req, reply) =>
+    reply.header('cache-control', 'no-cache').send({ available: await uiAvailable(), path: '/' }),
+  );
 
   app.get<{ Params: { '*': string } }>('/dashboard/*', async (req, reply) => {
     const rest = req.params['*'] ?? '';

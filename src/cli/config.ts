@@ -134,6 +134,10 @@ export interface SimConfig {
   port: number;
   stepMs: number;
   failRate: number;
+  /** serve a stand-in web frontend at / */
+  webUi: boolean;
+  /** write answers as aiohttp does: headers, a pause, then the body in pieces */
+  aiohttpWire: boolean;
 }
 
 export function resolveSimConfig(argv: string[]): SimConfig {
@@ -145,6 +149,8 @@ export function resolveSimConfig(argv: string[]): SimConfig {
       port: { type: 'string' },
       'step-ms': { type: 'string' },
       'fail-rate': { type: 'string' },
+      'web-ui': { type: 'boolean' },
+      'aiohttp-wire': { type: 'boolean' },
     },
   });
   const failRate = values['fail-rate'] === undefined ? 0 : Number(values['fail-rate']);
@@ -154,6 +160,8 @@ export function resolveSimConfig(argv: string[]): SimConfig {
     port: int(values.port, 8188, 'port', 0, 65535),
     stepMs: int(values['step-ms'], 50, 'step-ms', 0, 600_000),
     failRate,
+    webUi: values['web-ui'] ?? false,
+    aiohttpWire: values['aiohttp-wire'] ?? false,
   };
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { startServer } from '../server.js';
 /** The `comfy-queue` command. */
-import { startSimulator } from '../sim/index.js';
+import { AIOHTTP_WIRE, startSimulator } from '../sim/index.js';
 import { ConfigError, resolveServeConfig, resolveSimConfig } from './config.js';
 
 const USAGE = `comfy-queue — a persistent queue server for ComfyUI
@@ -11,7 +11,7 @@ Usage:
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
                     [--allow-origin ORIGIN]...
-  comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R]
+  comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R] [--web-ui] [--aiohttp-wire]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
         --simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
@@ -40,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
     out.write(
       [
         `comfy-queue listening on ${server.url}`,
+        `dashboard: ${server.url}/dashboard/`,
+        `ComfyUI's own UI, through comfy-queue: ${server.url}/ (when a worker serves it)`,
         `database: ${server.dbFile}`,
         `queue: ${server.engine.isPaused ? 'paused' : 'running'}`,
         ...server.workers.map((w) => `worker ${w.id}: ${w.url} (${w.state})`),
@@ -54,7 +56,14 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'sim') {
     const c = resolveSimConfig(rest);
-    const sim = await startSimulator({ host: c.host, port: c.port, stepMs: c.stepMs, failRate: c.failRate });
+    const sim = await startSimulator({
+      host: c.host,
+      port: c.port,
+      stepMs: c.stepMs,
+      failRate: c.failRate,
+      webUi: c.webUi,
+      wire: c.aiohttpWire ? AIOHTTP_WIRE : undefined,
+    });
     process.stdout.write(
       `ComfyUI simulator listening on ${sim.url} (step ${c.stepMs} ms, fail rate ${c.failRate})\n`,
     );

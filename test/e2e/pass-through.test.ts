@@ -306,6 +306,8 @@ describe('the way in', () => {
       const res = await fetch(`${server.url}/`, { redirect: 'manual' });
       assert.equal(res.status, 302);
       assert.equal(res.headers.get('location'), '/dashboard/');
+      const ui = (await (await fetch(`${server.url}/api/pqueue/comfyui`)).json()) as { available: boolean };
+      assert.equal(ui.available, false);
       await sim.close();
       const down = await fetch(`${server.url}/`, { redirect: 'manual' });
       assert.equal(down.status, 302);
@@ -323,6 +325,8 @@ describe('the way in', () => {
       const res = await fetch(`${server.url}/`, { redirect: 'manual' });
       assert.equal(res.status, 200);
       assert.match(await res.text(), /<title>ComfyUI<\/title>/);
+      const ui = (await (await fetch(`${server.url}/api/pqueue/comfyui`)).json()) as { available: boolean };
+      assert.equal(ui.available, true);
     } finally {
       await server.close();
       await sim.close();

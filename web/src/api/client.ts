@@ -64,6 +64,8 @@ export class QueueClient {
   /** ComfyUI's /view for an image, through comfy-queue (which knows the worker holding it). */
   viewUrl(ref: ImageRef): string {
     const q = new URLSearchParams({ filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
+    // An <img> sends no Authorization header; comfy-queue strips this before the worker sees it.
+    if (this.token) q.set('token', this.token);
     return this.url(`/view?${q.toString()}`);
   }
 
@@ -95,6 +97,11 @@ export class QueueClient {
 
   adminQueue(limit = 500): Promise<AdminQueue> {
     return this.request('GET', `/api/admin/queue?limit=${limit}`);
+  }
+
+  /** Whether ComfyUI's own web UI opens through comfy-queue at `path`. */
+  comfyUi(): Promise<{ available: boolean; path: string }> {
+    return this.request('GET', '/api/pqueue/comfyui');
   }
 
   telemetry(): Promise<Telemetry> {
