@@ -24,7 +24,11 @@ interface Seen {
 }
 
 async function send(base: string, r: Req): Promise<Seen> {
-  const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body: r.body });
+  const res = await fetch(base + r.path, {
+    method: r.method,
+    headers: r.headers,
+    body: r.body ? new Uint8Array(r.body) : undefined,
+  });
   const body = Buffer.from(await res.arrayBuffer());
   const h = (n: string) => res.headers.get(n);
   return {
@@ -75,7 +79,7 @@ describe('the pass-through in front of an aiohttp-like worker', () => {
       const r = await fetch(`${sim.url}/upload/image`, {
         method: 'POST',
         headers: { 'content-type': m.type },
-        body: m.body,
+        body: new Uint8Array(m.body),
       });
       assert.equal(r.status, 200);
     }
