@@ -5,15 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startSimulator } from '../../src/sim/index.js';
 import { launchBrowser, NO_BROWSER, screenshot } from '../helpers/browser.js';
-import {
-  http,
-  ROOT,
-  simExecutions,
-  startTestServer,
-  t2iPrompt,
-  until,
-  waitForStatus,
-} from '../helpers/harness.js';
+import { http, ROOT, simExecutions, startTestServer, t2iPrompt, until } from '../helpers/harness.js';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -26,6 +18,8 @@ const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/comfyui-frontend/index.ht
 /** The custom-node folder as `npm run build` packs it; ComfyUI serves its web/ at /extensions/<folder>/. */
 const CUSTOM_NODE_MODULE = join(ROOT, 'dist/comfyui-custom-node/comfy-queue-panel/web/main.js');
 const MODULE_PATH = '/extensions/comfy-queue-panel/main.js';
+const TOKEN = 'direct-queue-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function workflow(note: string): Record<string, unknown> {
   return {
@@ -52,6 +46,12 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
   /** POST /prompt requests the page sent to the ComfyUI that served it */
   const postedToComfy: string[] = [];
 
+  const cq = (method: string, path: string) => http(method, `${base}${path}`, undefined, AUTH);
+  const completed = (id: string) =>
+    until(async () => {
+      const r = await cq('GET', `/api/pqueue/jobs/${id}`);
+      return r.body?.status === 'completed' ? r.body : undefined;
+    }, `job ${id} to complete`);
   const events = async (): Promise<PageEvent[]> => (await page.evaluate('window.__events')) as PageEvent[];
   const queued = async (): Promise<{ prompt_id: string }[]> =>
     (await page.evaluate('window.__queued')) as { prompt_id: string }[];
@@ -67,7 +67,12 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     sim = await startSimulator({ port: 0, stepMs: 20 });
     const comfyOrigin = new URL(sim.url).origin;
     // The ComfyUI serving the page is also comfy-queue's worker, as on one machine.
-    server = await startTestServer({ comfyUrls: [sim.url], workerCapacity: 1, allowOrigins: [comfyOrigin] });
+    server = await startTestServer({
+      comfyUrls: [sim.url],
+      workerCapacity: 1,
+      allowOrigins: [comfyOrigin],
+      token: TOKEN,
+    });
     base = server.url;
     browser = await launchBrowser(['--disable-features=LocalNetworkAccessChecks']);
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -88,7 +93,9 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
         body: readFileSync(CUSTOM_NODE_MODULE, 'utf8'),
       }),
     );
-    await page.addInitScript(`window.__settings = { 'ComfyQueue.Address': ${JSON.stringify(base)} };`);
+    await page.addInitScript(
+      `window.__settings = ${JSON.stringify({ 'ComfyQueue.Address': base, 'ComfyQueue.Token': TOKEN })};`,
+    );
     await page.goto(`${sim.url}/`);
     await page.waitForFunction('window.__ready === true || window.__error');
     assert.equal(await page.evaluate('window.__error ?? null'), null);
@@ -106,10 +113,10 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     const [answer] = await queuedCount(1);
     const id = answer!.prompt_id;
 
-    const job = await waitForStatus(base, id, ['completed']);
+    const job = await completed(id);
     const clientId = await page.evaluate('window.comfyAPI.api.api.clientId');
     assert.equal(job.client_id, clientId, 'the job carries the page clientId');
-    const full = (await http('GET', `${base}/api/pqueue/jobs/${id}`)).body;
+    const full = (await cq('GET', `/api/pqueue/jobs/${id}`)).body;
     assert.deepEqual(full.workflow, workflow('queued from ComfyUI'));
     assert.equal(full.prompt['3'].inputs.seed, 11);
 
@@ -151,7 +158,7 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
   });
 
   test('Queue (Front) goes first; batch count and the shortcut queue too', async () => {
-    await http('POST', `${base}/api/pqueue/pause`);
+    await cq('POST', '/api/pqueue/pause');
     await setGraph(2, 21, 'back');
     await page.getByTestId('batch-count').fill('2');
     await page.getByTestId('queue-button').click();
@@ -165,7 +172,7 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     const answers = await queuedCount(5);
     const [b1, b2, shortcut, front] = answers.slice(1).map((a) => a.prompt_id);
 
-    const q = (await http('GET', `${base}/api/pqueue`)).body;
+    const q = (await cq('GET', '/api/pqueue')).body;
     assert.deepEqual(
       q.pending.map((j: { prompt_id: string }) => j.prompt_id),
       [front, b1, b2, shortcut],
@@ -176,7 +183,7 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
       async () => ((await panel.getByTestId('job-card').count()) === 4 ? true : undefined),
       '4 cards',
     );
-    await http('POST', `${base}/api/pqueue/resume`);
+    await cq('POST', '/api/pqueue/resume');
     // The front job runs first: the canvas draws its relayed progress while the panel shows the rest waiting.
     await page.waitForFunction(
       (id) =>
@@ -187,12 +194,12 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     );
     await panel.getByTestId('current-job').waitFor();
     await screenshot(page, '12-comfyui-direct-queue');
-    for (const id of [front, b1, b2, shortcut]) await waitForStatus(base, id!, ['completed']);
+    for (const id of [front, b1, b2, shortcut]) await completed(id!);
     assert.deepEqual(postedToComfy, []);
   });
 
   test('with comfy-queue stopped the page says so, and nothing is queued anywhere', async () => {
-    const before = (await http('GET', `${base}/api/pqueue`)).body.counts;
+    const countsBefore = (await cq('GET', '/api/pqueue')).body.counts;
     const executions = (await simExecutions(sim.url)).length;
     const queuedBefore = (await queued()).length;
     const dataDir = server.dataDir;
@@ -211,8 +218,11 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     assert.deepEqual(postedToComfy, [], 'not sent to ComfyUI instead');
     assert.equal((await simExecutions(sim.url)).length, executions);
 
-    server = await startTestServer({ comfyUrls: [sim.url], dataDir, workerCapacity: 1 });
-    assert.deepEqual((await http('GET', `${server.url}/api/pqueue`)).body.counts, before);
+    server = await startTestServer({ comfyUrls: [sim.url], dataDir, workerCapacity: 1, token: TOKEN });
+    assert.deepEqual(
+      (await http('GET', `${server.url}/api/pqueue`, undefined, AUTH)).body.counts,
+      countsBefore,
+    );
   });
 
   test('the setting turned off queues on ComfyUI itself', async () => {
