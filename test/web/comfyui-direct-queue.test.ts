@@ -218,11 +218,18 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     assert.deepEqual(postedToComfy, [], 'not sent to ComfyUI instead');
     assert.equal((await simExecutions(sim.url)).length, executions);
 
-    server = await startTestServer({ comfyUrls: [sim.url], dataDir, workerCapacity: 1, token: TOKEN });
-    assert.deepEqual(
-      (await http('GET', `${server.url}/api/pqueue`, undefined, AUTH)).body.counts,
-      countsBefore,
-    );
+    // Back on the same address: the page reconnects by itself and says so.
+    server = await startTestServer({
+      comfyUrls: [sim.url],
+      dataDir,
+      workerCapacity: 1,
+      token: TOKEN,
+      allowOrigins: [new URL(sim.url).origin],
+      port: Number(new URL(base).port),
+    });
+    await page.getByTestId('toast').filter({ hasText: 'comfy-queue is reachable again' }).waitFor();
+    assert.equal(await page.getByTestId('sidebar-tab-badge').count(), 0);
+    assert.deepEqual((await cq('GET', '/api/pqueue')).body.counts, countsBefore);
   });
 
   test('the setting turned off queues on ComfyUI itself', async () => {
@@ -231,10 +238,6 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
         'ComfyQueue.QueueToComfyQueue',
         false,
       ),
-    );
-    await until(
-      async () => ((await page.getByTestId('sidebar-tab-badge').count()) === 0 ? true : undefined),
-      'the badge to go',
     );
     const n = (await queued()).length;
     await page.getByTestId('queue-button').click();
@@ -245,5 +248,6 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
       return Object.keys(r.body ?? {}).length ? r.body : undefined;
     }, 'ComfyUI to run it');
     assert.ok(history[answer!.prompt_id]);
+    assert.equal((await cq('GET', `/api/pqueue/jobs/${answer!.prompt_id}`)).status, 404);
   });
 });
