@@ -63,6 +63,39 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
       workflow(note),
     ] as const);
 
+  /** ComfyUI's page at `comfyUrl` (an origin of the simulator), with the custom node's module loaded. */
+  async function openComfyUi(comfyUrl: string, posted: string[]): Promise<Page> {
+    const p = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const origin = new URL(comfyUrl).origin;
+    p.on('request', (req) => {
+      const u = new URL(req.url());
+      if (req.method() === 'POST' && u.origin === origin && /^\/(api\/)?prompt$/.test(u.pathname))
+        posted.push(req.url());
+    });
+    // ComfyUI's page, its extension list with the custom node's module, and the module itself.
+    await p.route(`${origin}/`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: FIXTURE }),
+    );
+    await p.route(`${origin}/api/extensions`, (route) => route.fulfill({ json: [MODULE_PATH] }));
+    await p.route(`${origin}${MODULE_PATH}`, (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'text/javascript',
+        body: readFileSync(CUSTOM_NODE_MODULE, 'utf8'),
+      }),
+    );
+    await p.addInitScript(
+      `window.__settings = ${JSON.stringify({ 'ComfyQueue.Address': base, 'ComfyQueue.Token': TOKEN })};`,
+    );
+    await p.goto(`${origin}/`);
+    await p.waitForFunction('window.__ready === true || window.__error');
+    assert.equal(await p.evaluate('window.__error ?? null'), null);
+    // While requests are intercepted, Playwright answers CORS preflights itself: stop, so that the
+    // browser's own preflights reach comfy-queue from here on.
+    await p.unrouteAll({ behavior: 'wait' });
+    return p;
+  }
+
   before(async () => {
     sim = await startSimulator({ port: 0, stepMs: 20 });
     const comfyOrigin = new URL(sim.url).origin;
@@ -75,30 +108,7 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     });
     base = server.url;
     browser = await launchBrowser(['--disable-features=LocalNetworkAccessChecks']);
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.on('request', (req) => {
-      const u = new URL(req.url());
-      if (req.method() === 'POST' && u.origin === comfyOrigin && /^\/(api\/)?prompt$/.test(u.pathname))
-        postedToComfy.push(req.url());
-    });
-    // ComfyUI's page, its extension list with the custom node's module, and the module itself.
-    await page.route(`${sim.url}/`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html', body: FIXTURE }),
-    );
-    await page.route(`${sim.url}/api/extensions`, (route) => route.fulfill({ json: [MODULE_PATH] }));
-    await page.route(`${sim.url}${MODULE_PATH}`, (route) =>
-      route.fulfill({
-        status: 200,
-        contentType: 'text/javascript',
-        body: readFileSync(CUSTOM_NODE_MODULE, 'utf8'),
-      }),
-    );
-    await page.addInitScript(
-      `window.__settings = ${JSON.stringify({ 'ComfyQueue.Address': base, 'ComfyQueue.Token': TOKEN })};`,
-    );
-    await page.goto(`${sim.url}/`);
-    await page.waitForFunction('window.__ready === true || window.__error');
-    assert.equal(await page.evaluate('window.__error ?? null'), null);
+    page = await openComfyUi(sim.url, postedToComfy);
   });
 
   after(async () => {
@@ -196,6 +206,32 @@ describe('ComfyUI opened directly with the custom node: the Queue button goes to
     await screenshot(page, '12-comfyui-direct-queue');
     for (const id of [front, b1, b2, shortcut]) await completed(id!);
     assert.deepEqual(postedToComfy, []);
+  });
+
+  test('a ComfyUI origin comfy-queue was not told to allow cannot queue there, and says why', async () => {
+    // localhost and 127.0.0.1 are two origins; only the latter was given to --allow-origin.
+    const other = sim.url.replace('127.0.0.1', 'localhost');
+    const posted: string[] = [];
+    const p = await openComfyUi(other, posted);
+    try {
+      const countsBefore = (await cq('GET', '/api/pqueue')).body.counts;
+      await p.evaluate(([o, w]) => (globalThis as any).__setGraph(o, w), [
+        t2iPrompt(2, 41),
+        workflow('refused'),
+      ] as const);
+      await p.getByTestId('queue-button').click();
+      await p.getByTestId('error-dialog').waitFor();
+      await p
+        .getByTestId('toast')
+        .filter({ hasText: `--allow-origin ${new URL(other).origin}` })
+        .first()
+        .waitFor();
+      assert.deepEqual(await p.evaluate('window.__queued'), []);
+      assert.deepEqual(posted, [], 'not sent to ComfyUI instead');
+      assert.deepEqual((await cq('GET', '/api/pqueue')).body.counts, countsBefore);
+    } finally {
+      await p.close();
+    }
   });
 
   test('with comfy-queue stopped the page says so, and nothing is queued anywhere', async () => {

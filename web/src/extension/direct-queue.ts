@@ -48,6 +48,7 @@ export function setupDirectQueue(app: ComfyApp, api: ComfyApi, opts: DirectQueue
   let last: Reachability = 'unknown';
   // While a queue action runs, its own failure toast says it all.
   let attempts = 0;
+  let attemptFailed = false;
   const relay = new ComfyQueueRelay({
     url: (id) => wsUrl(opts.base(), id, opts.token()),
     dispatch: (event: ApiEvent) => dispatch(api, event),
@@ -71,9 +72,13 @@ export function setupDirectQueue(app: ComfyApp, api: ComfyApi, opts: DirectQueue
     relay,
     attempt: (active) => {
       attempts += active ? 1 : -1;
+      if (active) attemptFailed = false;
+      // A job went through (the badge of a refused POST, e.g. an origin not allowed, goes too).
+      else if (!attemptFailed && relay.reachability === 'reachable') opts.badge(null);
     },
     promptError: (response) => (PromptError ? new PromptError(response) : new QueueRefused(response)),
     failed: (reason, message) => {
+      attemptFailed = true;
       if (reason === 'unreachable') {
         opts.badge(UNREACHABLE_BADGE);
         toast('error', 'comfy-queue cannot be reached', `Nothing was queued. ${unreachableHelp(opts.base())}`);

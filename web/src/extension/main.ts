@@ -7,7 +7,7 @@
  * same origin. Loaded from the custom-node folder (ComfyUI opened directly),
  * it talks to the address in the setting ComfyQueue.Address, and (unless the
  * setting ComfyQueue.QueueToComfyQueue is off) sends ComfyUI's queue actions
- * there too, relaying their events back to the canvas (queue-redirect.ts).
+ * there too, relaying their events back to the canvas (direct-queue.ts).
  */
 import type { ComfyApi, ComfyApp, ComfyExtension } from '@comfyorg/comfyui-frontend-types';
 import css from '../styles/app.css?inline';
