@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { readPngText } from '../../src/media/png.js';
 import { startSimulator } from '../../src/sim/index.js';
 import { launchBrowser, NO_BROWSER, screenshot } from '../helpers/browser.js';
-import { http, ROOT, startTestServer, t2iPrompt, until } from '../helpers/harness.js';
+import { http, ROOT, startTestServer, t2iPrompt, until, waitForStatus } from '../helpers/harness.js';
 
 type Sim = Awaited<ReturnType<typeof startSimulator>>;
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -110,5 +110,24 @@ describe('the Persistent Queue panel inside ComfyUI (fixture of the extension AP
 
     await thumb.dragTo(page.getByTestId('canvas'));
     await screenshot(page, '11-comfyui-panel-history');
+  });
+
+  test("opened through comfy-queue, the Queue button is ComfyUI's own and reaches comfy-queue", async () => {
+    const own = await page.evaluate(
+      '(() => { const api = window.comfyAPI.api.api; return api.queuePrompt === Object.getPrototypeOf(api).queuePrompt; })()',
+    );
+    assert.equal(own, true, 'the extension leaves api.queuePrompt alone');
+    await page.evaluate(([o, w]) => (globalThis as any).__setGraph(o, w), [
+      t2iPrompt(2, 9),
+      WORKFLOW,
+    ] as const);
+    await page.getByTestId('queue-button').click();
+    const answer = await until(
+      async () =>
+        ((await page.evaluate('window.__queued[0]')) as { prompt_id: string } | undefined) ?? undefined,
+      'the queue answer',
+    );
+    const job = await waitForStatus(base, answer.prompt_id, ['completed']);
+    assert.equal(job.client_id, await page.evaluate('window.comfyAPI.api.api.clientId'));
   });
 });
