@@ -61,9 +61,24 @@ function sequence(frames: Frame[], promptId: string): string[] {
     out.push(tok);
   }
   // progress_state/progress/preview repeat per step: keep the set of steps' shape only
-  return out.filter(
+  const steps = out.filter(
     (t, i) => !(t === 'progress_state' && out[i - 1] === 'binary1' && out[i + 1] === 'progress'),
   );
+  // How many steps run before an interrupt lands is timing, not protocol: one step stands for all.
+  const shape: string[] = [];
+  for (const t of steps) {
+    const n = shape.length;
+    if (n >= 3 && shape[n - 1]!.startsWith('binary') && shape[n - 2] === 'progress' && t === 'progress') {
+      shape.push(t);
+      continue;
+    }
+    if (n >= 3 && shape[n - 1] === 'progress' && shape[n - 3] === 'progress' && t === shape[n - 2]) {
+      shape.pop();
+      continue;
+    }
+    shape.push(t);
+  }
+  return shape;
 }
 
 describe('ComfyUI conformance: simulator vs comfy-queue in front of it', () => {
