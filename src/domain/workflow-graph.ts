@@ -57,7 +57,9 @@ export const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /** True when `v` looks like a saved UI workflow rather than an API-format graph. */
 export function looksLikeUiWorkflow(v: unknown): boolean {
-  return isObject(v) && Array.isArray(v.nodes) && (Array.isArray(v.links) || 'last_node_id' in v || 'state' in v);
+  return (
+    isObject(v) && Array.isArray(v.nodes) && (Array.isArray(v.links) || 'last_node_id' in v || 'state' in v)
+  );
 }
 
 export class WorkflowShapeError extends Error {}
@@ -77,8 +79,7 @@ function slot(raw: unknown, where: string): UiSlot {
 function node(raw: unknown, i: number): UiNode {
   if (!isObject(raw)) throw new WorkflowShapeError(`node ${i} is not an object`);
   const id = raw.id;
-  if (typeof id !== 'number' && typeof id !== 'string')
-    throw new WorkflowShapeError(`node ${i} has no id`);
+  if (typeof id !== 'number' && typeof id !== 'string') throw new WorkflowShapeError(`node ${i} has no id`);
   if (typeof raw.type !== 'string' || !raw.type)
     throw new WorkflowShapeError(`node ${String(id)} has no type`);
   const inputs = Array.isArray(raw.inputs) ? raw.inputs : [];
@@ -142,9 +143,11 @@ export function readWorkflow(raw: unknown): UiWorkflow {
   if (!isObject(raw)) throw new WorkflowShapeError('the workflow is not an object');
   const root = readGraph(raw, 'the workflow');
   const subgraphs = new Map<string, UiGraph>();
-  const defs = isObject(raw.definitions) && Array.isArray(raw.definitions.subgraphs) ? raw.definitions.subgraphs : [];
+  const defs =
+    isObject(raw.definitions) && Array.isArray(raw.definitions.subgraphs) ? raw.definitions.subgraphs : [];
   for (const d of defs) {
-    if (!isObject(d) || typeof d.id !== 'string') throw new WorkflowShapeError('a subgraph definition has no id');
+    if (!isObject(d) || typeof d.id !== 'string')
+      throw new WorkflowShapeError('a subgraph definition has no id');
     subgraphs.set(d.id, readGraph(d, `subgraph ${d.id}`));
   }
   const groups = isObject(raw.extra) && isObject(raw.extra.groupNodes) ? raw.extra.groupNodes : {};

@@ -72,7 +72,8 @@ export function expandGroupNode(
       n.inputs.filter((inp, k) => inp.widget && wasLinked[idx]![k]).map((inp) => inp.widget as string),
     );
     for (const s of widgetSlots(cls)) {
-      if (!converted.has(s.name)) slots.push({ ...s, name: `${idx}\u0000${s.name}`, owner: idx, input: s.name });
+      if (!converted.has(s.name))
+        slots.push({ ...s, name: `${idx}\u0000${s.name}`, owner: idx, input: s.name });
     }
   });
   const values = widgetInputs(slots, instance.widgetsValues);

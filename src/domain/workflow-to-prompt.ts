@@ -17,7 +17,6 @@
  * - finally, link inputs whose source was not emitted are removed.
  */
 import type { ApiPrompt, ObjectInfoMap } from './prompt-graph.js';
-import { expandGroupNode, GROUP_NODE_PREFIXES } from './workflow-group-node.js';
 import {
   readWorkflow,
   SUBGRAPH_INPUT_ID,
@@ -27,6 +26,7 @@ import {
   type UiWorkflow,
   WorkflowShapeError,
 } from './workflow-graph.js';
+import { expandGroupNode, GROUP_NODE_PREFIXES } from './workflow-group-node.js';
 import { widgetInputs, widgetSlots, wrapValue } from './workflow-widgets.js';
 
 export type RefusalReason =
@@ -133,7 +133,8 @@ class Converter {
     const input = node.inputs[slot];
     if (!input || input.link === null) return null;
     const link = scope.graph.links.get(input.link);
-    if (!link) refuse('broken_link', `input "${input.name}" refers to link ${input.link}, which does not exist`, node);
+    if (!link)
+      refuse('broken_link', `input "${input.name}" refers to link ${input.link}, which does not exist`, node);
     if (link!.originId === SUBGRAPH_INPUT_ID && scope.parent) {
       const outer = scope.parent;
       const outerInput = outer.node.inputs[link!.originSlot];
@@ -143,7 +144,11 @@ class Converter {
     }
     const origin = scope.graph.nodes.get(link!.originId);
     if (!origin)
-      refuse('broken_link', `input "${input.name}" is linked from node ${link!.originId}, which does not exist`, node);
+      refuse(
+        'broken_link',
+        `input "${input.name}" is linked from node ${link!.originId}, which does not exist`,
+        node,
+      );
     return this.resolveOutput(scope, origin!, link!.originSlot, type ?? input.type, seen);
   }
 
@@ -177,7 +182,12 @@ class Converter {
           : this.resolveInput(scope, node, link.originSlot, seen);
       }
       const origin = inner.nodes.get(link.originId);
-      if (!origin) refuse('broken_link', `an output of node ${execId(scope, node)} comes from a missing inner node`, node);
+      if (!origin)
+        refuse(
+          'broken_link',
+          `an output of node ${execId(scope, node)} comes from a missing inner node`,
+          node,
+        );
       return this.resolveOutput(innerScope, origin!, link.originSlot, type, seen);
     }
     if (node.type === 'PrimitiveNode') {

@@ -28,7 +28,10 @@ function isWidgetSpec(spec: InputSpec): boolean {
   return Array.isArray(type) || (typeof type === 'string' && WIDGET_TYPES.has(type));
 }
 
-function ordered(group: Record<string, InputSpec> | undefined, order: string[] | undefined): [string, InputSpec][] {
+function ordered(
+  group: Record<string, InputSpec> | undefined,
+  order: string[] | undefined,
+): [string, InputSpec][] {
   if (!group) return [];
   const names = order?.filter((n) => n in group) ?? Object.keys(group);
   return names.map((n) => [n, group[n]!]);

@@ -59,7 +59,12 @@ describe('a saved UI workflow converts to what Export (API) gives', () => {
   test('a converted widget linked from a real node becomes a link; list values are wrapped', () => {
     const extra: ObjectInfoMap = {
       ...info,
-      IntSource: { ...info.EmptyImage!, name: 'IntSource', input: { required: {} }, output: ['INT'] } as NodeInfo,
+      IntSource: {
+        ...info.EmptyImage!,
+        name: 'IntSource',
+        input: { required: {} },
+        output: ['INT'],
+      } as NodeInfo,
     };
     const wf = {
       last_node_id: 2,
