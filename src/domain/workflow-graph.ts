@@ -65,7 +65,7 @@ export function looksLikeUiWorkflow(v: unknown): boolean {
 export class WorkflowShapeError extends Error {}
 
 function slot(raw: unknown, where: string): UiSlot {
-  if (!isObject(raw)) throw new WorkflowShapeError(`${where} is not an object`);
+  if (!isObject(raw)) throw new WorkflowShapeError(`${where} must be an object {"name", "type", "link"}`);
   const link = raw.link;
   const widget = isObject(raw.widget) && typeof raw.widget.name === 'string' ? raw.widget.name : null;
   return {
@@ -77,11 +77,13 @@ function slot(raw: unknown, where: string): UiSlot {
 }
 
 function node(raw: unknown, i: number): UiNode {
-  if (!isObject(raw)) throw new WorkflowShapeError(`node ${i} is not an object`);
+  if (!isObject(raw))
+    throw new WorkflowShapeError(`node ${i} of the list must be an object {"id", "type", ...}`);
   const id = raw.id;
-  if (typeof id !== 'number' && typeof id !== 'string') throw new WorkflowShapeError(`node ${i} has no id`);
+  if (typeof id !== 'number' && typeof id !== 'string')
+    throw new WorkflowShapeError(`node ${i} of the list has no "id" (a number)`);
   if (typeof raw.type !== 'string' || !raw.type)
-    throw new WorkflowShapeError(`node ${String(id)} has no type`);
+    throw new WorkflowShapeError(`node ${String(id)} has no "type" (its node class)`);
   const inputs = Array.isArray(raw.inputs) ? raw.inputs : [];
   const outputs = Array.isArray(raw.outputs) ? raw.outputs : [];
   const wv = raw.widgets_values;
@@ -140,14 +142,14 @@ export function readGraph(raw: Record<string, unknown>, where: string): UiGraph 
 
 /** Reads a saved UI workflow; throws WorkflowShapeError saying what is malformed. */
 export function readWorkflow(raw: unknown): UiWorkflow {
-  if (!isObject(raw)) throw new WorkflowShapeError('the workflow is not an object');
+  if (!isObject(raw)) throw new WorkflowShapeError('the workflow must be an object {"nodes", "links", ...}');
   const root = readGraph(raw, 'the workflow');
   const subgraphs = new Map<string, UiGraph>();
   const defs =
     isObject(raw.definitions) && Array.isArray(raw.definitions.subgraphs) ? raw.definitions.subgraphs : [];
   for (const d of defs) {
     if (!isObject(d) || typeof d.id !== 'string')
-      throw new WorkflowShapeError('a subgraph definition has no id');
+      throw new WorkflowShapeError('every subgraph of "definitions.subgraphs" needs an "id"');
     subgraphs.set(d.id, readGraph(d, `subgraph ${d.id}`));
   }
   const groups = isObject(raw.extra) && isObject(raw.extra.groupNodes) ? raw.extra.groupNodes : {};

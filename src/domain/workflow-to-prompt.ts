@@ -118,9 +118,19 @@ class Converter {
     const name = node.type.slice(prefix.length);
     const def = this.wf.groupNodes.get(name);
     if (def === undefined)
-      refuse('missing_definition', `group node "${name}" is used but the workflow does not define it`, node);
+      refuse(
+        'missing_definition',
+        `node ${key} is group node "${name}", which the workflow does not define`,
+        node,
+        key,
+      );
     const graph = expandGroupNode(def, node, this.info, (why) =>
-      refuse('missing_definition', `group node "${name}" cannot be expanded: ${why}`, node, key),
+      refuse(
+        'missing_definition',
+        `node ${key} is group node "${name}", whose definition is unusable: ${why}`,
+        node,
+        key,
+      ),
     );
     this.expanded.set(key, graph);
     return graph;
@@ -128,13 +138,24 @@ class Converter {
 
   resolveInput(scope: Scope, node: UiNode, slot: number, seen: Set<string>, type?: unknown): Resolved | null {
     const key = `${execId(scope, node)}[I]${slot}`;
-    if (seen.has(key)) refuse('link_cycle', `the links into node ${execId(scope, node)} form a loop`, node);
+    if (seen.has(key))
+      refuse(
+        'link_cycle',
+        `the links into node ${execId(scope, node)} form a loop`,
+        node,
+        execId(scope, node),
+      );
     seen.add(key);
     const input = node.inputs[slot];
     if (!input || input.link === null) return null;
     const link = scope.graph.links.get(input.link);
     if (!link)
-      refuse('broken_link', `input "${input.name}" refers to link ${input.link}, which does not exist`, node);
+      refuse(
+        'broken_link',
+        `input "${input.name}" of node ${execId(scope, node)} refers to link ${input.link}, which the workflow does not have`,
+        node,
+        execId(scope, node),
+      );
     if (link!.originId === SUBGRAPH_INPUT_ID && scope.parent) {
       const outer = scope.parent;
       const outerInput = outer.node.inputs[link!.originSlot];
@@ -146,8 +167,9 @@ class Converter {
     if (!origin)
       refuse(
         'broken_link',
-        `input "${input.name}" is linked from node ${link!.originId}, which does not exist`,
+        `input "${input.name}" of node ${execId(scope, node)} is linked from node ${link!.originId}, which the workflow does not have`,
         node,
+        execId(scope, node),
       );
     return this.resolveOutput(scope, origin!, link!.originSlot, type ?? input.type, seen);
   }
@@ -163,7 +185,13 @@ class Converter {
 
   resolveOutput(scope: Scope, node: UiNode, slot: number, type: unknown, seen: Set<string>): Resolved | null {
     const key = `${execId(scope, node)}[O]${slot}`;
-    if (seen.has(key)) refuse('link_cycle', `the links out of node ${execId(scope, node)} form a loop`, node);
+    if (seen.has(key))
+      refuse(
+        'link_cycle',
+        `the links out of node ${execId(scope, node)} form a loop`,
+        node,
+        execId(scope, node),
+      );
     seen.add(key);
     if (node.mode === BYPASSED) {
       const i = this.bypassSlot(node, slot, type);
@@ -185,8 +213,9 @@ class Converter {
       if (!origin)
         refuse(
           'broken_link',
-          `an output of node ${execId(scope, node)} comes from a missing inner node`,
+          `output ${slot} of node ${execId(scope, node)} comes from inner node ${link.originId}, which its definition does not have`,
           node,
+          execId(scope, node),
         );
       return this.resolveOutput(innerScope, origin!, link.originSlot, type, seen);
     }
@@ -224,7 +253,13 @@ class Converter {
       if (off || FRONTEND_ONLY.has(node.type)) continue;
       const cls = this.info[node.type];
       const id = execId(scope, node);
-      if (!cls) refuse('unknown_node_type', `node type "${node.type}" is not known to any worker`, node, id);
+      if (!cls)
+        refuse(
+          'unknown_node_type',
+          `node ${id} is of type "${node.type}", which no worker knows (a custom node that is not installed?)`,
+          node,
+          id,
+        );
       const inputs = widgetInputs(widgetSlots(cls!), node.widgetsValues);
       for (const [i, input] of node.inputs.entries()) {
         const r = this.resolveInput(scope, node, i, new Set());
