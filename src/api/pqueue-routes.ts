@@ -50,7 +50,8 @@ export function registerPqueueRoutes(
       return reply.code(400).send({ error: { code: 'INVALID_PROMPT', ...error }, node_errors });
     }
     if (checked?.ok) {
-      prompt = checked.prompt as PromptGraph;
+      // The graph is stored as sent, not ComfyUI's coerced copy: that copy unwraps `{"__value__": [...]}`
+      // into a bare list, which the worker would read as a link when the job is sent to it.
       nodeErrors = checked.nodeErrors;
       // As ComfyUI does: outputs that failed are left out, the others run.
       if (Object.keys(nodeErrors).length > 0) targets ??= checked.outputs;
