@@ -11,13 +11,15 @@ import type { InputSpec, NodeInfo } from './prompt-graph.js';
 import { isObject } from './workflow-graph.js';
 
 const WIDGET_TYPES = new Set(['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'COMBO']);
-const CONTROL_VALUES = new Set(['fixed', 'increment', 'decrement', 'randomize']);
+const CONTROL_VALUES = new Set(['fixed', 'increment', 'decrement', 'randomize', 'increment-wrap']);
 const UPLOAD_FLAGS = ['image_upload', 'video_upload', 'audio_upload', 'animated_image_upload'];
 
 export interface WidgetSlot {
   name: string;
   /** a control_after_generate value follows in widgets_values */
   control: boolean;
+  /** a combo: its control value may be followed by the control's filter text */
+  combo: boolean;
   /** an upload button follows, whose value (if saved) is not an input */
   upload: boolean;
 }
@@ -47,10 +49,14 @@ export function widgetSlots(info: NodeInfo): WidgetSlot[] {
     .filter(([, spec]) => Array.isArray(spec) && isWidgetSpec(spec))
     .map(([name, [type, opts]]) => {
       const o = isObject(opts) ? opts : {};
-      // Legacy convention kept by the frontend: an INT named seed/noise_seed gets the control widget.
+      // Legacy convention kept by the frontend: an INT named seed/noise_seed gets the control widget
+      // unless its spec says otherwise.
       const control =
-        Boolean(o.control_after_generate) || (type === 'INT' && (name === 'seed' || name === 'noise_seed'));
-      return { name, control, upload: UPLOAD_FLAGS.some((f) => o[f] === true) };
+        o.control_after_generate !== undefined
+          ? Boolean(o.control_after_generate)
+          : type === 'INT' && (name === 'seed' || name === 'noise_seed');
+      const combo = Array.isArray(type) || type === 'COMBO';
+      return { name, control, combo, upload: UPLOAD_FLAGS.some((f) => o[f] === true) };
     });
 }
 
@@ -74,7 +80,10 @@ export function widgetInputs(
     const later = slots.length - k - 1;
     // A file may lack these extra values (written by a tool, or by an older frontend): skip one only
     // when it is there, i.e. when more values remain than widgets.
-    if (s.control && values.length - i > later && CONTROL_VALUES.has(values[i] as string)) i++;
+    if (s.control && values.length - i > later && CONTROL_VALUES.has(values[i] as string)) {
+      i++;
+      if (s.combo && values.length - i > later && typeof values[i] === 'string') i++;
+    }
     if (s.upload && values.length - i > later) i++;
   }
   return inputs;

@@ -56,6 +56,71 @@ describe('a saved UI workflow converts to what Export (API) gives', () => {
     assert.deepEqual(r.prompt, fixture('control-after-generate.api.json'));
   });
 
+  test('a combo with control_after_generate skips its control value and filter text', () => {
+    const ks = info.KSampler!;
+    const withControl: ObjectInfoMap = {
+      ...info,
+      KSampler: {
+        ...ks,
+        input: {
+          ...ks.input,
+          required: {
+            ...ks.input.required,
+            sampler_name: [ks.input.required!.sampler_name![0], { control_after_generate: true }],
+          },
+        },
+      },
+    };
+    const wf = fixture('control-after-generate.workflow.json');
+    const node = wf.nodes.find((n: { id: number }) => n.id === 3);
+    node.widgets_values = [156680208700286, 'randomize', 2, 7, 'euler', 'increment', '', 'normal', 1];
+    const r = workflowToPrompt(wf, withControl);
+    assert.ok(r.ok);
+    assert.deepEqual(r.prompt, fixture('control-after-generate.api.json'));
+  });
+
+  test('nested subgraphs chain their instance ids', () => {
+    const io = (id: number, link: number | null) => ({ id, name: 'image', type: 'IMAGE', link });
+    const inner = (id: string, nodes: unknown[]) => ({
+      id,
+      nodes,
+      links: [
+        { id: 1, origin_id: -10, origin_slot: 0, target_id: 5, target_slot: 0, type: 'IMAGE' },
+        { id: 2, origin_id: 5, origin_slot: 0, target_id: -20, target_slot: 0, type: 'IMAGE' },
+      ],
+    });
+    const out = { name: 'IMAGE', type: 'IMAGE', links: [2] };
+    const wf = {
+      last_node_id: 7,
+      nodes: [
+        { id: 1, type: 'EmptyImage', mode: 0, outputs: [out], widgets_values: [8, 8, 1, 0] },
+        { id: 7, type: 'outer-def', mode: 0, inputs: [io(0, 1)], outputs: [out] },
+        {
+          id: 3,
+          type: 'SaveImage',
+          mode: 0,
+          inputs: [{ ...io(0, 2), name: 'images' }],
+          widgets_values: ['nested'],
+        },
+      ],
+      links: [
+        [1, 1, 0, 7, 0, 'IMAGE'],
+        [2, 7, 0, 3, 0, 'IMAGE'],
+      ],
+      definitions: {
+        subgraphs: [
+          inner('outer-def', [{ id: 5, type: 'inner-def', mode: 0, inputs: [io(0, 1)], outputs: [out] }]),
+          inner('inner-def', [{ id: 5, type: 'ImageInvert', mode: 0, inputs: [io(0, 1)], outputs: [out] }]),
+        ],
+      },
+    };
+    const r = workflowToPrompt(wf, info);
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.deepEqual(Object.keys(r.prompt).sort(), ['1', '3', '7:5:5']);
+    assert.deepEqual(r.prompt['7:5:5']!.inputs, { image: ['1', 0] });
+    assert.deepEqual(r.prompt['3']!.inputs, { filename_prefix: 'nested', images: ['7:5:5', 0] });
+  });
+
   test('a converted widget linked from a real node becomes a link; list values are wrapped', () => {
     const extra: ObjectInfoMap = {
       ...info,
