@@ -79,6 +79,19 @@ describe('a saved UI workflow converts to what Export (API) gives', () => {
     assert.deepEqual(r.prompt, fixture('control-after-generate.api.json'));
   });
 
+  test('a muted subgraph instance leaves out all it holds, and the inputs it fed', () => {
+    const wf = fixture('subgraph.workflow.json');
+    wf.nodes.find((n: { id: number }) => n.id === 10).mode = 2;
+    const r = workflowToPrompt(wf, info);
+    assert.ok(r.ok);
+    const expected = fixture('subgraph.api.json');
+    delete expected['10:1'];
+    delete expected['10:2'];
+    delete expected['3'].inputs.positive;
+    delete expected['3'].inputs.negative;
+    assert.deepEqual(r.prompt, expected);
+  });
+
   test('nested subgraphs chain their instance ids', () => {
     const io = (id: number, link: number | null) => ({ id, name: 'image', type: 'IMAGE', link });
     const inner = (id: string, nodes: unknown[]) => ({
