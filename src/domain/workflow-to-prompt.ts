@@ -48,6 +48,7 @@ export type ConversionResult = { ok: true; prompt: ApiPrompt } | { ok: false; re
 
 const MUTED = 2;
 const BYPASSED = 4;
+const MAX_DEPTH = 32;
 
 /** Nodes that live only in the frontend: never sent to ComfyUI. */
 const PASS_THROUGH = new Set(['Reroute', 'Reroute (rgthree)']);
@@ -199,7 +200,7 @@ class Converter {
     }
     const inner = this.innerGraph(scope, node);
     if (inner) {
-      const innerScope: Scope = { graph: inner, path: [...scope.path, node.id], parent: { node, scope } };
+      const innerScope = this.enter(scope, node, inner);
       const link = [...inner.links.values()].find(
         (l) => l.targetId === SUBGRAPH_OUTPUT_ID && l.targetSlot === slot,
       );
@@ -229,6 +230,20 @@ class Converter {
     return { kind: 'link', id: execId(scope, node), slot };
   }
 
+  /** The scope inside an instance; a definition that holds itself would nest without end. */
+  private enter(scope: Scope, node: UiNode, inner: UiGraph): Scope {
+    if (scope.path.length >= MAX_DEPTH) {
+      const top = scope.path[0]!;
+      refuse(
+        'link_cycle',
+        `node ${top} nests subgraphs more than ${MAX_DEPTH} deep: a subgraph holds itself`,
+        node,
+        top,
+      );
+    }
+    return { graph: inner, path: [...scope.path, node.id], parent: { node, scope } };
+  }
+
   /** The input a bypassed node passes to its output `slot`: same index if the type fits, else the first that fits. */
   private bypassSlot(node: UiNode, slot: number, type: unknown): number {
     const { inputs } = node;
@@ -247,7 +262,7 @@ class Converter {
       const off = skip || node.mode === MUTED || node.mode === BYPASSED;
       const inner = this.innerGraph(scope, node);
       if (inner) {
-        this.emit({ graph: inner, path: [...scope.path, node.id], parent: { node, scope } }, out, off);
+        this.emit(this.enter(scope, node, inner), out, off);
         continue;
       }
       if (off || FRONTEND_ONLY.has(node.type)) continue;

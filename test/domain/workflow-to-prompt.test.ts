@@ -201,6 +201,18 @@ describe('a workflow that cannot be converted is refused, naming the node and wh
       '3',
     ],
     [
+      'link_cycle (a subgraph holding itself)',
+      (wf) => {
+        wf.nodes[1].type = 'self';
+        wf.definitions = {
+          subgraphs: [{ id: 'self', nodes: [{ id: 1, type: 'self', mode: 0 }], links: [] }],
+        };
+        return wf;
+      },
+      'link_cycle',
+      '2',
+    ],
+    [
       'link_cycle',
       (wf) => {
         wf.nodes[1].mode = 4;
