@@ -160,6 +160,17 @@ describe('with no worker object_info known', () => {
       const failed = await waitForStatus(server.url, r.body.prompt_id, ['failed', 'completed']);
       assert.equal(failed.status, 'failed');
       assert.equal(failed.error.details.node_errors['3'].errors[0].type, 'required_input_missing');
+      assert.deepEqual(failed.error_nodes, [
+        {
+          node_id: '3',
+          class_type: 'KSampler',
+          title: null,
+          input_name: 'steps',
+          type: 'required_input_missing',
+          message: 'Required input is missing',
+          details: 'steps',
+        },
+      ]);
     } finally {
       await server.close();
       await sim?.close();
