@@ -10,6 +10,7 @@ import type { ProgressBook } from '../engine/progress-book.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
+import { ComfyWorkers } from './comfy-workers.js';
 import { registerCors } from './cors.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerEventsWs } from './events-ws.js';
@@ -86,11 +87,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     reply.code(404).send(errorBody('NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`)),
   );
 
-  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates);
+  // One view of the workers' object_info, shared by the job routes (validation, conversion) and the drop-in.
+  const workers = opts.comfy ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus) : undefined;
+  if (workers) app.addHook('onClose', async () => workers.close());
+  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
   registerHistoryRoutes(app, opts.engine, opts.history);
   registerAdminRoutes(app, opts);
   registerDashboardRoutes(app, { workers: opts.comfy?.workers });
   await registerEventsWs(app, { ...opts, now: Date.now });
-  if (opts.comfy) await registerComfy(app, opts.engine, opts.comfy, opts.token);
+  if (opts.comfy && workers) await registerComfy(app, opts.engine, opts.comfy, workers, opts.token);
   return app;
 }

@@ -9,16 +9,10 @@ import { comfyNumber, placementFor } from '../domain/comfy-number.js';
 import { QueueError } from '../domain/errors.js';
 import { isCanonicalUuid } from '../domain/ids.js';
 import type { PromptGraph } from '../domain/job.js';
-import {
-  invalidPromptIdError,
-  type NodeErrors,
-  noPromptError,
-  type ObjectInfoMap,
-  type ValidationResult,
-  validatePrompt,
-} from '../domain/prompt-graph.js';
+import { invalidPromptIdError, type NodeErrors, noPromptError } from '../domain/prompt-graph.js';
 import type { Engine } from '../engine/engine.js';
 import type { ComfyWorkers } from './comfy-workers.js';
+import { validateOnWorkers } from './worker-validation.js';
 
 export type ComfyAnswer = { status: number; body: unknown };
 
@@ -27,36 +21,6 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 function comfyError(type: string, message: string, details: string): ComfyAnswer {
   return { status: 400, body: { error: { type, message, details, extra_info: {} }, node_errors: {} } };
-}
-
-/** Validates against each known worker's object_info; when all refuse, once more with fresh ones. */
-export async function validateOnWorkers(
-  workers: ComfyWorkers,
-  prompt: unknown,
-  targets: string[] | null,
-): Promise<ValidationResult | null> {
-  const attempt = (infos: { info: ObjectInfoMap }[]) => {
-    let first: ValidationResult | null = null;
-    for (const { info } of infos) {
-      const r = validatePrompt(prompt, info, targets);
-      if (r.ok) return r;
-      first ??= r;
-    }
-    return first;
-  };
-  const infos = await workers.current();
-  if (infos.length === 0) return null;
-  const r = attempt(infos);
-  if (r?.ok) return r;
-  // A combo list may have grown since (an upload): ask the workers again.
-  const fresh = (
-    await Promise.all(
-      workers.list
-        .filter((w) => w.state === 'online')
-        .map(async (w) => ({ info: await workers.refresh(w.id) })),
-    )
-  ).filter((x): x is { info: ObjectInfoMap } => x.info !== null);
-  return fresh.length ? (attempt(fresh) ?? r) : r;
 }
 
 export async function postPrompt(

@@ -11,7 +11,7 @@ import { FileLocator } from './comfy-files.js';
 import { registerComfyJobsRoutes } from './comfy-jobs-routes.js';
 import { registerComfyProxy } from './comfy-proxy.js';
 import { registerComfyRoutes } from './comfy-routes.js';
-import { type ComfyWorker, ComfyWorkers } from './comfy-workers.js';
+import type { ComfyWorker, ComfyWorkers } from './comfy-workers.js';
 import { ComfyWsRelay } from './comfy-ws.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
@@ -25,9 +25,9 @@ export async function registerComfy(
   app: FastifyInstance,
   engine: Engine,
   opts: ComfyOptions,
+  workers: ComfyWorkers,
   token: string | null,
 ): Promise<void> {
-  const workers = new ComfyWorkers(opts.workers, engine.bus);
   const files = new FileLocator(engine.store);
   if (opts.revalidate !== false) {
     const revalidator = new PendingRevalidator(engine.store, engine.bus, Date.now);
@@ -60,7 +60,6 @@ export async function registerComfy(
   }
   app.addHook('onClose', async () => {
     relay.close();
-    workers.close();
   });
 
   await registerComfyProxy(app, { workers, files, token });

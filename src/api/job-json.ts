@@ -2,7 +2,9 @@
  * A job as the /api/pqueue API shows it. Times are milliseconds since the
  * epoch, as in ComfyUI's own API. Sensitive extra_data never leaves the server.
  */
+
 import { displayName, type Job, workflowIdOf } from '../domain/job.js';
+import { errorNodes } from '../domain/job-error-nodes.js';
 
 export interface JobJsonOptions {
   /** include prompt, workflow and extra_data (single-job answers) */
@@ -36,6 +38,8 @@ export function jobJson(job: Job, opts: JobJsonOptions = {}): Record<string, unk
     out.workflow = job.workflow;
     out.extra_data = job.extraData;
     out.partial_execution_targets = job.targets;
+    // The nodes a failure names, read from ComfyUI's answer kept in `error.details`.
+    out.error_nodes = errorNodes(job.error, job.prompt);
   }
   return out;
 }

@@ -1,40 +1,73 @@
 /** The /api/pqueue API: comfy-queue's own queue management (seed 000). */
 import type { FastifyInstance } from 'fastify';
+import { QueueError } from '../domain/errors.js';
+import type { PromptGraph } from '../domain/job.js';
+import type { NodeErrors } from '../domain/prompt-graph.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
 import type { QueueEstimates } from './admin-routes.js';
+import type { ComfyWorkers } from './comfy-workers.js';
+import { readEnqueueBody } from './enqueue-body.js';
 import { jobJson } from './job-json.js';
-import {
-  DeleteBody,
-  EnqueueBody,
-  FlagBody,
-  PriorityBody,
-  RenameBody,
-  ReorderBody,
-  RequeueBody,
-} from './schemas.js';
+import { DeleteBody, FlagBody, PriorityBody, RenameBody, ReorderBody, RequeueBody } from './schemas.js';
 import { parseUuidParam, parseWith } from './validate.js';
+import { convertOnWorkers, validateOnWorkers } from './worker-validation.js';
 
 export function registerPqueueRoutes(
   app: FastifyInstance,
   engine: Engine,
   progress: ProgressBook,
   estimates?: QueueEstimates,
+  workers?: ComfyWorkers,
 ): void {
   app.post('/api/pqueue/jobs', async (req, reply) => {
-    const b = parseWith(EnqueueBody, req.body);
+    const sent = readEnqueueBody(req.body);
+    const b = sent.fields;
+    let prompt: PromptGraph;
+    let workflow = b.workflow;
+    if (sent.kind === 'workflow') {
+      const converted = await convertOnWorkers(workers, sent.workflow);
+      if (!converted) throw new QueueError('NO_WORKER_INFO');
+      if (!converted.ok) {
+        const r = converted.refusal;
+        throw new QueueError(
+          'WORKFLOW_UNCONVERTIBLE',
+          `The UI workflow cannot be converted: ${r.message}.`,
+          r,
+        );
+      }
+      prompt = converted.prompt as PromptGraph;
+      workflow = sent.workflow;
+    } else {
+      prompt = sent.prompt;
+    }
+    // Checked as ComfyUI's POST /prompt checks it; with no worker's object_info known, at dispatch instead.
+    let targets = b.partial_execution_targets ?? null;
+    let nodeErrors: NodeErrors = {};
+    const checked = workers ? await validateOnWorkers(workers, prompt, targets) : null;
+    if (checked && !checked.ok) {
+      const { error, node_errors } = checked.body;
+      return reply.code(400).send({ error: { code: 'INVALID_PROMPT', ...error }, node_errors });
+    }
+    if (checked?.ok) {
+      // The graph is stored as sent, not ComfyUI's coerced copy: that copy unwraps `{"__value__": [...]}`
+      // into a bare list, which the worker would read as a link when the job is sent to it.
+      nodeErrors = checked.nodeErrors;
+      // As ComfyUI does: outputs that failed are left out, the others run.
+      if (Object.keys(nodeErrors).length > 0) targets ??= checked.outputs;
+    }
     const job = await engine.enqueue({
-      prompt: b.prompt,
-      workflow: b.workflow,
+      prompt,
+      workflow,
       extraData: b.extra_data,
       name: b.name,
       priority: b.priority,
       promptId: b.prompt_id,
       clientId: b.client_id,
       front: b.front,
-      targets: b.partial_execution_targets,
+      targets,
     });
-    return reply.code(201).send(jobJson(job, { full: true }));
+    return reply.code(201).send({ ...jobJson(job, { full: true }), node_errors: nodeErrors });
   });
 
   app.get<{ Params: { id: string } }>('/api/pqueue/jobs/:id', async (req) => {

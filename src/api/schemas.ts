@@ -2,30 +2,9 @@
 import { z } from 'zod';
 import { isCanonicalUuid } from '../domain/ids.js';
 
-export const PromptNodeSchema = z.looseObject({
-  class_type: z.string().min(1, 'every node needs a class_type'),
-  inputs: z.record(z.string(), z.unknown()),
-  _meta: z.looseObject({ title: z.string().optional() }).optional(),
-});
-export const PromptSchema = z
-  .record(z.string(), PromptNodeSchema)
-  .refine((p) => Object.keys(p).length > 0, 'the prompt has no nodes');
-
 const promptId = z.string().refine(isCanonicalUuid, 'prompt_id must be a lowercase hyphenated UUID');
 const priority = z.number().int('priority must be an integer').min(-1_000_000).max(1_000_000);
 const name = z.string().max(500, 'a name has at most 500 characters');
-
-export const EnqueueBody = z.strictObject({
-  prompt: PromptSchema,
-  workflow: z.unknown().optional(),
-  extra_data: z.record(z.string(), z.unknown()).optional(),
-  name: name.nullable().optional(),
-  priority: priority.optional(),
-  prompt_id: promptId.optional(),
-  client_id: z.string().max(200).nullable().optional(),
-  front: z.boolean().optional(),
-  partial_execution_targets: z.array(z.string()).nullable().optional(),
-});
 
 const idList = z.array(promptId).min(1, 'list at least one prompt_id').max(100_000);
 

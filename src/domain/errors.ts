@@ -9,7 +9,14 @@ export const ERROR_CATALOG = {
     message: 'The request body is not valid JSON or does not have the expected fields.',
   },
   INVALID_QUERY: { status: 400, message: 'A query parameter has a value that is not allowed.' },
-  INVALID_PROMPT: { status: 400, message: 'The prompt is not an API-format ComfyUI graph.' },
+  INVALID_PROMPT: {
+    status: 400,
+    message: "No worker's node definitions accept this prompt: see ComfyUI's error fields and node_errors.",
+  },
+  WORKFLOW_UNCONVERTIBLE: {
+    status: 400,
+    message: 'The UI workflow cannot be converted to an API prompt: error.details names the node and why.',
+  },
   INVALID_ID: { status: 400, message: 'A prompt_id must be a lowercase hyphenated UUID.' },
   INVALID_TARGET: {
     status: 400,
@@ -32,6 +39,11 @@ export const ERROR_CATALOG = {
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
+  NO_WORKER_INFO: {
+    status: 503,
+    message:
+      'A saved UI workflow can be converted only while a worker is online: send the API format instead.',
+  },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

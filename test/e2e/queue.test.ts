@@ -81,18 +81,16 @@ describe('the persistent queue against the simulator', () => {
     assert.deepEqual(afterCounts, before);
   });
 
-  test('a graph the worker refuses ends failed with ComfyUI’s error, and is not retried', async () => {
+  test('a graph the worker refuses is answered 400 with ComfyUI’s error, and nothing is stored', async () => {
+    const before = (await http('GET', `${base}/api/pqueue`)).body.counts;
     const prompt = t2iPrompt(1) as any;
     delete prompt['3'].inputs.steps; // ComfyUI: required_input_missing
     const r = await http('POST', `${base}/api/pqueue/jobs`, { prompt });
-    assert.equal(r.status, 201);
-    const done = await waitForStatus(base, r.body.prompt_id, ['failed', 'completed']);
-    assert.equal(done.status, 'failed');
-    assert.equal(done.error.type, 'prompt_rejected');
-    assert.equal(done.attempts, 1);
-    assert.ok(done.error.details.node_errors['3'], JSON.stringify(done.error));
-    const runs = (await simExecutions(sim.url)).filter((e) => e.prompt_id === r.body.prompt_id);
-    assert.equal(runs.length, 0);
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.code, 'INVALID_PROMPT');
+    assert.equal(r.body.error.type, 'prompt_outputs_failed_validation');
+    assert.equal(r.body.node_errors['3'].errors[0].type, 'required_input_missing');
+    assert.deepEqual((await http('GET', `${base}/api/pqueue`)).body.counts, before);
   });
 
   test('pause holds dispatch; reorder and priority decide what the worker runs next; resume continues', async () => {

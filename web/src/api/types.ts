@@ -63,11 +63,23 @@ export interface Job {
   progress?: Progress | null;
 }
 
+/** One node a failed job's error names (docs/api.md "A job"). */
+export interface ErrorNode {
+  node_id: string;
+  class_type: string | null;
+  title: string | null;
+  input_name: string | null;
+  type: string;
+  message: string;
+  details: string | null;
+}
+
 /** A single-job answer: the job in full. */
 export interface JobFull extends Job {
   prompt: Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title?: string } }>;
   workflow: unknown;
   extra_data: Record<string, unknown>;
+  error_nodes: ErrorNode[];
 }
 
 /** A card of GET /api/admin/queue. */
