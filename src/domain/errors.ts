@@ -29,6 +29,16 @@ export const ERROR_CATALOG = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
+  STORE_BUSY: {
+    status: 503,
+    message:
+      'The database is locked by another process; nothing was changed. Try again, and stop the other process (a backup, a second comfy-queue on the same data folder) if it persists.',
+  },
+  STORE_FULL: {
+    status: 507,
+    message:
+      'The disk that holds the database is full; nothing was changed. Free space in the data folder: writing resumes by itself, no restart needed.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
