@@ -61,7 +61,7 @@ it('refuses every write on a full disk, keeps the store as it was, and writes ag
   await refusedFull('finish', () =>
     store.finish(
       running!.id,
-      { status: 'completed', endedAt: 30, outputs: { big: 'y'.repeat(200_000) } },
+      { status: 'completed', endedAt: 30, outputs: { '9': { text: 'y'.repeat(200_000) } } },
       'w1',
     ),
   );
