@@ -61,6 +61,8 @@ export class WorkerDriver implements WorkerPort {
   private readonly pollTimer: NodeJS.Timeout;
   /** the prompt ComfyUI says it is executing now, for frames that carry no prompt_id */
   private executing: string | null = null;
+  /** the last POST /prompt sent: the next waits for its answer (see submit) */
+  private lastSubmission: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -164,9 +166,16 @@ export class WorkerDriver implements WorkerPort {
       extra_data: { ...job.extraData, ...(job.sensitive ?? {}) },
       ...(job.targets ? { partial_execution_targets: job.targets } : {}),
     };
+    // One submission at a time, in the order the engine claimed the jobs:
+    // ComfyUI runs its queue by arrival (its `number`), and two requests in
+    // flight at once may arrive in either order, swapping two jobs.
+    const posted = this.lastSubmission.then(() => this.client.postPrompt(body));
+    // The next submission waits for this answer, not for its success: a
+    // failure is handled below, by this submission.
+    this.lastSubmission = posted.catch(() => undefined);
     let result: Awaited<ReturnType<ComfyClient['postPrompt']>>;
     try {
-      result = await this.client.postPrompt(body);
+      result = await posted;
     } catch (err) {
       const a = this.active.get(job.id);
       if (!a) return;
