@@ -97,7 +97,7 @@ export class Engine implements WorkerReports {
       { allOrNothing: true },
     );
     const taken = results.filter((r) => !r.ok && r.code === 'DUPLICATE_ID').map((r) => r.id);
-    if (taken.length > 0 || results.some((r) => !r.ok)) {
+    if (results.some((r) => !r.ok)) {
       throw new QueueError(
         'DUPLICATE_ID',
         taken.length === 1 && inputs.length === 1

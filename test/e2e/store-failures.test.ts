@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { QueueError } from '../../src/domain/errors.js';
 import { startSimulator } from '../../src/sim/index.js';
 import {
   http,
@@ -93,6 +94,41 @@ describe('the store cannot write', () => {
     assert.equal(ok.body.store.state, 'ok');
     assert.equal(ok.body.counts.in_progress, 0);
     assert.equal(ok.body.counts.pending, 0);
+  });
+
+  test('a claim and a report the store refuses are retried: the job runs once, stays held, and is recorded', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    closers.push(() => sim.close());
+    const data = tempDir();
+    closers.push(() => data.remove());
+    const server = await startTestServer({ comfyUrls: [sim.url], dataDir: data.path });
+    closers.push(() => server.close());
+    await until(async () => (server.workers[0]!.state === 'online' ? true : undefined), 'the worker online');
+
+    const store = server.store;
+    const refuse = () => new QueueError('STORE_BUSY', 'locked (test)');
+    const claimNext = store.claimNext.bind(store);
+    let claimsRefused = 0;
+    store.claimNext = (...args) => (claimsRefused++ === 0 ? Promise.reject(refuse()) : claimNext(...args));
+    const finishAndClaim = store.finishAndClaim.bind(store);
+    const heldWhileRefused: boolean[] = [];
+    store.finishAndClaim = (id, ...rest) => {
+      if (heldWhileRefused.length < 3) {
+        heldWhileRefused.push(server.workers[0]!.heldJobIds().includes(id));
+        return Promise.reject(refuse());
+      }
+      return finishAndClaim(id, ...rest);
+    };
+
+    const id = (await http('POST', `${server.url}/api/pqueue/jobs`, { prompt: t2iPrompt(1, 7) })).body
+      .prompt_id;
+    const job = await waitForStatus(server.url, id, ['completed', 'failed', 'cancelled']);
+    assert.equal(job.status, 'completed');
+    assert.ok(claimsRefused >= 2, 'the refused claim was tried again');
+    // The first refusal comes as the report is handed over; after it the driver holds the job again.
+    assert.deepEqual(heldWhileRefused, [false, true, true]);
+    assert.deepEqual(server.workers[0]!.heldJobIds(), []);
+    assert.equal((await simExecutions(sim.url)).filter((e) => e.prompt_id === id).length, 1);
   });
 
   test('a locked database: reads answer, writes answer 503 STORE_BUSY after the busy timeout', async () => {

@@ -115,9 +115,8 @@ export class SqliteJobStore implements JobStore {
 
   async close(): Promise<void> {
     if (!this.db) return;
-    this.group.flush();
-    await this.gate?.idle();
-    this.gate?.close();
+    this.group.flush(); // enqueues of this turn are written, not dropped
+    await this.gate?.close();
     this.gate = null;
     if (!this.db) return; // closed meanwhile
     this.db.close();

@@ -101,15 +101,15 @@ export class WriteGate {
     });
   }
 
-  /** Resolves once no write waits for a lock (before close). */
-  async idle(): Promise<void> {
-    while (this.draining) await this.draining;
-  }
-
-  close(): void {
+  /**
+   * Takes no more writes; one still waiting for a lock gets a last try and
+   * is refused STORE_BUSY if the lock is still held. Resolves once none waits.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
+    while (this.draining) await this.draining;
   }
 
   /** Writes that met a lock, in arrival order, each retried until its deadline. */
