@@ -95,9 +95,7 @@ export class WriteGate {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      this.draining ??= this.drain().finally(() => {
-        this.draining = null;
-      });
+      this.draining ??= this.drain();
     });
   }
 
@@ -114,29 +112,37 @@ export class WriteGate {
 
   /** Writes that met a lock, in arrival order, each retried until its deadline. */
   private async drain(): Promise<void> {
-    let delay = 5;
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      try {
-        const value = this.attempt(head.run);
-        this.queue.shift();
-        head.resolve(value);
-        delay = 5;
-        continue;
-      } catch (err) {
-        if (!isBusy(err)) {
+    // Never finish synchronously: `draining` is set after this returns, and
+    // cleared (below) in the same turn as the queue is seen empty, so a write
+    // queued by a caller woken here always finds a drain to join or starts one.
+    await Promise.resolve();
+    try {
+      let delay = 5;
+      while (this.queue.length > 0) {
+        const head = this.queue[0]!;
+        try {
+          const value = this.attempt(head.run);
           this.queue.shift();
-          head.reject(this.failed(err));
+          head.resolve(value);
+          delay = 5;
           continue;
+        } catch (err) {
+          if (!isBusy(err)) {
+            this.queue.shift();
+            head.reject(this.failed(err));
+            continue;
+          }
+          if (this.opts.now() >= head.deadline || this.closed) {
+            this.queue.shift();
+            head.reject(this.locked(err));
+            continue;
+          }
         }
-        if (this.opts.now() >= head.deadline || this.closed) {
-          this.queue.shift();
-          head.reject(this.locked(err));
-          continue;
-        }
+        await sleep(Math.min(delay, Math.max(1, head.deadline - this.opts.now())));
+        delay = Math.min(delay * 2, 100);
       }
-      await sleep(Math.min(delay, Math.max(1, head.deadline - this.opts.now())));
-      delay = Math.min(delay * 2, 100);
+    } finally {
+      this.draining = null;
     }
   }
 
