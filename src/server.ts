@@ -38,6 +38,8 @@ export interface ServerConfig {
   leaseMs: number;
   maxAttempts: number;
   synchronous: 'FULL' | 'NORMAL';
+  /** how long a write waits for another process's lock on the database before answering STORE_BUSY, in ms */
+  storeBusyMs: number;
   /** the output folder of each --comfy worker, in order ("" = not reachable): for the `.incomplete` markers */
   comfyOutputDirs: string[];
   /** history kept: --keep-jobs, --keep-days, --keep-thumbs-mb (everything by default) */
@@ -60,6 +62,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   leaseMs: 60_000,
   maxAttempts: 5,
   synchronous: 'FULL',
+  storeBusyMs: 5_000,
   comfyOutputDirs: [],
   retention: NO_RETENTION,
   allowOrigins: [],
@@ -81,7 +84,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const dbFile = join(dataDir, 'comfy-queue.sqlite3');
-  const store = await openStore({ kind: 'sqlite', file: dbFile, synchronous: config.synchronous });
+  const store = await openStore({
+    kind: 'sqlite',
+    file: dbFile,
+    synchronous: config.synchronous,
+    busyTimeoutMs: config.storeBusyMs,
+  });
   let instance = await store.getSetting(INSTANCE_KEY);
   if (!instance) {
     instance = randomUUID();

@@ -83,8 +83,11 @@ export function registerPqueueRoutes(
       engine.store.counts(),
     ]);
     const est = estimates?.(running, pending);
+    const health = engine.store.health();
     return {
       paused: engine.isPaused,
+      // Whether writes work: "full" (STORE_FULL) or "locked" (STORE_BUSY) until they do again.
+      store: { state: health.state, message: health.message, since: health.since },
       running: running.map((j) => ({
         ...jobJson(j, { progress: progress.get(j.id) }),
         estimate: est?.get(j.id) ?? null,

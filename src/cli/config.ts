@@ -20,6 +20,7 @@ export const SERVE_ENV = {
   token: 'COMFY_QUEUE_TOKEN',
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
   durability: 'COMFY_QUEUE_DURABILITY',
+  'store-busy-ms': 'COMFY_QUEUE_STORE_BUSY_MS',
   'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
   'allow-origin': 'COMFY_QUEUE_ALLOW_ORIGIN',
   'keep-jobs': 'COMFY_QUEUE_KEEP_JOBS',
@@ -41,6 +42,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       token: { type: 'string' },
       'worker-capacity': { type: 'string' },
       durability: { type: 'string' },
+      'store-busy-ms': { type: 'string' },
       'comfy-output': { type: 'string', multiple: true },
       'allow-origin': { type: 'string', multiple: true },
       'keep-jobs': { type: 'string' },
@@ -106,6 +108,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
   return {
     ...DEFAULT_CONFIG,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
+    storeBusyMs: int(pick('store-busy-ms'), DEFAULT_CONFIG.storeBusyMs, 'store-busy-ms', 0, 600_000),
     host,
     port: int(pick('port'), DEFAULT_CONFIG.port, 'port', 0, 65535),
     dataDir: pick('data') ?? DEFAULT_CONFIG.dataDir,

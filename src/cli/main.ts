@@ -10,7 +10,7 @@ Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
-                    [--allow-origin ORIGIN]...
+                    [--allow-origin ORIGIN]... [--store-busy-ms MS]
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R] [--web-ui] [--aiohttp-wire]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
@@ -20,6 +20,8 @@ serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127
         COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
         requires a token. --durability full (default) makes every commit survive power loss;
         normal survives a crash of comfy-queue but may lose the last commits on power loss.
+        --store-busy-ms (default 5000, COMFY_QUEUE_STORE_BUSY_MS): how long a write waits for
+        another process that locks the database before it answers 503 STORE_BUSY.
         History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
         (finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
         limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).

@@ -45,6 +45,16 @@ export const ERROR_CATALOG = {
       'A saved UI workflow can be converted only while a worker is online: send the API format instead.',
   },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
+  STORE_BUSY: {
+    status: 503,
+    message:
+      'The database is locked by another process; nothing was changed. Try again, and stop the other process (a backup, a second comfy-queue on the same data folder) if it persists.',
+  },
+  STORE_FULL: {
+    status: 507,
+    message:
+      'The disk that holds the database is full; nothing was changed. Free space in the data folder: writing resumes by itself, no restart needed.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

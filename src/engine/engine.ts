@@ -34,6 +34,9 @@ export class Engine implements WorkerReports {
   /** claims under way per worker, so that two paths never overfill one */
   private readonly claiming = new Map<string, number>();
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** a claim failed in the store (full disk, lock): the pump tries again after this delay */
+  private pumpRetryMs = 0;
+  private pumpRetryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly store: JobStore,
@@ -59,6 +62,7 @@ export class Engine implements WorkerReports {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.pumpRetryTimer) clearTimeout(this.pumpRetryTimer);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
   }
 
@@ -85,13 +89,26 @@ export class Engine implements WorkerReports {
     return job!;
   }
 
-  /** Enqueues several jobs at once; refuses the whole call if any id is taken. */
+  /** Enqueues several jobs at once, all or nothing: if any id is taken, none is stored. */
   async enqueueMany(inputs: EnqueueInput[]): Promise<Job[]> {
     const now = this.opts.now();
-    const results = await this.store.enqueue(inputs.map((i) => buildNewJob(i, now, this.opts.newId)));
+    const results = await this.store.enqueue(
+      inputs.map((i) => buildNewJob(i, now, this.opts.newId)),
+      { allOrNothing: true },
+    );
+    const taken = results.filter((r) => !r.ok && r.code === 'DUPLICATE_ID').map((r) => r.id);
+    if (results.some((r) => !r.ok)) {
+      throw new QueueError(
+        'DUPLICATE_ID',
+        taken.length === 1 && inputs.length === 1
+          ? `A job with prompt_id ${taken[0]} already exists.`
+          : `These prompt_ids are taken (or repeated): ${taken.join(', ')}; none of the ${inputs.length} jobs was queued.`,
+        inputs.length > 1 ? { taken } : undefined,
+      );
+    }
     const jobs: Job[] = [];
     for (const r of results) {
-      if (!r.ok) throw new QueueError('DUPLICATE_ID', `A job with prompt_id ${r.id} already exists.`);
+      if (!r.ok) continue; // checked above
       jobs.push(r.job);
       this.bus.publish({ type: 'job.queued', job: r.job });
     }
@@ -231,16 +248,33 @@ export class Engine implements WorkerReports {
           this.claiming.set(w.id, (this.claiming.get(w.id) ?? 0) + 1);
           try {
             job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs);
-          } catch {
-            return; // the store is closing
+          } catch (err) {
+            // Nothing was claimed (the claim commits or does nothing): try again later.
+            if (!this.closed) this.retryPumpLater(err);
+            return;
           } finally {
             this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
           }
+          this.pumpRetryMs = 0;
           if (!job) break;
           this.dispatch(w, job);
         }
       }
     } while (this.pumpAgain && !this.closed);
+  }
+
+  /** A claim failed (full disk, locked database): pump again after a growing, bounded delay. */
+  private retryPumpLater(err: unknown): void {
+    if (this.pumpRetryTimer) return;
+    this.pumpRetryMs = Math.min(Math.max(this.pumpRetryMs * 2, 250), 5_000);
+    process.stderr.write(
+      `comfy-queue: could not claim a job (${(err as Error).message}); trying again in ${this.pumpRetryMs} ms\n`,
+    );
+    this.pumpRetryTimer = setTimeout(() => {
+      this.pumpRetryTimer = null;
+      this.pump();
+    }, this.pumpRetryMs);
+    this.pumpRetryTimer.unref();
   }
 
   private hasRoom(w: WorkerPort): boolean {
@@ -267,7 +301,16 @@ export class Engine implements WorkerReports {
     const until = this.opts.now() + this.opts.leaseMs;
     for (const w of this.workers.values()) {
       const ids = w.heldJobIds();
-      if (ids.length) await this.store.renewLeases(w.id, ids, until).catch(() => undefined);
+      if (!ids.length) continue;
+      try {
+        await this.store.renewLeases(w.id, ids, until);
+      } catch (err) {
+        // The next renewal (a third of the lease later) tries again.
+        if (!this.closed)
+          process.stderr.write(
+            `comfy-queue: could not renew the leases of ${w.id}: ${(err as Error).message}\n`,
+          );
+      }
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * The JobStore: the one seam between comfy-queue and its database. It speaks
  * queue, not SQL. Every method is asynchronous (the SQLite driver is not, the
- * PostgreSQL one is) and every change is committed before its promise resolves.
+ * PostgreSQL one is) and every change is committed before its promise resolves:
+ * a write whose commit fails rejects (STORE_FULL, STORE_BUSY or the driver's
+ * error) and no caller ever sees its result.
  * Methods that change a job's status are atomic compare-and-set operations
  * inside the store: they name the status they expect and change nothing
  * (resolving null) when the job is not in it.
@@ -9,7 +11,11 @@
 import type { Job, JobError, JobOutputs, JobStatus, NewJob } from '../domain/job.js';
 import type { JobPage, JobQuery } from './job-query.js';
 
-export type EnqueueResult = { ok: true; job: Job } | { ok: false; code: 'DUPLICATE_ID'; id: string };
+export type EnqueueResult =
+  | { ok: true; job: Job }
+  | { ok: false; code: 'DUPLICATE_ID'; id: string }
+  /** not stored because another job of the same all-or-nothing call was refused */
+  | { ok: false; code: 'NOT_STORED'; id: string };
 
 export interface FinishPatch {
   status: 'completed' | 'failed' | 'cancelled';
@@ -44,17 +50,33 @@ export interface QueueCounts {
   cancelled: number;
 }
 
+/**
+ * Whether the store can write: `full` (the disk is full: STORE_FULL) or
+ * `locked` (another process held the write lock past the busy timeout:
+ * STORE_BUSY) until a write succeeds again. Reads work in every state.
+ */
+export interface StoreHealth {
+  state: 'ok' | 'full' | 'locked';
+  /** what happened and what to do; null when ok */
+  message: string | null;
+  /** ms since epoch when the state began; null when ok */
+  since: number | null;
+}
+
 export interface JobStore {
   /** Opens the database and applies pending migrations. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /** Whether writes work now; it changes by itself when the cause goes away. */
+  health(): StoreHealth;
 
   /**
    * Stores new pending jobs. Calls that arrive together are written in one
    * transaction (group commit); each resolves only after that commit.
-   * A duplicate id is refused for that job alone.
+   * A duplicate id is refused for that job alone; with `allOrNothing`, a
+   * duplicate id refuses the whole call (its other jobs answer NOT_STORED).
    */
-  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+  enqueue(jobs: NewJob[], opts?: { allOrNothing?: boolean }): Promise<EnqueueResult[]>;
 
   get(id: string): Promise<Job | null>;
 

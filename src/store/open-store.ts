@@ -13,6 +13,8 @@ export interface SqliteStoreConfig {
   file: string;
   /** FULL (default) survives power loss; NORMAL only a crash of the process */
   synchronous?: 'FULL' | 'NORMAL';
+  /** how long a write waits for another process's lock before STORE_BUSY, in ms (default 5000) */
+  busyTimeoutMs?: number;
 }
 
 export type StoreConfig = SqliteStoreConfig;
@@ -24,6 +26,7 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
       const store = new SqliteJobStore({
         file: config.file,
         ...(config.synchronous ? { synchronous: config.synchronous } : {}),
+        ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
       });
       await store.init();
       return store;

@@ -28,7 +28,15 @@ export interface DriverOptions {
   now: () => number;
 }
 
-type Phase = 'submitting' | 'submitted' | 'running' | 'collecting' | 'withdrawing' | 'uncertain';
+type Phase =
+  | 'submitting'
+  | 'submitted'
+  | 'running'
+  | 'collecting'
+  | 'withdrawing'
+  | 'uncertain'
+  /** over on the worker; the store has not yet taken the report (it is retried) */
+  | 'reporting';
 
 interface Active {
   job: Job;
@@ -53,6 +61,8 @@ export class WorkerDriver implements WorkerPort {
   private readonly pollTimer: NodeJS.Timeout;
   /** the prompt ComfyUI says it is executing now, for frames that carry no prompt_id */
   private executing: string | null = null;
+  /** the last POST /prompt sent: the next waits for its answer (see submit) */
+  private lastSubmission: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -103,8 +113,9 @@ export class WorkerDriver implements WorkerPort {
       if (a.phase === 'withdrawing') a.phase = 'uncertain';
       return;
     }
-    if (!this.active.delete(jobId)) return;
-    await this.host.withdrawn(this.id, jobId);
+    const taken = this.take(jobId);
+    if (!taken) return;
+    await this.report(taken, 'its withdrawal', () => this.host.withdrawn(this.id, jobId));
     this.host.idle(this.id);
   }
 
@@ -155,9 +166,16 @@ export class WorkerDriver implements WorkerPort {
       extra_data: { ...job.extraData, ...(job.sensitive ?? {}) },
       ...(job.targets ? { partial_execution_targets: job.targets } : {}),
     };
+    // One submission at a time, in the order the engine claimed the jobs:
+    // ComfyUI runs its queue by arrival (its `number`), and two requests in
+    // flight at once may arrive in either order, swapping two jobs.
+    const posted = this.lastSubmission.then(() => this.client.postPrompt(body));
+    // The next submission waits for this answer, not for its success: a
+    // failure is handled below, by this submission.
+    this.lastSubmission = posted.catch(() => undefined);
     let result: Awaited<ReturnType<ComfyClient['postPrompt']>>;
     try {
-      result = await this.client.postPrompt(body);
+      result = await posted;
     } catch (err) {
       const a = this.active.get(job.id);
       if (!a) return;
@@ -174,12 +192,14 @@ export class WorkerDriver implements WorkerPort {
     const a = this.active.get(job.id);
     if (!a) return;
     if (!result.ok) {
-      this.active.delete(job.id);
-      await this.host.finished(this.id, job.id, {
-        status: 'failed',
+      const taken = this.take(job.id);
+      if (!taken) return;
+      const patch = {
+        status: 'failed' as const,
         endedAt: this.opts.now(),
         error: errorFromRejection(result.status, result.body),
-      });
+      };
+      await this.report(taken, 'its rejection', () => this.host.finished(this.id, job.id, patch));
       this.host.idle(this.id);
       return;
     }
@@ -260,7 +280,7 @@ export class WorkerDriver implements WorkerPort {
   /** ComfyUI said the prompt is over: its history entry exists now. */
   private async collect(jobId: string): Promise<void> {
     const a = this.active.get(jobId);
-    if (!a || a.phase === 'collecting') return;
+    if (!a || a.phase === 'collecting' || a.phase === 'reporting') return;
     a.phase = 'collecting';
     try {
       const entry = await this.client.history(jobId);
@@ -303,31 +323,76 @@ export class WorkerDriver implements WorkerPort {
     jobId: string,
     entry: Parameters<typeof outcomeFromHistory>[0],
   ): Promise<void> {
-    if (!this.active.delete(jobId)) return;
+    const taken = this.take(jobId);
+    if (!taken) return;
     const outcome = outcomeFromHistory(entry);
-    await this.host.finished(this.id, jobId, {
+    const patch = {
       status: outcome.status,
       endedAt: outcome.executionEnd ?? this.opts.now(),
       outputs: outcome.outputs,
       error: outcome.error,
-    });
+    };
+    await this.report(taken, 'its outcome', () => this.host.finished(this.id, jobId, patch));
     this.host.idle(this.id);
   }
 
   private async settleCancelledBeforeRun(jobId: string): Promise<void> {
-    if (!this.active.delete(jobId)) return;
-    await this.host.finished(this.id, jobId, {
-      status: 'cancelled',
+    const taken = this.take(jobId);
+    if (!taken) return;
+    const patch = {
+      status: 'cancelled' as const,
       endedAt: this.opts.now(),
       error: { type: 'interrupted', message: 'Cancelled before it started on the worker' },
-    });
+    };
+    await this.report(taken, 'its cancellation', () => this.host.finished(this.id, jobId, patch));
     this.host.idle(this.id);
   }
 
   private async settleLost(jobId: string, reason: string): Promise<void> {
-    if (!this.active.delete(jobId)) return;
-    await this.host.lost(this.id, jobId, reason);
+    const taken = this.take(jobId);
+    if (!taken) return;
+    await this.report(taken, 'its loss', () => this.host.lost(this.id, jobId, reason));
     this.host.idle(this.id);
+  }
+
+  /** Takes a job out of `active` to report it; null when it is gone or already being reported. */
+  private take(jobId: string): Active | null {
+    const a = this.active.get(jobId);
+    if (!a || a.phase === 'reporting') return null;
+    this.active.delete(jobId);
+    return a;
+  }
+
+  /**
+   * Hands a report to the engine until the store has committed it. A failed
+   * write (a full disk, a locked database) is retried with a growing, bounded
+   * delay, and meanwhile the job is held here again (phase `reporting`): its
+   * lease is renewed and it is neither forgotten nor settled twice.
+   */
+  private async report(a: Active, what: string, write: () => Promise<void>): Promise<void> {
+    const jobId = a.job.id;
+    let delay = 250;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await write();
+        break;
+      } catch (err) {
+        if (this.stopped) {
+          process.stderr.write(
+            `comfy-queue: ${this.id}: job ${jobId}: ${what} was not recorded before shutdown (${(err as Error).message}); it is reconciled at the next start\n`,
+          );
+          return;
+        }
+        a.phase = 'reporting';
+        this.active.set(jobId, a);
+        process.stderr.write(
+          `comfy-queue: ${this.id}: job ${jobId}: recording ${what} failed (try ${attempt}: ${(err as Error).message}); trying again in ${delay} ms\n`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+    if (this.active.get(jobId) === a) this.active.delete(jobId);
   }
 
   private async poll(): Promise<void> {

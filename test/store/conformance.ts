@@ -11,12 +11,15 @@ import type { StoreFactory } from './conformance/harness.js';
 import { orderPropertyCases } from './conformance/order-property-cases.js';
 import { queueEditCases } from './conformance/queue-edit-cases.js';
 import { statusCases } from './conformance/status-cases.js';
+import { writeFailureCases } from './conformance/write-failure-cases.js';
 
 export type { StoreFactory } from './conformance/harness.js';
 
 export interface ConformanceOptions {
   /** a second store on the same database, for the reopen and cross-connection cases (every adapter has one) */
   openAgain: StoreFactory['openAgain'];
+  /** another connection's write lock on the database, for the lock cases */
+  holdWriteLock: StoreFactory['holdWriteLock'];
   /** runs of each property test (fast-check) */
   numRuns?: number;
 }
@@ -26,12 +29,13 @@ export function runStoreConformance(
   make: () => Promise<JobStore>,
   options: ConformanceOptions,
 ) {
-  const factory: StoreFactory = { make, openAgain: options.openAgain };
+  const factory: StoreFactory = { make, openAgain: options.openAgain, holdWriteLock: options.holdWriteLock };
   describe(`JobStore conformance: ${name}`, () => {
     describe('enqueue and run order', () => enqueueCases(factory));
     describe('claiming', () => claimCases(factory));
     describe('status changes (compare-and-set)', () => statusCases(factory));
     describe('queue edits, counts, settings', () => queueEditCases(factory));
     describe('order against a model (property)', () => orderPropertyCases(factory, options.numRuns ?? 40));
+    describe('writes refused by a lock (commit-checked)', () => writeFailureCases(factory));
   });
 }

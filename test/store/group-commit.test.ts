@@ -40,3 +40,33 @@ it('writes at once on flush, without waiting for the turn to end', async () => {
   assert.deepEqual(written, [7]);
   assert.equal(await p, 7);
 });
+
+it('settles the requests of a write that waits (a lock) only once it has committed or failed', async () => {
+  const pending: { finish: (() => void) | null } = { finish: null };
+  let fail = false;
+  const group = new GroupCommit<number, number>(
+    (items) =>
+      new Promise<number[]>((resolve, reject) => {
+        pending.finish = () => (fail ? reject(new Error('locked')) : resolve(items.map((n) => n * 10)));
+      }),
+  );
+  let settled = false;
+  const first = Promise.all([group.submit(1), group.submit(2)]).finally(() => {
+    settled = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.ok(pending.finish, 'the batch was handed to the writer');
+  await Promise.resolve();
+  assert.equal(settled, false);
+  pending.finish!();
+  assert.deepEqual(await first, [10, 20]);
+
+  fail = true;
+  const second = Promise.allSettled([group.submit(3)]);
+  await new Promise((r) => setImmediate(r));
+  pending.finish!();
+  assert.deepEqual(
+    (await second).map((r) => r.status),
+    ['rejected'],
+  );
+});

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import Database from 'better-sqlite3';
 import type { JobStore } from '../../src/store/job-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import { runStoreConformance } from './conformance.js';
@@ -13,11 +14,20 @@ const files = new WeakMap<JobStore, string>();
 let n = 0;
 
 async function open(file: string): Promise<JobStore> {
-  const store = await openStore({ kind: 'sqlite', file });
+  // A short wait for locks, so that the lock cases answer STORE_BUSY quickly.
+  const store = await openStore({ kind: 'sqlite', file, busyTimeoutMs: 100 });
   files.set(store, file);
   return store;
 }
 
 runStoreConformance('sqlite', () => open(join(dir, `db-${n++}`, 'queue.db')), {
   openAgain: (store) => open(files.get(store)!),
+  holdWriteLock: async (store) => {
+    const other = new Database(files.get(store)!);
+    other.exec('BEGIN IMMEDIATE');
+    return async () => {
+      other.exec('COMMIT');
+      other.close();
+    };
+  },
 });

@@ -5,10 +5,12 @@
  *
  * The flush runs on setImmediate rather than a microtask: requests parsed in
  * the same poll phase (many HTTP bodies read at once) then share a commit.
- * `write` is synchronous (better-sqlite3), so while one batch commits the
- * next one simply accumulates.
+ * `write` commits at once (better-sqlite3 is synchronous) or, when it must
+ * wait for a lock, answers a promise; either way a caller's promise settles
+ * only with the committed result, and a failed commit rejects every request
+ * of the batch.
  */
-export type BatchWriter<I, O> = (items: readonly I[]) => O[];
+export type BatchWriter<I, O> = (items: readonly I[]) => O[] | Promise<O[]>;
 
 interface Waiter<I, O> {
   item: I;
@@ -36,15 +38,21 @@ export class GroupCommit<I, O> {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    let outs: O[];
+    let outs: O[] | Promise<O[]>;
     try {
       outs = this.write(batch.map((w) => w.item));
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
-    batch.forEach((w, i) => {
-      w.resolve(outs[i] as O);
-    });
+    const settle = (done: O[]) =>
+      batch.forEach((w, i) => {
+        w.resolve(done[i] as O);
+      });
+    if (Array.isArray(outs)) settle(outs);
+    else
+      outs.then(settle, (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      });
   }
 }

@@ -3,8 +3,11 @@
  * WAL so readers never wait for the writer; synchronous=FULL by default so an
  * acknowledged commit survives power loss, not only a crash of this process.
  * The driver is synchronous: each method does its work at once and hands the
- * result back as a promise, except enqueue, which group-commits.
+ * result back as a promise, except enqueue, which group-commits. Every write
+ * is a checked transaction of the write gate (write-gate.ts): no result of a
+ * write leaves here before its COMMIT has succeeded.
  */
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
 import { jobSearchText } from '../../domain/search-text.js';
@@ -15,6 +18,7 @@ import type {
   JobStore,
   NewThumbnail,
   QueueCounts,
+  StoreHealth,
   Thumbnail,
   ThumbnailTotals,
 } from '../job-store.js';
@@ -25,14 +29,17 @@ import { migrate } from './migrate.js';
 import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
+import { WriteGate } from './write-gate.js';
 
 export interface SqliteStoreOptions {
   /** path of the database file (its folder must exist), or ':memory:' */
   file: string;
   /** FULL (default): fsync on every commit. NORMAL: a power cut may lose the last commits. */
   synchronous?: 'FULL' | 'NORMAL';
-  /** how long a write waits for another connection's lock, in ms */
+  /** how long a write waits for another connection's lock before STORE_BUSY, in ms (default 5000) */
   busyTimeoutMs?: number;
+  /** how often a store that cannot write (full disk, lock) tries again by itself, in ms (default 1000) */
+  probeMs?: number;
   /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
   fewTextMatches?: number;
 }
@@ -42,6 +49,12 @@ interface PendingInsert {
   params: InsertParams;
   /** its history search text */
   text: string;
+}
+
+/** One enqueue call in a group-commit batch. */
+interface EnqueueCall {
+  jobs: PendingInsert[];
+  allOrNothing: boolean;
 }
 
 function toJobOrNull(row: JobRow | undefined): Job | null {
@@ -54,19 +67,25 @@ export class SqliteJobStore implements JobStore {
   private lister: SqliteJobLister | null = null;
   private search: SearchIndex | null = null;
   private thumbs: SqliteThumbnails | null = null;
-  private readonly group = new GroupCommit<PendingInsert[], EnqueueResult[]>((calls) =>
-    this.writeBatch(calls),
-  );
+  private gate: WriteGate | null = null;
+  private callSavepoint: {
+    begin: Database.Statement;
+    undo: Database.Statement;
+    end: Database.Statement;
+  } | null = null;
+  private readonly group = new GroupCommit<EnqueueCall, EnqueueResult[]>((calls) => this.writeBatch(calls));
 
   constructor(private readonly options: SqliteStoreOptions) {}
 
   async init(): Promise<void> {
     if (this.db) return;
     const db = new Database(this.options.file);
+    const busyTimeoutMs = Math.max(0, Math.trunc(this.options.busyTimeoutMs ?? 5000));
     try {
+      // Opening may wait for another process's lock (nothing else runs yet)...
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-      db.pragma(`busy_timeout = ${Math.trunc(this.options.busyTimeoutMs ?? 5000)}`);
       db.pragma('foreign_keys = ON');
       migrate(db);
       this.stmts = prepareStatements(db);
@@ -74,6 +93,19 @@ export class SqliteJobStore implements JobStore {
       this.search = new SearchIndex(db);
       this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
+      // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
+      db.pragma('busy_timeout = 0');
+      this.gate = new WriteGate(db, {
+        busyTimeoutMs,
+        dataDir: this.options.file === ':memory:' ? null : dirname(resolve(this.options.file)),
+        probeMs: this.options.probeMs ?? 1000,
+        now: Date.now,
+      });
+      this.callSavepoint = {
+        begin: db.prepare('SAVEPOINT enqueue_call'),
+        undo: db.prepare('ROLLBACK TO enqueue_call'),
+        end: db.prepare('RELEASE enqueue_call'),
+      };
     } catch (err) {
       db.close();
       throw err;
@@ -83,7 +115,10 @@ export class SqliteJobStore implements JobStore {
 
   async close(): Promise<void> {
     if (!this.db) return;
-    this.group.flush();
+    this.group.flush(); // enqueues of this turn are written, not dropped
+    await this.gate?.close();
+    this.gate = null;
+    if (!this.db) return; // closed meanwhile
     this.db.close();
     this.db = null;
     this.stmts = null;
@@ -101,12 +136,17 @@ export class SqliteJobStore implements JobStore {
     return this.stmts;
   }
 
-  private get conn(): Database.Database {
-    if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
-    return this.db;
+  /** Runs `fn` as one checked transaction (write-gate.ts); resolves once committed. */
+  private write<T>(fn: () => T): Promise<T> {
+    if (!this.gate) return Promise.reject(new Error('SqliteJobStore is not open (call init() first)'));
+    return this.gate.run(fn);
   }
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+  health(): StoreHealth {
+    return this.gate?.health() ?? { state: 'ok', message: null, since: null };
+  }
+
+  async enqueue(jobs: NewJob[], opts: { allOrNothing?: boolean } = {}): Promise<EnqueueResult[]> {
     this.assertOpen(); // fail fast when closed, before joining a batch
     // Serialize here, so a job that cannot be encoded fails its own call only.
     const calls = jobs.map((job) => ({
@@ -115,37 +155,51 @@ export class SqliteJobStore implements JobStore {
       text: jobSearchText(job.name, job.prompt),
     }));
     if (calls.length === 0) return [];
-    return this.group.submit(calls);
+    return this.group.submit({ jobs: calls, allOrNothing: opts.allOrNothing === true });
   }
 
   /** One IMMEDIATE transaction for every enqueue call of this turn, in arrival order. */
-  private writeBatch(calls: readonly PendingInsert[][]): EnqueueResult[][] {
+  private writeBatch(calls: readonly EnqueueCall[]): Promise<EnqueueResult[][]> {
     const s = this.s;
     const search = this.search!;
-    const tx = this.conn.transaction(() => {
+    const savepoint = this.callSavepoint!;
+    return this.write(() => {
       let next: number | null = null; // max(position)+1, read at most once per batch
       const append = () => {
         next ??= (s.maxPosition.get()?.m ?? 0) + 1;
         return next;
       };
-      return calls.map((call) =>
-        call.map(({ job, params, text }): EnqueueResult => {
-          const first = job.front
-            ? (s.minQueuedPosition.get({ priority: job.priority })?.position ?? null)
-            : null;
-          const front = first !== null;
-          const position = job.position ?? (front ? first - 1 : append());
-          const inserted = s.insert.run({ ...params, position });
-          if (inserted.changes === 0) {
-            return { ok: false, code: 'DUPLICATE_ID', id: job.id };
-          }
-          search.add(inserted.lastInsertRowid, text);
-          if (!front && job.position == null) next = position + 1;
-          return { ok: true, job: newJobAsStored(job, position) };
-        }),
-      );
+      const insertOne = ({ job, params, text }: PendingInsert): EnqueueResult => {
+        const first = job.front
+          ? (s.minQueuedPosition.get({ priority: job.priority })?.position ?? null)
+          : null;
+        const front = first !== null;
+        const position = job.position ?? (front ? first - 1 : append());
+        const inserted = s.insert.run({ ...params, position });
+        if (inserted.changes === 0) {
+          return { ok: false, code: 'DUPLICATE_ID', id: job.id };
+        }
+        search.add(inserted.lastInsertRowid, text);
+        if (!front && job.position == null) next = position + 1;
+        return { ok: true, job: newJobAsStored(job, position) };
+      };
+      return calls.map((call) => {
+        if (!call.allOrNothing) return call.jobs.map(insertOne);
+        // A savepoint per call, so a refused call leaves the rest of the batch alone.
+        savepoint.begin.run();
+        const results = call.jobs.map(insertOne);
+        if (results.every((r) => r.ok)) {
+          savepoint.end.run();
+          return results;
+        }
+        savepoint.undo.run();
+        savepoint.end.run();
+        return results.map(
+          (r): EnqueueResult =>
+            r.ok ? { ok: false, code: 'NOT_STORED', id: r.job.id } : { ok: false, code: r.code, id: r.id },
+        );
+      });
     });
-    return tx.immediate();
   }
 
   async get(id: string): Promise<Job | null> {
@@ -172,18 +226,23 @@ export class SqliteJobStore implements JobStore {
     leaseUntil: number,
     exclude: readonly string[] = [],
   ): Promise<Job | null> {
-    return toJobOrNull(
-      this.s.claimNext.get({ worker, now, lease: leaseUntil, exclude: JSON.stringify(exclude) }),
+    const s = this.s;
+    return this.write(() =>
+      toJobOrNull(s.claimNext.get({ worker, now, lease: leaseUntil, exclude: JSON.stringify(exclude) })),
     );
   }
 
   async renewLeases(worker: string, ids: readonly string[], leaseUntil: number): Promise<void> {
     if (ids.length === 0) return;
-    this.s.renewLeases.run({ worker, ids: JSON.stringify(ids), lease: leaseUntil });
+    const s = this.s;
+    await this.write(() => s.renewLeases.run({ worker, ids: JSON.stringify(ids), lease: leaseUntil }));
   }
 
   async finish(id: string, patch: FinishPatch, expectedWorker?: string): Promise<Job | null> {
-    return toJobOrNull(this.s.finish.get({ ...finishParams(id, patch), holder: expectedWorker ?? null }));
+    const s = this.s;
+    return this.write(() =>
+      toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: expectedWorker ?? null })),
+    );
   }
 
   async finishAndClaim(
@@ -193,35 +252,38 @@ export class SqliteJobStore implements JobStore {
     claim: { now: number; leaseUntil: number } | null,
   ): Promise<{ finished: Job | null; next: Job | null }> {
     const s = this.s;
-    const tx = this.conn.transaction(() => {
+    return this.write(() => {
       const finished = toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: worker }));
       const next = claim
         ? toJobOrNull(s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }))
         : null;
       return { finished, next };
     });
-    return tx.immediate();
   }
 
   async finishPending(id: string, patch: FinishPatch): Promise<Job | null> {
     if (patch.status === 'completed') throw new TypeError('finishPending: a pending job cannot complete');
-    return toJobOrNull(this.s.finishPending.get(finishParams(id, patch)));
+    const s = this.s;
+    return this.write(() => toJobOrNull(s.finishPending.get(finishParams(id, patch))));
   }
 
   async release(id: string, error?: JobError | null, expectedWorker?: string): Promise<Job | null> {
-    return toJobOrNull(
-      this.s.release.get({
-        id,
-        set_error: error === undefined ? 0 : 1,
-        error: toJson(error),
-        holder: expectedWorker ?? null,
-      }),
+    const s = this.s;
+    return this.write(() =>
+      toJobOrNull(
+        s.release.get({
+          id,
+          set_error: error === undefined ? 0 : 1,
+          error: toJson(error),
+          holder: expectedWorker ?? null,
+        }),
+      ),
     );
   }
 
   async reorder(ids: readonly string[]): Promise<number> {
     const s = this.s;
-    const tx = this.conn.transaction(() => {
+    return this.write(() => {
       // Listed pending jobs grouped by priority, in the order given.
       const groups = new Map<number, string[]>();
       for (const id of new Set(ids)) {
@@ -242,29 +304,32 @@ export class SqliteJobStore implements JobStore {
       }
       return moved;
     });
-    return tx.immediate();
   }
 
   async setPriority(id: string, priority: number): Promise<Job | null> {
-    return toJobOrNull(this.s.setPriority.get(priority, id));
+    const s = this.s;
+    return this.write(() => toJobOrNull(s.setPriority.get(priority, id)));
   }
 
   async rename(id: string, name: string | null): Promise<Job | null> {
-    const tx = this.conn.transaction(() => {
-      const job = toJobOrNull(this.s.rename.get(name, id));
-      if (job) this.search!.reindex(id);
+    const s = this.s;
+    const search = this.search!;
+    return this.write(() => {
+      const job = toJobOrNull(s.rename.get(name, id));
+      if (job) search.reindex(id);
       return job;
     });
-    return tx.immediate();
   }
 
   async setFlagged(id: string, flagged: boolean): Promise<Job | null> {
-    return toJobOrNull(this.s.setFlagged.get(flagged ? 1 : 0, id));
+    const s = this.s;
+    return this.write(() => toJobOrNull(s.setFlagged.get(flagged ? 1 : 0, id)));
   }
 
   async delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]> {
     if (ids.length === 0 || statuses.length === 0) return [];
-    return this.s.delete.all(JSON.stringify(ids), JSON.stringify(statuses)).map((r) => r.id);
+    const s = this.s;
+    return this.write(() => s.delete.all(JSON.stringify(ids), JSON.stringify(statuses)).map((r) => r.id));
   }
 
   async listJobs(query: JobQuery): Promise<JobPage> {
@@ -296,7 +361,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async putThumbnail(jobId: string, thumb: NewThumbnail): Promise<boolean> {
-    return this.thumbnails.put(jobId, thumb);
+    const thumbs = this.thumbnails;
+    return this.write(() => thumbs.put(jobId, thumb));
   }
 
   async thumbnailTotals(): Promise<ThumbnailTotals> {
@@ -304,7 +370,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async deleteOldestThumbnails(limit: number): Promise<number> {
-    return this.thumbnails.deleteOldest(limit);
+    const thumbs = this.thumbnails;
+    return this.write(() => thumbs.deleteOldest(limit));
   }
 
   async getSetting(key: string): Promise<string | null> {
@@ -312,7 +379,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    this.s.setSetting.run(key, value);
+    const s = this.s;
+    await this.write(() => s.setSetting.run(key, value));
   }
 }
 

@@ -54,6 +54,39 @@ export function enqueueCases(f: StoreFactory): void {
       assert.equal((await s.counts()).pending, 2);
     }));
 
+  it('stores none of an all-or-nothing call with a taken id, and leaves the other calls of its batch alone', () =>
+    withStore(f, async (s) => {
+      const [taken] = await enqueueOk(s, newJob({ name: 'original' }));
+      const fresh = newJob();
+      const alone = newJob();
+      const [refused, other] = await Promise.all([
+        s.enqueue([fresh, { ...newJob(), id: taken!.id }], { allOrNothing: true }),
+        s.enqueue([alone]),
+      ]);
+      assert.deepEqual(refused, [
+        { ok: false, code: 'NOT_STORED', id: fresh.id },
+        { ok: false, code: 'DUPLICATE_ID', id: taken!.id },
+      ]);
+      assert.equal(other?.[0]?.ok, true);
+      assert.equal(await s.get(fresh.id), null);
+      assert.equal((await s.get(taken!.id))?.name, 'original');
+      assert.deepEqual(await pendingIds(s), [taken!.id, alone.id]);
+      // The same jobs without the taken id go in whole.
+      const again = await s.enqueue([fresh, newJob()], { allOrNothing: true });
+      assert.ok(again.every((r) => r.ok));
+    }));
+
+  it('refuses an all-or-nothing call that repeats an id', () =>
+    withStore(f, async (s) => {
+      const a = newJob();
+      const res = await s.enqueue([a, { ...a, name: 'copy' }], { allOrNothing: true });
+      assert.deepEqual(res, [
+        { ok: false, code: 'NOT_STORED', id: a.id },
+        { ok: false, code: 'DUPLICATE_ID', id: a.id },
+      ]);
+      assert.equal((await s.counts()).pending, 0);
+    }));
+
   it('refuses a duplicate id within one batch of concurrent calls', () =>
     withStore(f, async (s) => {
       const a = newJob({ name: 'original' });

@@ -9,6 +9,12 @@ export interface StoreFactory {
   make: () => Promise<JobStore>;
   /** a second store on the same database as `store` (which may be closed by then) */
   openAgain: (store: JobStore) => Promise<JobStore>;
+  /**
+   * Takes the database's write lock from another connection, as another
+   * process would, and answers its release. Stores from `make` wait only
+   * briefly for a lock (their busy timeout is short).
+   */
+  holdWriteLock: (store: JobStore) => Promise<() => Promise<void>>;
 }
 
 let clock = 1_700_000_000_000;

@@ -1,0 +1,253 @@
+/**
+ * Every write of the SQLite store goes through the gate. It does three things:
+ *
+ * - A write is one explicit transaction, BEGIN IMMEDIATE … COMMIT, and its
+ *   result is handed back only once COMMIT has returned. better-sqlite3's
+ *   `.get()` on an autocommit `UPDATE … RETURNING` hands back the row before
+ *   the commit that may then fail (a full disk): a caller acting on it would
+ *   act on a change the database does not have. A failed COMMIT is rolled back
+ *   and thrown.
+ * - Waiting for another process's write lock happens here, asynchronously and
+ *   bounded. The driver is synchronous: SQLite's own busy_timeout would sleep
+ *   on the event loop's thread and stall every request, reads included. The
+ *   connection's busy_timeout is 0 and a locked write is retried on timers
+ *   until `busyTimeoutMs`, then refused with STORE_BUSY. Writes queue behind
+ *   a waiting one, so they still commit in the order they were asked.
+ * - A full disk is refused with STORE_FULL, and the store's health says so
+ *   until a write that changed something commits again; while it is not ok a
+ *   small probe write retries on a timer, so writing resumes by itself when
+ *   space returns.
+ */
+import { statfsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { QueueError } from '../../domain/errors.js';
+import type { StoreHealth } from '../job-store.js';
+
+export interface WriteGateOptions {
+  /** how long a write waits for another connection's lock before STORE_BUSY, in ms */
+  busyTimeoutMs: number;
+  /** the folder of the database file (null in memory): named in STORE_FULL, checked for free space */
+  dataDir: string | null;
+  /** how often a store that is not ok tries a probe write, in ms */
+  probeMs: number;
+  now: () => number;
+}
+
+interface Waiting {
+  run: () => unknown;
+  deadline: number;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Below this much free space an I/O error of a write counts as a full disk. */
+const NEARLY_FULL_BYTES = 1 << 20;
+
+export class WriteGate {
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly rollback: Database.Statement;
+  private readonly totalChanges: Database.Statement<[], { n: number }>;
+  private readonly probeWrite: Database.Statement<[value: string]>;
+  private readonly queue: Waiting[] = [];
+  private draining: Promise<void> | null = null;
+  private current: StoreHealth = { state: 'ok', message: null, since: null };
+  private probeTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly opts: WriteGateOptions,
+  ) {
+    this.begin = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
+    this.totalChanges = db.prepare('SELECT total_changes() AS n');
+    this.probeWrite = db.prepare(
+      `INSERT INTO settings (key, value) VALUES ('store_probe', ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    );
+  }
+
+  health(): StoreHealth {
+    return { ...this.current };
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction and resolves its result once
+   * committed. Rejects STORE_BUSY, STORE_FULL, or the driver's error; nothing
+   * of `fn` is kept then.
+   */
+  run<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    if (this.queue.length === 0) {
+      // The usual case: nothing waits, so the write happens now, in the caller's turn.
+      try {
+        return Promise.resolve(this.attempt(fn));
+      } catch (err) {
+        if (!isBusy(err)) return Promise.reject(this.failed(err));
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({
+        run: fn,
+        deadline: this.opts.now() + this.opts.busyTimeoutMs,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      this.draining ??= this.drain();
+    });
+  }
+
+  /**
+   * Takes no more writes; one still waiting for a lock gets a last try and
+   * is refused STORE_BUSY if the lock is still held. Resolves once none waits.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    while (this.draining) await this.draining;
+  }
+
+  /** Writes that met a lock, in arrival order, each retried until its deadline. */
+  private async drain(): Promise<void> {
+    // Never finish synchronously: `draining` is set after this returns, and
+    // cleared (below) in the same turn as the queue is seen empty, so a write
+    // queued by a caller woken here always finds a drain to join or starts one.
+    await Promise.resolve();
+    try {
+      let delay = 5;
+      while (this.queue.length > 0) {
+        const head = this.queue[0]!;
+        try {
+          const value = this.attempt(head.run);
+          this.queue.shift();
+          head.resolve(value);
+          delay = 5;
+          continue;
+        } catch (err) {
+          if (!isBusy(err)) {
+            this.queue.shift();
+            head.reject(this.failed(err));
+            continue;
+          }
+          if (this.opts.now() >= head.deadline || this.closed) {
+            this.queue.shift();
+            head.reject(this.locked(err));
+            continue;
+          }
+        }
+        await sleep(Math.min(delay, Math.max(1, head.deadline - this.opts.now())));
+        delay = Math.min(delay * 2, 100);
+      }
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  /** One try: BEGIN IMMEDIATE, fn, COMMIT; on any failure ROLLBACK (when still open) and throw. */
+  private attempt<T>(fn: () => T): T {
+    const checkChanges = this.current.state === 'full';
+    const before = checkChanges ? this.totalChanges.get()!.n : 0;
+    this.begin.run();
+    let value: T;
+    try {
+      value = fn();
+      this.commit.run();
+    } catch (err) {
+      this.rollbackQuietly(err);
+      throw err;
+    }
+    // A commit that wrote nothing proves nothing about the disk.
+    if (this.current.state !== 'ok' && (!checkChanges || this.totalChanges.get()!.n !== before)) {
+      this.recovered();
+    }
+    return value;
+  }
+
+  private rollbackQuietly(cause: unknown): void {
+    // SQLite may have rolled back already (a full disk during COMMIT often does).
+    if (!this.db.inTransaction) return;
+    try {
+      this.rollback.run();
+    } catch (err) {
+      process.stderr.write(
+        `comfy-queue: store: ROLLBACK after "${(cause as Error).message}" failed too: ${(err as Error).message}\n`,
+      );
+    }
+  }
+
+  /** Maps a write's error: a full disk to STORE_FULL, anything else unchanged. */
+  private failed(err: unknown): unknown {
+    if (!isFullDisk(err, this.opts.dataDir)) return err;
+    const where = this.opts.dataDir ? ` (${this.opts.dataDir})` : '';
+    const message = `The disk that holds the database is full; nothing was changed. Free space in the data folder${where}: writing resumes by itself, no restart needed.`;
+    this.degrade('full', message);
+    return new QueueError('STORE_FULL', message, { sqlite: sqliteCode(err) });
+  }
+
+  private locked(err: unknown): QueueError {
+    const message = `The database is locked by another process; the write waited ${this.opts.busyTimeoutMs} ms and nothing was changed. Try again, and stop the other process (a backup, a second comfy-queue on the same data folder) if it persists.`;
+    this.degrade('locked', message);
+    return new QueueError('STORE_BUSY', message, { sqlite: sqliteCode(err) });
+  }
+
+  private degrade(state: 'full' | 'locked', message: string): void {
+    if (this.current.state !== state) {
+      process.stderr.write(`comfy-queue: store: ${message}\n`);
+      this.current = { state, message, since: this.opts.now() };
+    }
+    this.scheduleProbe();
+  }
+
+  private recovered(): void {
+    process.stderr.write(`comfy-queue: store: writing works again (it was ${this.current.state})\n`);
+    this.current = { state: 'ok', message: null, since: null };
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (this.current.state === 'ok' || this.closed) return;
+      // A small write that always changes a row, so success proves the disk takes writes.
+      this.run(() => this.probeWrite.run(String(this.opts.now()))).catch(() => {
+        // Still failing: the error already set the state and scheduled the next probe.
+        this.scheduleProbe();
+      });
+    }, this.opts.probeMs);
+    this.probeTimer.unref();
+  }
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isBusy(err: unknown): boolean {
+  const code = sqliteCode(err);
+  return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function isFullDisk(err: unknown, dir: string | null): boolean {
+  const code = sqliteCode(err);
+  if (code === 'SQLITE_FULL') return true;
+  // Writing the WAL or growing its index on a full disk reports an I/O error
+  // (SQLITE_IOERR_WRITE, _SHMSIZE, _FSYNC...): ask the file system.
+  if (!code?.startsWith('SQLITE_IOERR') || !dir) return false;
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize < NEARLY_FULL_BYTES;
+  } catch (statErr) {
+    process.stderr.write(`comfy-queue: store: cannot read the free space of ${dir}: ${String(statErr)}\n`);
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
