@@ -3,10 +3,11 @@
  * check, and the route groups.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import { type Logger, redactUrl, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   comfy?: ComfyOptions;
   /** thumbnails and previews of the history routes */
   history?: HistoryOptions;
+  /** the server's log; requests are logged at debug level only */
+  log?: Logger;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -43,7 +46,9 @@ export function errorBody(code: ErrorCode, message?: string, details?: unknown):
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false,
+    loggerInstance: (opts.log ?? silentLogger).child({ component: 'http' }) as FastifyBaseLogger,
+    // Fastify's own two lines per request at info would drown the log: one line at debug instead (below).
+    disableRequestLogging: true,
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
     forceCloseConnections: true,
   });
@@ -51,6 +56,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // refused upgrade (401) has its socket closed instead of left half-open (it would hang app.close()).
   await ensureWebsocket(app);
   registerCors(app, opts.allowOrigins ?? []);
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug(
+      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
 
   if (opts.token) {
     const expected = Buffer.from(opts.token);
@@ -78,8 +89,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .code(400)
         .send(errorBody('INVALID_BODY', `The request body could not be read: ${e.message}`));
     }
-    reply.log.error(err);
-    process.stderr.write(`comfy-queue: internal error: ${(err as Error).stack ?? err}\n`);
+    reply.log.error({ err, method: _req.method, url: redactUrl(_req.url) }, `internal error: ${e.message}`);
     return reply.code(500).send(errorBody('INTERNAL'));
   });
   app.setNotFoundHandler((req, reply) =>
