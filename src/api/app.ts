@@ -3,7 +3,7 @@
  * check, and the route groups.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
@@ -48,7 +48,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: (opts.log ?? silentLogger).child({ component: 'http' }) as FastifyBaseLogger,
     // Fastify's own two lines per request at info would drown the log: one line at debug instead (below).
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
     forceCloseConnections: true,
   });

@@ -3,7 +3,8 @@
  * (docs/simulator.md). It speaks ComfyUI's HTTP and websocket protocol on a
  * real socket; several can run in one process.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { originForbidden } from './http-util.js';
@@ -25,14 +26,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const enforceOrigin = opts.enforceOrigin ?? true;
   const sim = new SimState(opts);
   const wss = new WebSocketServer({ noServer: true });
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (enforceOrigin && originForbidden(req)) {
       res.writeHead(403, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 });
       res.end();
       return;
     }
     void route(sim, req, res);
-  });
+  };
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(handler);
   server.keepAliveTimeout = 5000;
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -55,7 +57,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     port,
     close: async () => {
       sim.close();

@@ -32,6 +32,14 @@ export interface SimulatorOptions {
   outputDir?: string;
   /** ComfyUI's 403 when Origin's host differs from a loopback Host (default true). */
   enforceOrigin?: boolean;
+  /**
+   * Tests: awaited inside `POST /prompt` before the prompt is queued
+   * (`before-queue`) and before the answer is sent (`before-answer`), to hold
+   * a submission open at a chosen point.
+   */
+  promptGate?: (promptId: string, stage: 'before-queue' | 'before-answer') => Promise<void> | void;
+  /** Serve https:// (and wss://) with this key and certificate (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** One entry of `GET /sim/executions`; `end` and `outcome` stay null while it runs. */
@@ -60,7 +68,7 @@ export class SimState {
   private working = false;
   private readonly abort = new AbortController();
 
-  constructor(opts: SimulatorOptions) {
+  constructor(readonly opts: SimulatorOptions) {
     this.files = new FileStore(opts.outputDir);
     this.executor = new Executor({
       hub: this.hub,
