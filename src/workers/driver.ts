@@ -508,6 +508,11 @@ export class WorkerDriver implements WorkerPort {
   }
 
   private async poll(): Promise<void> {
+    if (this.state !== 'online') {
+      // Not behind `polling`: a reconcile stuck on a frozen worker must not delay giving its jobs up.
+      await this.giveUpIfAwayTooLong();
+      return;
+    }
     if (this.polling) return; // a poll waiting on a slow worker is not doubled
     this.polling = true;
     try {
@@ -517,22 +522,21 @@ export class WorkerDriver implements WorkerPort {
     }
   }
 
+  /** Jobs of a worker offline longer than the offline timeout go back to the queue, to run elsewhere. */
+  private async giveUpIfAwayTooLong(): Promise<void> {
+    const now = this.opts.now();
+    if (this.offlineSince === null || now - this.offlineSince <= this.opts.offlineTimeoutMs) return;
+    for (const id of [...this.active.keys()]) {
+      // Its copy there (if it comes back) must not run on once the job is handed elsewhere.
+      this.stale.add(id);
+      await this.settleLost(id, `worker ${this.id} offline for more than ${this.opts.offlineTimeoutMs} ms`);
+    }
+  }
+
   private async pollOnce(): Promise<void> {
     const now = this.opts.now();
-    if (this.state !== 'online') {
-      if (this.offlineSince !== null && now - this.offlineSince > this.opts.offlineTimeoutMs) {
-        for (const id of [...this.active.keys()]) {
-          // Its copy there (if it comes back) must not run on once the job is handed elsewhere.
-          this.stale.add(id);
-          await this.settleLost(
-            id,
-            `worker ${this.id} offline for more than ${this.opts.offlineTimeoutMs} ms`,
-          );
-        }
-      }
-      return;
-    }
     for (const [id, a] of this.active) {
+      if (this.state !== 'online') return;
       if (now - a.lastSeen >= this.opts.pollMs) await this.reconcile(id);
     }
   }
