@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp } from './api/app.js';
+import type { BacklogLimits } from './api/backlog.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
@@ -63,6 +64,8 @@ export interface ServerConfig {
   healthMisses: number;
   /** a pending job no worker can run (a custom node is missing) waits this long before it fails */
   missingNodeGraceMs: number;
+  /** how far a websocket client may fall behind before it loses previews, then its connection */
+  wsBacklog?: BacklogLimits;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -191,7 +194,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     token: config.token,
     allowOrigins: config.allowOrigins,
     telemetry,
-    comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, log },
+    comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, wsBacklog: config.wsBacklog, log },
+    backlog: config.wsBacklog,
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },

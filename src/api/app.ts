@@ -10,6 +10,7 @@ import type { ProgressBook } from '../engine/progress-book.js';
 import { type Logger, redactUrl, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
+import type { BacklogLimits } from './backlog.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
 import { registerCors } from './cors.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
@@ -34,6 +35,8 @@ export interface AppOptions {
   comfy?: ComfyOptions;
   /** thumbnails and previews of the history routes */
   history?: HistoryOptions;
+  /** how far an event websocket client may fall behind (backlog.ts) */
+  backlog?: BacklogLimits;
   /** the server's log; requests are logged at debug level only */
   log?: Logger;
 }
