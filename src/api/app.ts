@@ -61,7 +61,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerCors(app, opts.allowOrigins ?? []);
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug(
-      { method: req.method, url: redactUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: req.method,
+        url: redactUrl(req.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });

@@ -147,7 +147,10 @@ export class ComfyWsRelay {
     this.serial(async () => {
       if (ws.readyState !== 1) return; // gone before its turn
       this.clients.set(sid, client);
-      this.deliver(client, JSON.stringify({ type: 'status', data: { status: await this.statusData(), sid } }));
+      this.deliver(
+        client,
+        JSON.stringify({ type: 'status', data: { status: await this.statusData(), sid } }),
+      );
       for (const r of this.running.values()) {
         if (r.clientId === sid && r.lastNode !== null)
           this.deliver(client, JSON.stringify({ type: 'executing', data: { node: r.lastNode } }));
@@ -201,7 +204,8 @@ export class ComfyWsRelay {
     const c = r?.clientId ? this.clients.get(r.clientId) : undefined;
     if (r && c && !r.terminalSent) this.deliver(c, JSON.stringify(terminalMessage(job)));
     await this.broadcastStatus();
-    if (r && c) this.deliver(c, JSON.stringify({ type: 'executing', data: { node: null, prompt_id: job.id } }));
+    if (r && c)
+      this.deliver(c, JSON.stringify({ type: 'executing', data: { node: null, prompt_id: job.id } }));
   }
 
   private onFrame(worker: string, jobId: string | null, frame: WorkerFrame): void {
@@ -287,4 +291,3 @@ function terminalMessage(job: Job): { type: string; data: Record<string, unknown
   }
   return { type: 'execution_error', data: executionErrorPayload(job) };
 }
-

@@ -6,9 +6,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.js';
+import { PendingRevalidator } from '../engine/revalidate.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { BacklogLimits, BacklogStats } from './backlog.js';
-import { PendingRevalidator } from '../engine/revalidate.js';
 import { FileLocator } from './comfy-files.js';
 import { registerComfyJobsRoutes } from './comfy-jobs-routes.js';
 import { registerComfyProxy } from './comfy-proxy.js';

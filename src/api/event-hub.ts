@@ -127,7 +127,10 @@ export class EventHub {
       running = await engine.store.listInProgress();
     } catch (err) {
       // Safe: the snapshot shows no running job; the live events that follow correct it.
-      (this.opts.log ?? silentLogger).warn({ err }, `event snapshot without running jobs: ${errMessage(err)}`);
+      (this.opts.log ?? silentLogger).warn(
+        { err },
+        `event snapshot without running jobs: ${errMessage(err)}`,
+      );
     }
     const previews = running.map((j) => this.previews.get(j.id)).filter((b) => b !== undefined);
     const msg: EventMessage = {

@@ -56,7 +56,8 @@ async function main(argv: string[]): Promise<number> {
     // The start-up report; the line naming the address comes last, so whoever waits for it has the rest.
     log.info({ file: server.dbFile }, `database: ${server.dbFile}`);
     log.info(`queue: ${server.engine.isPaused ? 'paused' : 'running'}`);
-    for (const w of server.workers) log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);
+    for (const w of server.workers)
+      log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);
     log.info({ url: server.url }, `comfy-queue listening on ${server.url}`);
     onExit(() => server.close());
     return -1;

@@ -4,7 +4,12 @@
  * anything else is a ComfyError. Every call has a timeout: a worker that stops
  * answering (frozen, half-dead network) fails the call instead of holding it.
  */
-import { Agent as HttpAgent, type IncomingMessage, type RequestOptions, request as httpRequest } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { PromptGraph } from '../domain/job.js';
@@ -130,7 +135,10 @@ export class ComfyClient {
 
   /** ComfyUI's queue; `timeoutMs` overrides the client's (the liveness probe is quicker to give up). */
   async queue(timeoutMs?: number): Promise<QueueSnapshot> {
-    const json = (await this.getJson('/queue', timeoutMs)) as { queue_running?: unknown; queue_pending?: unknown };
+    const json = (await this.getJson('/queue', timeoutMs)) as {
+      queue_running?: unknown;
+      queue_pending?: unknown;
+    };
     const ids = (v: unknown): string[] =>
       Array.isArray(v) ? v.map((item) => (Array.isArray(item) ? String(item[1]) : '')).filter(Boolean) : [];
     return { running: ids(json.queue_running), pending: ids(json.queue_pending) };
@@ -160,31 +168,28 @@ export class ComfyClient {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
     const path = `${this.base.pathname.replace(/\/$/, '')}/view?${q.toString()}`;
     return new Promise((resolve, reject) => {
-      const req = this.request(
-        { path, method: 'GET', agent: this.agent, timeout: this.timeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > maxBytes) req.destroy(new Error(`the file is larger than ${maxBytes} bytes`));
-            else chunks.push(c);
-          });
-          res.on('end', () => {
-            const body = Buffer.concat(chunks);
-            if (res.statusCode === 200) resolve(body);
-            else
-              reject(
-                new ComfyHttpError(
-                  res.statusCode ?? 0,
-                  body.toString('utf8', 0, 500),
-                  `ComfyUI /view: HTTP ${res.statusCode}`,
-                ),
-              );
-          });
-          res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
-        },
-      );
+      const req = this.request({ path, method: 'GET', agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) req.destroy(new Error(`the file is larger than ${maxBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if (res.statusCode === 200) resolve(body);
+          else
+            reject(
+              new ComfyHttpError(
+                res.statusCode ?? 0,
+                body.toString('utf8', 0, 500),
+                `ComfyUI /view: HTTP ${res.statusCode}`,
+              ),
+            );
+        });
+        res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
+      });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
       req.end();
@@ -210,7 +215,12 @@ export class ComfyClient {
     return json as Record<string, unknown>;
   }
 
-  private send(method: string, path: string, body?: string, timeoutMs = this.timeoutMs): Promise<RawResponse> {
+  private send(
+    method: string,
+    path: string,
+    body?: string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const req = this.request(
         {

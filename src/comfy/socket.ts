@@ -36,7 +36,12 @@ export class ComfySocket {
   /** pings sent and not answered yet (ComfyUI's aiohttp answers each with a pong) */
   private unanswered = 0;
 
-  constructor(baseUrl: string, clientId: string, handlers: ComfySocketHandlers, opts: ComfySocketOptions = {}) {
+  constructor(
+    baseUrl: string,
+    clientId: string,
+    handlers: ComfySocketHandlers,
+    opts: ComfySocketOptions = {},
+  ) {
     this.ws = new WebSocket(wsUrlFor(baseUrl, clientId), {
       perMessageDeflate: false,
       handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,

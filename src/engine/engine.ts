@@ -371,7 +371,11 @@ export class Engine implements WorkerReports {
     else if (w && !claim) this.pump();
   }
 
-  async withdrawn(worker: string, jobId: string, reason = 'taken back: the queue order changed'): Promise<void> {
+  async withdrawn(
+    worker: string,
+    jobId: string,
+    reason = 'taken back: the queue order changed',
+  ): Promise<void> {
     const job = await this.store.release(jobId, null, worker);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();

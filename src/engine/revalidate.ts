@@ -144,7 +144,10 @@ export class PendingRevalidator {
         const done = await this.store.finishPending(job.id, {
           status: 'failed',
           endedAt: now,
-          error: waited > 0 ? { ...error, message: `${error.message} (waited ${Math.round(waited / 1000)} s)` } : error,
+          error:
+            waited > 0
+              ? { ...error, message: `${error.message} (waited ${Math.round(waited / 1000)} s)` }
+              : error,
         });
         this.engine.setHold(job.id, null);
         if (done) {

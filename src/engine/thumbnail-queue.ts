@@ -101,7 +101,10 @@ export class ThumbnailQueue {
       this.made++;
     } catch (err) {
       // Safe: the job keeps the placeholder thumbnail; nothing else depends on it.
-      this.opts.log?.warn({ job: task.jobId, worker: task.worker, err }, `thumbnail not made: ${errMessage(err)}`);
+      this.opts.log?.warn(
+        { job: task.jobId, worker: task.worker, err },
+        `thumbnail not made: ${errMessage(err)}`,
+      );
       this.failures++;
       this.failed.add(task.jobId);
       if (this.failed.size > FAILED_MEMORY) this.failed.delete(this.failed.values().next().value as string);

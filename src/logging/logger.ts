@@ -3,7 +3,7 @@
  * out of it. Parts that can be built without a server (tests, benchmarks) get
  * the silent logger unless given one.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { textDestination } from './text-format.js';
 
 export type { Logger };

@@ -34,7 +34,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     }
     void route(sim, req, res);
   };
-  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createServer(handler);
+  const server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
+    : createServer(handler);
   server.keepAliveTimeout = 5000;
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://sim');

@@ -97,7 +97,10 @@ export class WorkerDriver implements WorkerPort {
     this.client = new ComfyClient(url, { timeoutMs: opts.requestTimeoutMs, ca: opts.ca });
     this.pollTimer = setInterval(() => this.background('poll', this.poll()), opts.pollMs);
     this.pollTimer.unref();
-    this.healthTimer = setInterval(() => this.background('health probe', this.probe()), opts.healthIntervalMs ?? 5_000);
+    this.healthTimer = setInterval(
+      () => this.background('health probe', this.probe()),
+      opts.healthIntervalMs ?? 5_000,
+    );
     this.healthTimer.unref();
   }
 
@@ -286,7 +289,10 @@ export class WorkerDriver implements WorkerPort {
       try {
         await this.purgeStale();
       } catch (err) {
-        this.log.warn({ err }, `removing stale jobs from the worker failed: ${errMessage(err)}; reconnecting`);
+        this.log.warn(
+          { err },
+          `removing stale jobs from the worker failed: ${errMessage(err)}; reconnecting`,
+        );
         this.dropSocket(socket, `stale jobs not removed: ${errMessage(err)}`);
         return;
       }

@@ -47,11 +47,18 @@ describe('/ws backlog per client', () => {
 
     const ids: string[] = [];
     const submit = async () =>
-      ids.push((await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(10_000, ids.length) })).body.prompt_id);
+      ids.push(
+        (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(10_000, ids.length) })).body
+          .prompt_id,
+      );
     await submit();
     await submit();
     const stats = cq.app.comfyWsStats!;
-    await until(async () => (stats().disconnected >= laggards.length ? true : undefined), 'the laggards disconnected', 120_000);
+    await until(
+      async () => (stats().disconnected >= laggards.length ? true : undefined),
+      'the laggards disconnected',
+      120_000,
+    );
 
     const s = stats();
     assert.ok(s.previewsDropped > 0, 'previews were dropped first');

@@ -63,7 +63,10 @@ describe('log lines', () => {
       }),
     );
     assert.equal(line.split('\n').length, 2, 'one line and its newline');
-    assert.match(line, /^2026-01-31T12:00:00\.000Z WARN  \[worker\] worker w1 offline: ⏎ connection refused /);
+    assert.match(
+      line,
+      /^2026-01-31T12:00:00\.000Z WARN {2}\[worker\] worker w1 offline: ⏎ connection refused /,
+    );
     assert.match(line, / worker=w1 /);
     assert.match(line, / held=2 /);
     assert.match(line, / err="Error: connect ECONNREFUSED"\n$/);
@@ -79,7 +82,10 @@ describe('log lines', () => {
       );
       log.info({ url: redactUrl('/api/pqueue/ws?a=1&token=s3cret&b=2') }, 'a websocket');
       assert.equal(lines.length, 2);
-      assert.ok(lines.every((l) => !l.includes('s3cret')), lines.join(''));
+      assert.ok(
+        lines.every((l) => !l.includes('s3cret')),
+        lines.join(''),
+      );
       assert.ok(lines[1]!.includes('token=[redacted]&b=2'));
     }
   });
@@ -125,7 +131,10 @@ describe('the server log', () => {
           const requests = () => lines.map((l) => JSON.parse(l)).filter((e) => e.msg === 'request');
           if (level === 'info') assert.equal(requests().length, 0);
           else {
-            const seen = await until(async () => (requests().length >= 2 ? requests() : undefined), 'two request lines');
+            const seen = await until(
+              async () => (requests().length >= 2 ? requests() : undefined),
+              'two request lines',
+            );
             assert.equal(seen[0].level, 20);
             assert.equal(seen[0].url, '/api/pqueue?token=[redacted]');
             assert.equal(seen[0].status, 200);
@@ -164,7 +173,9 @@ describe('the server log', () => {
       const job = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(1) })).body;
       const done = await waitForStatus(cq.url, job.prompt_id, ['completed', 'failed']);
       assert.equal(done.status, 'completed');
-      const claims = lines.map((l) => JSON.parse(l)).filter((e) => /claiming the next job failed/.test(e.msg));
+      const claims = lines
+        .map((l) => JSON.parse(l))
+        .filter((e) => /claiming the next job failed/.test(e.msg));
       assert.equal(claims.length, 2);
       assert.equal(claims[0].level, 50);
       assert.equal(claims[0].component, 'engine');

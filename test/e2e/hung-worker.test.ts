@@ -48,12 +48,17 @@ describe('a hung worker', () => {
     });
     cleanup.push(() => cq.close());
     const [w1, w2] = cq.workers;
-    await until(async () => (w1!.state === 'online' && w2!.state === 'online' ? true : undefined), 'both online');
+    await until(
+      async () => (w1!.state === 'online' && w2!.state === 'online' ? true : undefined),
+      'both online',
+    );
 
     // Both jobs go to w1 (the first worker with room): the long one runs, the short one waits behind it.
     await cq.engine.pause();
-    const long = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(400, 1) })).body.prompt_id;
-    const short = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(2, 2) })).body.prompt_id;
+    const long = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(400, 1) })).body
+      .prompt_id;
+    const short = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(2, 2) })).body
+      .prompt_id;
     await cq.engine.resume();
     await until(
       async () => ((await simExecutions(frozen.url)).some((e) => e.prompt_id === long) ? true : undefined),
@@ -63,7 +68,10 @@ describe('a hung worker', () => {
 
     frozen.proc.kill('SIGSTOP');
     await until(async () => (w1!.state === 'offline' ? true : undefined), 'w1 marked offline');
-    assert.ok(lines.some((l) => l.includes('unresponsive')), 'the log says why');
+    assert.ok(
+      lines.some((l) => l.includes('unresponsive')),
+      'the log says why',
+    );
 
     const shortDone = await waitForStatus(cq.url, short, ['completed', 'failed']);
     assert.equal(shortDone.status, 'completed');
@@ -90,7 +98,13 @@ describe('a hung worker', () => {
       [[long, 'interrupted']],
     );
     const onHealthy = (await simExecutions(healthy.url)).map((e) => [e.prompt_id, e.outcome]);
-    assert.deepEqual(onHealthy.sort(), [[long, 'success'], [short, 'success']].sort());
+    assert.deepEqual(
+      onHealthy.sort(),
+      [
+        [long, 'success'],
+        [short, 'success'],
+      ].sort(),
+    );
     // Both still completed, once, in comfy-queue.
     assert.equal((await waitForStatus(cq.url, long, ['completed'])).worker, 'w2');
   });

@@ -44,7 +44,10 @@ describe('pending jobs no worker can run', () => {
       // A job behind it runs: the waiting one is skipped, not blocking the queue.
       await cq.engine.resume();
       const behind = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(1) })).body;
-      assert.equal((await waitForStatus(cq.url, behind.prompt_id, ['completed', 'failed'])).status, 'completed');
+      assert.equal(
+        (await waitForStatus(cq.url, behind.prompt_id, ['completed', 'failed'])).status,
+        'completed',
+      );
       assert.equal((await cq.store.get(job.id))?.status, 'pending');
 
       // The worker has the file again: the job runs.
