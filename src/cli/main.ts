@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       server.close().finally(() => process.exit(1));
     });
     // The start-up report; the line naming the address comes last, so whoever waits for it has the rest.
-    log.info({ file: server.dbFile }, `database: ${server.dbFile}`);
+    log.info(`database: ${server.dbFile}`);
     log.info(`queue: ${server.engine.isPaused ? 'paused' : 'running'}`);
     for (const w of server.workers)
       log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);

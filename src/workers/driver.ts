@@ -302,7 +302,7 @@ export class WorkerDriver implements WorkerPort {
     this.offlineSince = null;
     this.misses = 0;
     this.state = 'online';
-    this.log.info({ url: this.url }, `worker ${this.id} online`);
+    this.log.info(`worker ${this.id} online (${this.url})`);
     this.host.stateChanged(this.id, 'online');
     await Promise.all([...this.active.keys()].map((id) => this.reconcile(id)));
     this.host.idle(this.id);
