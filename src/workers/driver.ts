@@ -234,7 +234,9 @@ export class WorkerDriver implements WorkerPort {
       // The request may or may not have reached ComfyUI: ask it once it answers again.
       this.log.warn({ job: job.id, err }, `submission unanswered: ${errMessage(err)}`);
       a.phase = 'uncertain';
-      this.markOffline(errMessage(err));
+      // Reconnecting is what brings the worker back online and reconciles the job.
+      if (this.socket) this.dropSocket(this.socket, errMessage(err));
+      else this.markOffline(errMessage(err));
       return;
     }
     const a = this.active.get(job.id);
