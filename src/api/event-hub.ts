@@ -108,7 +108,11 @@ export class EventHub {
       if (this.clients.size === 0) this.stopTelemetry();
     });
     if (this.clients.size === 1) this.startTelemetry();
-    void this.sendSnapshot(client);
+    this.sendSnapshot(client).catch((err) => {
+      // Safe: the client is dropped and reconnects for a new snapshot.
+      (this.opts.log ?? silentLogger).error({ err }, `event snapshot failed: ${errMessage(err)}`);
+      socket.terminate();
+    });
   }
 
   close(): void {

@@ -263,9 +263,14 @@ export class Engine implements WorkerReports {
       return;
     }
     this.pumping = true;
-    void this.runPump().finally(() => {
-      this.pumping = false;
-    });
+    this.runPump()
+      .catch((err) => {
+        // Safe: a claimed job is in the store as in_progress and recovered like any; the next pump goes on.
+        this.log.error({ err }, `scheduling failed: ${errMessage(err)}`);
+      })
+      .finally(() => {
+        this.pumping = false;
+      });
   }
 
   private async runPump(): Promise<void> {
@@ -316,7 +321,8 @@ export class Engine implements WorkerReports {
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
-    if (this.cancelBeforeRun.delete(job.id)) void w.cancel(job.id);
+    if (this.cancelBeforeRun.delete(job.id))
+      w.cancel(job.id).catch((err) => this.logWorkerCall(w, job.id, 'cancel', err));
   }
 
   /**
@@ -326,8 +332,15 @@ export class Engine implements WorkerReports {
    */
   private withdrawWaiting(shouldWithdraw: (waiting: Job) => boolean): void {
     for (const w of this.workers.values()) {
-      for (const job of w.waitingJobs()) if (shouldWithdraw(job)) void w.takeBack(job.id);
+      for (const job of w.waitingJobs())
+        if (shouldWithdraw(job))
+          w.takeBack(job.id).catch((err) => this.logWorkerCall(w, job.id, 'take-back', err));
     }
+  }
+
+  /** A call on a worker that nobody awaits failed: logged; the driver's poll reconciles the job. */
+  private logWorkerCall(w: WorkerPort, jobId: string, what: string, err: unknown): void {
+    this.log.error({ err, worker: w.id, job: jobId }, `${what} failed: ${errMessage(err)}`);
   }
 
   private async renewLeases(): Promise<void> {
