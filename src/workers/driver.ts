@@ -187,15 +187,18 @@ export class WorkerDriver implements WorkerPort {
 
   /**
    * Interrupts a job running here (or takes it out of ComfyUI's queue). A job
-   * whose submission is still under way is cancelled once it is submitted:
-   * ComfyUI would not know the prompt yet, and the cancel would be lost.
+   * whose submission is still under way is cancelled again once it is
+   * submitted: ComfyUI may not have known the prompt yet, and the cancel would
+   * be lost.
    */
   async cancel(jobId: string): Promise<boolean> {
     const a = this.active.get(jobId);
     if (!a) return false;
     a.cancelRequested = true;
     this.log.info({ job: jobId, phase: a.phase }, 'cancel requested');
-    if (a.phase !== 'submitting') await this.enforceCancel(jobId);
+    // While submitting too: the prompt may already run there (its answer is slower than its frames);
+    // the submission's end sends the cancel again for a prompt that was not queued yet.
+    await this.enforceCancel(jobId);
     return true;
   }
 
