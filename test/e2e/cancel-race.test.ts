@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startSimulator } from '../../src/sim/index.js';
-import { http, simExecutions, startTestServer, t2iPrompt, waitForStatus } from '../helpers/harness.js';
+import { http, simExecutions, startTestServer, t2iPrompt, until, waitForStatus } from '../helpers/harness.js';
 
 async function cancelDuringSubmission(stage: 'before-queue' | 'before-answer'): Promise<void> {
   let release!: () => void;
@@ -52,4 +52,41 @@ async function cancelDuringSubmission(stage: 'before-queue' | 'before-answer'): 
 describe('cancel during submission', () => {
   test('before the worker has queued the prompt', () => cancelDuringSubmission('before-queue'));
   test('after the worker queued it, before it answered', () => cancelDuringSubmission('before-answer'));
+
+  test('claimed in the store, not yet handed to the worker', async () => {
+    const sim = await startSimulator({ stepMs: 5 });
+    const cq = await startTestServer({ comfyUrls: [sim.url] });
+    try {
+      await until(async () => (cq.workers[0]!.state === 'online' ? true : undefined), 'the worker online');
+      const claimNext = cq.store.claimNext.bind(cq.store);
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let claimed!: (id: string) => void;
+      const claimedId = new Promise<string>((r) => {
+        claimed = r;
+      });
+      cq.store.claimNext = async (...args) => {
+        const job = await claimNext(...args);
+        if (job) {
+          claimed(job.id);
+          await released; // committed as in_progress on w1; the driver does not have it yet
+        }
+        return job;
+      };
+      await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(40) });
+      const id = await claimedId;
+      const r = await http('POST', `${cq.url}/api/pqueue/jobs/${id}/cancel`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.status, 'in_progress');
+      cq.store.claimNext = claimNext;
+      release();
+      const done = await waitForStatus(cq.url, id, ['completed', 'failed', 'cancelled']);
+      assert.equal(done.status, 'cancelled', JSON.stringify(done));
+    } finally {
+      await cq.close();
+      await sim.close();
+    }
+  });
 });
