@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { buildApp } from './api/app.js';
+import type { BacklogLimits } from './api/backlog.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
@@ -14,6 +16,7 @@ import { ProgressBook } from './engine/progress-book.js';
 import { NO_RETENTION, Retention, type RetentionLimits } from './engine/retention.js';
 import { INSTANCE_KEY } from './engine/settings.js';
 import { ThumbnailQueue } from './engine/thumbnail-queue.js';
+import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { startSimulator } from './sim/index.js';
 import type { JobStore } from './store/job-store.js';
@@ -46,6 +49,25 @@ export interface ServerConfig {
   retention: RetentionLimits;
   /** origins whose pages may call comfy-queue (CORS), e.g. a ComfyUI opened directly */
   allowOrigins: string[];
+  logLevel: LogLevel;
+  /** JSON log lines instead of readable text */
+  logJson: boolean;
+  /** where log lines go (default stdout); tests read the log from a stream */
+  logDestination?: DestinationStream;
+  /** a CA certificate (PEM) trusted for https:// workers, besides the system's and NODE_EXTRA_CA_CERTS */
+  comfyCa: string | null;
+  /** every HTTP call to a worker fails after this long without an answer */
+  requestTimeoutMs: number;
+  /** how often each worker is probed (GET /queue and a websocket ping) */
+  healthIntervalMs: number;
+  /** a probe not answered within this long is a miss */
+  healthTimeoutMs: number;
+  /** this many misses in a row and the worker is unresponsive (offline) */
+  healthMisses: number;
+  /** a pending job no worker can run (a custom node is missing) waits this long before it fails */
+  missingNodeGraceMs: number;
+  /** how far a websocket client may fall behind before it loses previews, then its connection */
+  wsBacklog?: BacklogLimits;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -66,6 +88,14 @@ export const DEFAULT_CONFIG: ServerConfig = {
   comfyOutputDirs: [],
   retention: NO_RETENTION,
   allowOrigins: [],
+  logLevel: 'info',
+  logJson: false,
+  comfyCa: null,
+  requestTimeoutMs: 30_000,
+  healthIntervalMs: 5_000,
+  healthTimeoutMs: 10_000,
+  healthMisses: 3,
+  missingNodeGraceMs: 10 * 60_000,
 };
 
 export interface RunningServer {
@@ -77,10 +107,16 @@ export interface RunningServer {
   workers: WorkerDriver[];
   /** makes history thumbnails as jobs finish */
   thumbnails: ThumbnailQueue;
+  log: Logger;
   close(): Promise<void>;
 }
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const log = createLogger({
+    level: config.logLevel,
+    json: config.logJson,
+    destination: config.logDestination,
+  });
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const dbFile = join(dataDir, 'comfy-queue.sqlite3');
@@ -101,12 +137,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   );
   const urls = config.simulate > 0 ? sims.map((s) => s.url) : config.comfyUrls;
 
-  const bus = new MemoryEventBus();
+  const bus = new MemoryEventBus(log.child({ component: 'events' }));
   const engine = new Engine(store, bus, {
     now: Date.now,
     newId: randomUUID,
     leaseMs: config.leaseMs,
     maxAttempts: config.maxAttempts,
+    log: log.child({ component: 'engine' }),
   });
   const progress = new ProgressBook(engine, bus, Date.now);
   const workers = urls.map(
@@ -116,6 +153,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         offlineTimeoutMs: config.offlineTimeoutMs,
         pollMs: config.pollMs,
         now: Date.now,
+        requestTimeoutMs: config.requestTimeoutMs,
+        healthIntervalMs: config.healthIntervalMs,
+        healthTimeoutMs: config.healthTimeoutMs,
+        healthMisses: config.healthMisses,
+        ca: config.comfyCa,
+        log: log.child({ component: 'worker', worker: `w${i + 1}` }),
       }),
   );
   const drivers = new Map(workers.map((w) => [w.id, w]));
@@ -129,15 +172,28 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     make: (bytes) => shrinkToPng(bytes),
     now: Date.now,
     concurrency: 1,
+    log: log.child({ component: 'thumbnails' }),
   });
-  const retention = new Retention(store, bus, config.retention, Date.now);
-  const telemetry = new Telemetry({ dataDir, workers: () => workers, now: Date.now });
+  const retention = new Retention(
+    store,
+    bus,
+    config.retention,
+    Date.now,
+    log.child({ component: 'retention' }),
+  );
+  const telemetry = new Telemetry({
+    dataDir,
+    workers: () => workers,
+    now: Date.now,
+    log: log.child({ component: 'telemetry' }),
+  });
   const outputDirs = new Map<string, string>();
   if (config.simulate === 0) {
     for (const [i, dir] of config.comfyOutputDirs.entries())
       if (dir) outputDirs.set(`w${i + 1}`, resolve(dir));
   }
-  if (outputDirs.size > 0) new IncompleteMarkers(engine, outputDirs, Date.now);
+  if (outputDirs.size > 0)
+    new IncompleteMarkers(engine, outputDirs, Date.now, log.child({ component: 'incomplete-marker' }));
   const durations = new DurationIndex(engine, progress, Date.now);
   await durations.warm(store);
   const app = await buildApp({
@@ -146,7 +202,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     token: config.token,
     allowOrigins: config.allowOrigins,
     telemetry,
-    comfy: { workers },
+    comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, wsBacklog: config.wsBacklog, log },
+    backlog: config.wsBacklog,
+    log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },
   });
@@ -162,16 +220,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await engine.start(workers);
   retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
+  const url = address.replace('[::1]', '127.0.0.1');
+  // Worker state changes are logged by each driver as they happen.
+  bus.subscribe((e) => {
+    if (e.type === 'job.released') log.info({ job: e.job.id, reason: e.reason }, 'job back to pending');
+    else if (e.type === 'job.finished' && e.job.status === 'failed')
+      log.info({ job: e.job.id, error: e.job.error?.type }, `job failed: ${e.job.error?.message ?? ''}`);
+  });
+  log.debug({ dataDir }, 'server started');
 
   return {
-    url: address.replace('[::1]', '127.0.0.1'),
+    url,
     dbFile,
     engine,
     store,
     app,
     workers,
     thumbnails,
+    log,
     async close() {
+      log.debug('closing');
       await app.close();
       thumbnails.close();
       await retention.stop();

@@ -3,12 +3,14 @@
  * check, and the route groups.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import { type Logger, redactUrl, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
+import type { BacklogLimits } from './backlog.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
 import { ComfyWorkers } from './comfy-workers.js';
 import { registerCors } from './cors.js';
@@ -34,6 +36,10 @@ export interface AppOptions {
   comfy?: ComfyOptions;
   /** thumbnails and previews of the history routes */
   history?: HistoryOptions;
+  /** how far an event websocket client may fall behind (backlog.ts) */
+  backlog?: BacklogLimits;
+  /** the server's log; requests are logged at debug level only */
+  log?: Logger;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -44,7 +50,9 @@ export function errorBody(code: ErrorCode, message?: string, details?: unknown):
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: false,
+    loggerInstance: (opts.log ?? silentLogger).child({ component: 'http' }) as FastifyBaseLogger,
+    // Fastify's own two lines per request at info would drown the log: one line at debug instead (below).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
     forceCloseConnections: true,
   });
@@ -52,6 +60,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // refused upgrade (401) has its socket closed instead of left half-open (it would hang app.close()).
   await ensureWebsocket(app);
   registerCors(app, opts.allowOrigins ?? []);
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug(
+      {
+        method: req.method,
+        url: redactUrl(req.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
 
   if (opts.token) {
     const expected = Buffer.from(opts.token);
@@ -79,8 +98,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .code(400)
         .send(errorBody('INVALID_BODY', `The request body could not be read: ${e.message}`));
     }
-    reply.log.error(err);
-    process.stderr.write(`comfy-queue: internal error: ${(err as Error).stack ?? err}\n`);
+    reply.log.error({ err, method: _req.method, url: redactUrl(_req.url) }, `internal error: ${e.message}`);
     return reply.code(500).send(errorBody('INTERNAL'));
   });
   app.setNotFoundHandler((req, reply) =>
@@ -88,7 +106,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   // One view of the workers' object_info, shared by the job routes (validation, conversion) and the drop-in.
-  const workers = opts.comfy ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus) : undefined;
+  const workers = opts.comfy
+    ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log)
+    : undefined;
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
   registerHistoryRoutes(app, opts.engine, opts.history);

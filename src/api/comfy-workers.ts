@@ -7,6 +7,7 @@
 
 import type { ObjectInfoMap } from '../domain/prompt-graph.js';
 import type { EventBus, WorkerState } from '../engine/events.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 
 /** The part of a WorkerDriver this module uses. */
 export interface ComfyWorker {
@@ -25,6 +26,7 @@ export class ComfyWorkers {
   constructor(
     readonly list: readonly ComfyWorker[],
     bus: EventBus,
+    private readonly log: Logger = silentLogger,
   ) {
     this.unsubscribe = bus.subscribe((e) => {
       if (e.type === 'worker.state' && e.state === 'online') void this.refresh(e.worker);
@@ -83,7 +85,11 @@ export class ComfyWorkers {
         for (const l of this.listeners) l(id, info);
         return info;
       })
-      .catch(() => null)
+      .catch((err) => {
+        // Safe: callers treat null as "this worker does not answer"; the next (re)connect fetches again.
+        this.log.warn({ worker: id, err }, `object_info unread: ${errMessage(err)}`);
+        return null;
+      })
       .finally(() => this.inflight.delete(id));
     this.inflight.set(id, p);
     return p;

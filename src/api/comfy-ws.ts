@@ -7,6 +7,8 @@
  * finished in the store, then sent after the final `status`. Workers send
  * previews as type 4 (the driver negotiates it); a client that did not
  * negotiate gets type 1, after the `progress` message as ComfyUI sends it.
+ * Every send goes through backlog.ts: a client that stops reading loses its
+ * previews first, then its connection, instead of growing the server's memory.
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -15,6 +17,14 @@ import type { Job } from '../domain/job.js';
 import type { Engine } from '../engine/engine.js';
 import type { QueueEvent } from '../engine/events.js';
 import type { WorkerFrame } from '../engine/worker-port.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
+import {
+  type BacklogLimits,
+  type BacklogState,
+  type BacklogStats,
+  DEFAULT_BACKLOG,
+  sendBounded,
+} from './backlog.js';
 import type { FileLocator } from './comfy-files.js';
 import { executionErrorPayload } from './comfy-format.js';
 
@@ -31,9 +41,18 @@ export const SERVER_FEATURE_FLAGS = {
 const BROADCAST_WITHOUT_CLIENT = new Set(['execution_interrupted', 'progress', 'progress_state']);
 const TERMINAL = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
-interface Client {
+interface Client extends BacklogState {
   ws: WebSocket;
   flags: Record<string, unknown>;
+}
+
+/** Type-1 previews held for the next `progress` message, at most (the newest are kept). */
+const MAX_LEGACY_PREVIEWS = 8;
+
+export interface ComfyWsOptions {
+  backlog?: BacklogLimits;
+  log?: Logger;
+  now?: () => number;
 }
 
 interface Running {
@@ -42,7 +61,7 @@ interface Running {
   lastNode: string | null;
   terminalSent: boolean;
   /** type-1 previews waiting for the next `progress` message */
-  legacy: { ws: WebSocket; frame: Buffer }[];
+  legacy: { client: Client; frame: Buffer }[];
 }
 
 export class ComfyWsRelay {
@@ -50,11 +69,19 @@ export class ComfyWsRelay {
   private readonly running = new Map<string, Running>();
   private chain: Promise<void> = Promise.resolve();
   private readonly offs: (() => void)[] = [];
+  private readonly limits: BacklogLimits;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly counters = { peakBuffered: 0, previewsDropped: 0, disconnected: 0 };
 
   constructor(
     private readonly engine: Engine,
     private readonly files: FileLocator | null = null,
+    opts: ComfyWsOptions = {},
   ) {
+    this.limits = opts.backlog ?? DEFAULT_BACKLOG;
+    this.log = opts.log ?? silentLogger;
+    this.now = opts.now ?? Date.now;
     this.offs.push(engine.bus.subscribe((e) => this.onEvent(e)));
     this.offs.push(engine.onFrame((w, jobId, frame) => this.onFrame(w, jobId, frame)));
     this.serial(async () => {
@@ -68,15 +95,34 @@ export class ComfyWsRelay {
     this.clients.clear();
   }
 
+  stats(): BacklogStats {
+    return { clients: this.clients.size, ...this.counters };
+  }
+
   /** Everything goes through one queue, so that what a socket receives keeps the order of what happened. */
   private serial(task: () => Promise<void> | void): void {
-    this.chain = this.chain.then(task).catch(() => undefined);
+    this.chain = this.chain.then(task).catch((err) => {
+      // Safe: one message (a status, a relayed frame) is lost to the clients; the queue goes on.
+      this.log.error({ err }, `/ws relay: ${errMessage(err)}`);
+    });
+  }
+
+  /** Sends to one client within its backlog limits (backlog.ts). */
+  private deliver(c: Client, data: string | Buffer, isPreview = false): void {
+    const buffered = c.ws.bufferedAmount;
+    if (buffered > this.counters.peakBuffered) this.counters.peakBuffered = buffered;
+    const outcome = sendBounded(c.ws, c, data, isPreview, this.limits, this.now());
+    if (outcome === 'dropped') this.counters.previewsDropped++;
+    else if (outcome === 'disconnected') {
+      this.counters.disconnected++;
+      this.log.warn({ buffered }, '/ws client disconnected: it is not reading what it is sent');
+    }
   }
 
   /** A new socket: `clientId` becomes its sid (a newer socket with the same sid takes over). */
   attach(ws: WebSocket, clientId: string | null): void {
     const sid = clientId ? clientId : randomUUID().replaceAll('-', '');
-    const client: Client = { ws, flags: {} };
+    const client: Client = { ws, flags: {}, behindSince: null };
     let first = true;
     ws.on('message', (data, isBinary) => {
       if (isBinary || !first) return;
@@ -84,23 +130,30 @@ export class ComfyWsRelay {
       try {
         msg = JSON.parse(String(data)) as typeof msg;
       } catch {
-        return; // ComfyUI waits for a first JSON message
+        return; // not an error: ComfyUI, too, ignores frames until a first JSON message
       }
       first = false;
       if (msg?.type !== 'feature_flags') return;
       client.flags = msg.data && typeof msg.data === 'object' ? (msg.data as Record<string, unknown>) : {};
-      send(ws, { type: 'feature_flags', data: SERVER_FEATURE_FLAGS });
+      this.deliver(client, JSON.stringify({ type: 'feature_flags', data: SERVER_FEATURE_FLAGS }));
     });
     ws.on('close', () => {
       if (this.clients.get(sid) === client) this.clients.delete(sid);
     });
-    ws.on('error', () => ws.terminate());
+    ws.on('error', (err) => {
+      this.log.debug({ err }, `/ws client error: ${err.message}`);
+      ws.terminate();
+    });
     this.serial(async () => {
+      if (ws.readyState !== 1) return; // gone before its turn
       this.clients.set(sid, client);
-      send(ws, { type: 'status', data: { status: await this.statusData(), sid } });
+      this.deliver(
+        client,
+        JSON.stringify({ type: 'status', data: { status: await this.statusData(), sid } }),
+      );
       for (const r of this.running.values()) {
         if (r.clientId === sid && r.lastNode !== null)
-          send(ws, { type: 'executing', data: { node: r.lastNode } });
+          this.deliver(client, JSON.stringify({ type: 'executing', data: { node: r.lastNode } }));
       }
     });
   }
@@ -140,7 +193,7 @@ export class ComfyWsRelay {
   private async broadcastStatus(): Promise<void> {
     if (this.clients.size === 0) return;
     const text = JSON.stringify({ type: 'status', data: { status: await this.statusData() } });
-    for (const c of this.clients.values()) sendRaw(c.ws, text);
+    for (const c of this.clients.values()) this.deliver(c, text);
   }
 
   /** status, then (for a job that ran, submitted with a client_id) the terminal event if the worker sent none, and `executing {node: null}`. */
@@ -148,10 +201,11 @@ export class ComfyWsRelay {
     const r = this.running.get(job.id);
     this.running.delete(job.id);
     if (r) this.flushLegacy(r);
-    const ws = r?.clientId ? this.clients.get(r.clientId)?.ws : undefined;
-    if (r && ws && !r.terminalSent) send(ws, terminalMessage(job));
+    const c = r?.clientId ? this.clients.get(r.clientId) : undefined;
+    if (r && c && !r.terminalSent) this.deliver(c, JSON.stringify(terminalMessage(job)));
     await this.broadcastStatus();
-    if (r && ws) send(ws, { type: 'executing', data: { node: null, prompt_id: job.id } });
+    if (r && c)
+      this.deliver(c, JSON.stringify({ type: 'executing', data: { node: null, prompt_id: job.id } }));
   }
 
   private onFrame(worker: string, jobId: string | null, frame: WorkerFrame): void {
@@ -195,25 +249,27 @@ export class ComfyWsRelay {
     if (type === 'executed' && this.files) this.files.remember(worker, data.output);
     if (TERMINAL.has(type)) r.terminalSent = true;
     if (type !== 'progress') this.flushLegacy(r);
-    for (const c of this.recipients(r, BROADCAST_WITHOUT_CLIENT.has(type))) sendRaw(c.ws, raw);
+    for (const c of this.recipients(r, BROADCAST_WITHOUT_CLIENT.has(type))) this.deliver(c, raw);
     if (type === 'progress') this.flushLegacy(r);
   }
 
   private relayBinary(r: Running, frame: Extract<WorkerFrame, { kind: 'binary' }>): void {
     const f = frame.frame;
+    // Binary frames are previews (and type-3 progress text): the first thing a lagging client loses.
     if (f && f.type === 3) {
-      for (const c of this.clients.values()) sendRaw(c.ws, frame.raw);
+      for (const c of this.clients.values()) this.deliver(c, frame.raw, true);
       return;
     }
     for (const c of this.recipients(r, true)) {
       if (f && f.type === 4 && 'metadata' in f && c.flags.supports_preview_metadata !== true) {
-        r.legacy.push({ ws: c.ws, frame: encodePreviewImage(f.metadata.image_type, f.image) });
-      } else sendRaw(c.ws, frame.raw);
+        r.legacy.push({ client: c, frame: encodePreviewImage(f.metadata.image_type, f.image) });
+        if (r.legacy.length > MAX_LEGACY_PREVIEWS) r.legacy.shift();
+      } else this.deliver(c, frame.raw, true);
     }
   }
 
   private flushLegacy(r: Running): void {
-    for (const { ws, frame } of r.legacy.splice(0)) sendRaw(ws, frame);
+    for (const { client, frame } of r.legacy.splice(0)) this.deliver(client, frame, true);
   }
 }
 
@@ -234,12 +290,4 @@ function terminalMessage(job: Job): { type: string; data: Record<string, unknown
     };
   }
   return { type: 'execution_error', data: executionErrorPayload(job) };
-}
-
-function send(ws: WebSocket, message: unknown): void {
-  sendRaw(ws, JSON.stringify(message));
-}
-
-function sendRaw(ws: WebSocket, data: string | Buffer): void {
-  if (ws.readyState === 1) ws.send(data);
 }

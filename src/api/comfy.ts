@@ -7,6 +7,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.js';
 import { PendingRevalidator } from '../engine/revalidate.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
+import type { BacklogLimits, BacklogStats } from './backlog.js';
 import { FileLocator } from './comfy-files.js';
 import { registerComfyJobsRoutes } from './comfy-jobs-routes.js';
 import { registerComfyProxy } from './comfy-proxy.js';
@@ -19,6 +21,18 @@ export interface ComfyOptions {
   workers: readonly ComfyWorker[];
   /** re-check pending jobs against each worker's object_info when it connects (default true) */
   revalidate?: boolean;
+  /** a pending job no worker can run waits this long before it fails (default 10 minutes) */
+  missingNodeGraceMs?: number;
+  /** how far a /ws client may fall behind (backlog.ts) */
+  wsBacklog?: BacklogLimits;
+  log?: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the /ws relay's backlog counters */
+    comfyWsStats?: () => BacklogStats;
+  }
 }
 
 export async function registerComfy(
@@ -28,12 +42,22 @@ export async function registerComfy(
   workers: ComfyWorkers,
   token: string | null,
 ): Promise<void> {
+  const log = opts.log ?? silentLogger;
   const files = new FileLocator(engine.store);
   if (opts.revalidate !== false) {
-    const revalidator = new PendingRevalidator(engine.store, engine.bus, Date.now);
-    workers.onObjectInfo(() => {
-      void revalidator.run(() => workers.known().map((k) => k.info)).catch(() => undefined);
+    const revalidator = new PendingRevalidator(engine, {
+      now: Date.now,
+      graceMs: opts.missingNodeGraceMs ?? 10 * 60_000,
+      infos: () => workers.known().map((k) => k.info),
+      log,
     });
+    workers.onObjectInfo(() => {
+      revalidator.run().catch((err) => {
+        // Safe: the jobs stay pending as they were; the next worker (re)connect runs the check again.
+        log.error({ err }, `re-validating pending jobs failed: ${errMessage(err)}`);
+      });
+    });
+    app.addHook('onClose', async () => revalidator.close());
   }
 
   // Text bodies of any content type are JSON to ComfyUI (Python clients often send no JSON content type).
@@ -52,7 +76,8 @@ export async function registerComfy(
   });
 
   await ensureWebsocket(app);
-  const relay = new ComfyWsRelay(engine, files);
+  const relay = new ComfyWsRelay(engine, files, { backlog: opts.wsBacklog, log });
+  app.decorate('comfyWsStats', () => relay.stats());
   for (const path of ['/ws', '/api/ws']) {
     app.get<{ Querystring: { clientId?: string } }>(path, { websocket: true }, (socket, req) => {
       relay.attach(socket, req.query.clientId ?? null);

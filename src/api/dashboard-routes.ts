@@ -42,7 +42,7 @@ export function safeJoin(root: string, urlPath: string): string | null {
   try {
     decoded = decodeURIComponent(urlPath);
   } catch {
-    return null;
+    return null; // a malformed %-escape: no such file (404)
   }
   if (decoded.includes('\0')) return null;
   const file = resolve(root, `.${sep}${decoded}`);
@@ -53,7 +53,7 @@ async function isFile(file: string): Promise<boolean> {
   try {
     return (await stat(file)).isFile();
   } catch {
-    return false;
+    return false; // absent or unreadable: not a file to serve (404)
   }
 }
 

@@ -15,16 +15,16 @@ import {
 } from '../domain/push-throttle.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
+import { type BacklogLimits, type BacklogState, DEFAULT_BACKLOG, sendBounded } from './backlog.js';
 import { type EventMessage, messageOf } from './event-messages.js';
 import { jobJson } from './job-json.js';
 import { previewFromWorker } from './preview-frame.js';
 
 export const TELEMETRY_MS = 1_500;
-/** A client this far behind gets no previews until it catches up (they are replaced by the next ones anyway). */
-const PREVIEW_BACKLOG_BYTES = 1 << 20;
-/** A client this far behind is disconnected: it is not reading. */
-const MAX_BACKLOG_BYTES = 32 << 20;
+/** Messages held back while a client's snapshot is read, at most; beyond, the client is dropped (it reconnects). */
+const MAX_HELD = 10_000;
 
 /** The part of a `ws` WebSocket the hub uses. */
 export interface HubSocket {
@@ -32,12 +32,11 @@ export interface HubSocket {
   readonly bufferedAmount: number;
   send(data: string | Buffer, cb?: (err?: Error) => void): void;
   close(code?: number, reason?: string): void;
+  terminate(): void;
   on(event: 'close', listener: () => void): unknown;
 }
 
-const OPEN = 1;
-
-interface Client {
+interface Client extends BacklogState {
   socket: HubSocket;
   /** messages held back until the snapshot is sent; null once it is */
   held: (string | Buffer)[] | null;
@@ -56,6 +55,9 @@ export interface EventHubOptions {
   now: () => number;
   pushIntervalMs?: number;
   telemetryMs?: number;
+  /** how far a client may fall behind (backlog.ts) */
+  backlog?: BacklogLimits;
+  log?: Logger;
 }
 
 export class EventHub {
@@ -99,14 +101,18 @@ export class EventHub {
 
   /** Takes a connected websocket: snapshot first, then everything live. */
   attach(socket: HubSocket): void {
-    const client: Client = { socket, held: [] };
+    const client: Client = { socket, held: [], behindSince: null };
     this.clients.add(client);
     socket.on('close', () => {
       this.clients.delete(client);
       if (this.clients.size === 0) this.stopTelemetry();
     });
     if (this.clients.size === 1) this.startTelemetry();
-    void this.sendSnapshot(client);
+    this.sendSnapshot(client).catch((err) => {
+      // Safe: the client is dropped and reconnects for a new snapshot.
+      (this.opts.log ?? silentLogger).error({ err }, `event snapshot failed: ${errMessage(err)}`);
+      socket.terminate();
+    });
   }
 
   close(): void {
@@ -123,8 +129,12 @@ export class EventHub {
     let running: Awaited<ReturnType<Engine['store']['listInProgress']>> = [];
     try {
       running = await engine.store.listInProgress();
-    } catch {
-      // the store is closing; the snapshot shows no running job
+    } catch (err) {
+      // Safe: the snapshot shows no running job; the live events that follow correct it.
+      (this.opts.log ?? silentLogger).warn(
+        { err },
+        `event snapshot without running jobs: ${errMessage(err)}`,
+      );
     }
     const previews = running.map((j) => this.previews.get(j.id)).filter((b) => b !== undefined);
     const msg: EventMessage = {
@@ -184,20 +194,24 @@ export class EventHub {
 
   private broadcast(data: string | Buffer, isPreview = false): void {
     for (const c of this.clients) {
-      if (c.held) c.held.push(data);
-      else this.sendTo(c, data, isPreview);
+      if (!c.held) this.sendTo(c, data, isPreview);
+      else if (c.held.length < MAX_HELD) c.held.push(data);
+      else {
+        c.held = null;
+        c.socket.terminate();
+      }
     }
   }
 
   private sendTo(c: Client, data: string | Buffer, isPreview = false): void {
-    const s = c.socket;
-    if (s.readyState !== OPEN) return;
-    if (s.bufferedAmount > MAX_BACKLOG_BYTES) {
-      s.close(1008, 'not reading');
-      return;
+    const limits = this.opts.backlog ?? DEFAULT_BACKLOG;
+    const buffered = c.socket.bufferedAmount;
+    if (sendBounded(c.socket, c, data, isPreview, limits, this.opts.now()) === 'disconnected') {
+      (this.opts.log ?? silentLogger).warn(
+        { buffered },
+        'event websocket client disconnected: it is not reading what it is sent',
+      );
     }
-    if (isPreview && s.bufferedAmount > PREVIEW_BACKLOG_BYTES) return;
-    s.send(data);
   }
 
   private startTelemetry(): void {
@@ -207,8 +221,9 @@ export class EventHub {
       try {
         const t = await source.read();
         if (this.clients.size > 0) this.broadcast(JSON.stringify({ type: 'telemetry', ...t }));
-      } catch {
-        // a failed reading is skipped; the next one comes in TELEMETRY_MS
+      } catch (err) {
+        // Safe: a failed reading is skipped; the next one comes in TELEMETRY_MS.
+        (this.opts.log ?? silentLogger).debug({ err }, `telemetry reading failed: ${errMessage(err)}`);
       }
     };
     void tick();

@@ -10,6 +10,8 @@ export interface JobJsonOptions {
   /** include prompt, workflow and extra_data (single-job answers) */
   full?: boolean;
   progress?: unknown;
+  /** why a pending job is held back from dispatch (no worker can run it now), if it is */
+  waiting?: { reason: string; since: number; failAt: number } | null;
 }
 
 export function jobJson(job: Job, opts: JobJsonOptions = {}): Record<string, unknown> {
@@ -33,6 +35,10 @@ export function jobJson(job: Job, opts: JobJsonOptions = {}): Record<string, unk
     requeued_from: job.requeuedFrom,
   };
   if (opts.progress !== undefined) out.progress = opts.progress;
+  if (opts.waiting !== undefined)
+    out.waiting = opts.waiting
+      ? { reason: opts.waiting.reason, since: opts.waiting.since, fails_at: opts.waiting.failAt }
+      : null;
   if (opts.full) {
     out.prompt = job.prompt;
     out.workflow = job.workflow;

@@ -72,7 +72,11 @@ export function registerPqueueRoutes(
 
   app.get<{ Params: { id: string } }>('/api/pqueue/jobs/:id', async (req) => {
     const job = await engine.getOrThrow(parseUuidParam(req.params.id));
-    return jobJson(job, { full: true, progress: progress.get(job.id) ?? undefined });
+    return jobJson(job, {
+      full: true,
+      progress: progress.get(job.id) ?? undefined,
+      waiting: job.status === 'pending' ? engine.holdOf(job.id) : undefined,
+    });
   });
 
   app.get<{ Querystring: { limit?: string } }>('/api/pqueue', async (req) => {
@@ -92,7 +96,10 @@ export function registerPqueueRoutes(
         ...jobJson(j, { progress: progress.get(j.id) }),
         estimate: est?.get(j.id) ?? null,
       })),
-      pending: pending.map((j) => ({ ...jobJson(j), estimate: est?.get(j.id) ?? null })),
+      pending: pending.map((j) => ({
+        ...jobJson(j, { waiting: engine.holdOf(j.id) }),
+        estimate: est?.get(j.id) ?? null,
+      })),
       pending_total: counts.pending,
       counts,
     };

@@ -41,7 +41,7 @@ export function decodePreviewFrame(buf: Buffer): { meta: PreviewMeta; image: Buf
     if (typeof meta?.job_id !== 'string') return null;
     return { meta, image: buf.subarray(8 + n) };
   } catch {
-    return null;
+    return null; // not a preview frame of ours: the caller skips it
   }
 }
 

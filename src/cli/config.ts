@@ -2,7 +2,9 @@
  * The command line and the environment, resolved and checked once. Nothing
  * else in comfy-queue reads process.env.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
 
 export class ConfigError extends Error {
@@ -26,6 +28,10 @@ export const SERVE_ENV = {
   'keep-jobs': 'COMFY_QUEUE_KEEP_JOBS',
   'keep-days': 'COMFY_QUEUE_KEEP_DAYS',
   'keep-thumbs-mb': 'COMFY_QUEUE_KEEP_THUMBS_MB',
+  'log-level': 'COMFY_QUEUE_LOG_LEVEL',
+  'log-json': 'COMFY_QUEUE_LOG_JSON',
+  'comfy-ca': 'COMFY_QUEUE_COMFY_CA',
+  'missing-node-grace-s': 'COMFY_QUEUE_MISSING_NODE_GRACE_S',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -48,9 +54,13 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'keep-jobs': { type: 'string' },
       'keep-days': { type: 'string' },
       'keep-thumbs-mb': { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-json': { type: 'boolean' },
+      'comfy-ca': { type: 'string' },
+      'missing-node-grace-s': { type: 'string' },
     },
   });
-  const pick = (k: keyof typeof SERVE_ENV): string | undefined => {
+  const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
     const v = values[k];
     if (typeof v === 'string') return v;
     const e = env[SERVE_ENV[k]];
@@ -63,6 +73,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     try {
       url = new URL(u);
     } catch {
+      // the thrown TypeError says less than this
       throw new ConfigError(`--comfy ${u}: not a URL (expected e.g. http://127.0.0.1:8188)`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -85,7 +96,9 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     let u: URL | null = null;
     try {
       u = new URL(o);
-    } catch {}
+    } catch {
+      // not a URL: refused just below with a message naming the flag
+    }
     if (!u || u.origin !== o.replace(/\/+$/, '')) {
       throw new ConfigError(
         `--allow-origin ${o}: give an origin like http://127.0.0.1:8188 (scheme, host, port; no path)`,
@@ -105,8 +118,35 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       `--durability must be "full" (survives power loss) or "normal" (survives crashes), not "${durability}"`,
     );
   }
+  const logLevel = (pick('log-level') ?? DEFAULT_CONFIG.logLevel).toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+  const caFile = pick('comfy-ca');
+  let comfyCa: string | null = null;
+  if (caFile) {
+    try {
+      comfyCa = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`--comfy-ca ${caFile}: cannot be read (${(err as Error).message})`);
+    }
+    if (!comfyCa.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError(`--comfy-ca ${caFile}: not a PEM certificate file`);
+    }
+  }
   return {
     ...DEFAULT_CONFIG,
+    logLevel: logLevel as LogLevel,
+    logJson: values['log-json'] ?? envFlag(env[SERVE_ENV['log-json']], 'log-json'),
+    comfyCa,
+    missingNodeGraceMs:
+      int(
+        pick('missing-node-grace-s'),
+        DEFAULT_CONFIG.missingNodeGraceMs / 1000,
+        'missing-node-grace-s',
+        0,
+        30 * 24 * 3600,
+      ) * 1000,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
     storeBusyMs: int(pick('store-busy-ms'), DEFAULT_CONFIG.storeBusyMs, 'store-busy-ms', 0, 600_000),
     host,
@@ -125,6 +165,15 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       keepThumbsMb: optionalInt(pick('keep-thumbs-mb'), 'keep-thumbs-mb', 0, 100_000_000),
     },
   };
+}
+
+/** A yes/no environment variable: 1/true/yes or 0/false/no (or unset). */
+function envFlag(raw: string | undefined, name: string): boolean {
+  if (raw === undefined || raw === '') return false;
+  const v = raw.toLowerCase();
+  if (v === '1' || v === 'true' || v === 'yes') return true;
+  if (v === '0' || v === 'false' || v === 'no') return false;
+  throw new ConfigError(`--${name} (environment) must be 1/true/yes or 0/false/no (got "${raw}")`);
 }
 
 /** A limit that is off unless given. */

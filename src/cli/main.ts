@@ -10,7 +10,8 @@ Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
-                    [--allow-origin ORIGIN]... [--store-busy-ms MS]
+                    [--allow-origin ORIGIN]... [--comfy-ca FILE] [--missing-node-grace-s S]
+                    [--store-busy-ms MS] [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
   comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R] [--web-ui] [--aiohttp-wire]
 
 serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
@@ -25,6 +26,11 @@ serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127
         History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
         (finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
         limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).
+        --comfy-ca FILE trusts a CA certificate for https:// workers (COMFY_QUEUE_COMFY_CA;
+        NODE_EXTRA_CA_CERTS works too). A pending job that needs a node no worker has waits
+        --missing-node-grace-s seconds (default 600) before it fails.
+        Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
+        (COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
 sim     runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
 `;
 
@@ -37,22 +43,26 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'serve') {
     const config = resolveServeConfig(rest, process.env);
     const server = await startServer(config);
-    const out = process.stdout;
-    // One write, so that whoever reads the first line has the whole start-up report.
-    out.write(
-      [
-        `comfy-queue listening on ${server.url}`,
-        `dashboard: ${server.url}/dashboard/`,
-        `ComfyUI's own UI, through comfy-queue: ${server.url}/ (when a worker serves it)`,
-        `database: ${server.dbFile}`,
-        `queue: ${server.engine.isPaused ? 'paused' : 'running'}`,
-        ...server.workers.map((w) => `worker ${w.id}: ${w.url} (${w.state})`),
-      ].join('\n') + '\n',
-    );
-    server.engine.bus.subscribe((e) => {
-      if (e.type === 'worker.state')
-        out.write(`worker ${e.worker}: ${e.state}${e.detail ? ` (${e.detail})` : ''}\n`);
+    const log = server.log;
+    // A promise nobody awaited failed: a bug, but the queue's state is in the store and the rest of
+    // the server is unaffected, so it is logged and the server stays up.
+    process.on('unhandledRejection', (reason) => {
+      log.error({ err: reason }, 'unhandled promise rejection (the server keeps running)');
     });
+    // An exception escaped to the event loop: the process may be in any state. The store holds
+    // everything committed, so the safe course is to log it, close what can be closed, and exit.
+    process.on('uncaughtException', (err) => {
+      log.fatal({ err }, 'uncaught exception: shutting down');
+      server.close().finally(() => process.exit(1));
+    });
+    // The start-up report; the line naming the address comes last, so whoever waits for it has the rest.
+    log.info(`dashboard: ${server.url}/dashboard/`);
+    log.info(`ComfyUI's own UI, through comfy-queue: ${server.url}/ (when a worker serves it)`);
+    log.info(`database: ${server.dbFile}`);
+    log.info(`queue: ${server.engine.isPaused ? 'paused' : 'running'}`);
+    for (const w of server.workers)
+      log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);
+    log.info({ url: server.url }, `comfy-queue listening on ${server.url}`);
     onExit(() => server.close());
     return -1;
   }

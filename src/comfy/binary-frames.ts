@@ -74,7 +74,7 @@ export function decodeBinaryFrame(buf: Buffer): BinaryFrame | null {
     try {
       metadata = JSON.parse(buf.subarray(8, 8 + m).toString('utf8')) as PreviewMetadata;
     } catch {
-      return null;
+      return null; // not an error: a frame that is not ours to read is passed on undecoded
     }
     if (!metadata || typeof metadata !== 'object' || typeof metadata.prompt_id !== 'string') return null;
     return { type: 4, metadata, image: buf.subarray(8 + m) };

@@ -1,9 +1,30 @@
 /**
- * HTTP calls to one ComfyUI server. Answers are outside data: each is checked
- * for the shape the caller relies on, and anything else is a ComfyError.
+ * HTTP calls to one ComfyUI server, over http:// or https://. Answers are
+ * outside data: each is checked for the shape the caller relies on, and
+ * anything else is a ComfyError. Every call has a timeout: a worker that stops
+ * answering (frozen, half-dead network) fails the call instead of holding it.
  */
-import { Agent, request } from 'node:http';
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+} from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import type { PromptGraph } from '../domain/job.js';
+
+export interface ComfyClientOptions {
+  /** a call fails when the worker sends nothing for this long (default 30 s) */
+  timeoutMs?: number;
+  /** a CA certificate (PEM) trusted for an https:// worker, besides the bundled ones */
+  ca?: string | null;
+}
+
+/** The CA list for a worker's TLS: the bundled roots plus `ca`, or node's defaults (NODE_EXTRA_CA_CERTS included) when none. */
+export function tlsCa(ca: string | null | undefined): string[] | undefined {
+  return ca ? [...rootCertificates, ca] : undefined;
+}
 
 export class ComfyUnreachableError extends Error {
   override name = 'ComfyUnreachableError';
@@ -52,22 +73,29 @@ interface RawResponse {
 
 /** One keep-alive agent per client: dispatch makes many small calls to the same server. */
 export class ComfyClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly agent: HttpAgent;
   private readonly base: URL;
+  private readonly https: boolean;
+  readonly timeoutMs: number;
 
   constructor(
     readonly baseUrl: string,
-    private readonly timeoutMs = 15_000,
+    opts: ComfyClientOptions = {},
   ) {
     this.base = new URL(baseUrl);
+    this.https = this.base.protocol === 'https:';
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.agent = this.https
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 8, ca: tlsCa(opts.ca) })
+      : new HttpAgent({ keepAlive: true, maxSockets: 8 });
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  async systemStats(): Promise<Record<string, unknown>> {
-    return this.getJson('/system_stats');
+  async systemStats(timeoutMs?: number): Promise<Record<string, unknown>> {
+    return this.getJson('/system_stats', timeoutMs);
   }
 
   async objectInfo(): Promise<Record<string, unknown>> {
@@ -105,8 +133,12 @@ export class ComfyClient {
     return entry && typeof entry === 'object' ? (entry as HistoryEntry) : null;
   }
 
-  async queue(): Promise<QueueSnapshot> {
-    const json = (await this.getJson('/queue')) as { queue_running?: unknown; queue_pending?: unknown };
+  /** ComfyUI's queue; `timeoutMs` overrides the client's (the liveness probe is quicker to give up). */
+  async queue(timeoutMs?: number): Promise<QueueSnapshot> {
+    const json = (await this.getJson('/queue', timeoutMs)) as {
+      queue_running?: unknown;
+      queue_pending?: unknown;
+    };
     const ids = (v: unknown): string[] =>
       Array.isArray(v) ? v.map((item) => (Array.isArray(item) ? String(item[1]) : '')).filter(Boolean) : [];
     return { running: ids(json.queue_running), pending: ids(json.queue_pending) };
@@ -136,47 +168,46 @@ export class ComfyClient {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
     const path = `${this.base.pathname.replace(/\/$/, '')}/view?${q.toString()}`;
     return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          protocol: this.base.protocol,
-          hostname: this.base.hostname,
-          port: this.base.port,
-          path,
-          method: 'GET',
-          agent: this.agent,
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > maxBytes) req.destroy(new Error(`the file is larger than ${maxBytes} bytes`));
-            else chunks.push(c);
-          });
-          res.on('end', () => {
-            const body = Buffer.concat(chunks);
-            if (res.statusCode === 200) resolve(body);
-            else
-              reject(
-                new ComfyHttpError(
-                  res.statusCode ?? 0,
-                  body.toString('utf8', 0, 500),
-                  `ComfyUI /view: HTTP ${res.statusCode}`,
-                ),
-              );
-          });
-          res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
-        },
-      );
+      const req = this.request({ path, method: 'GET', agent: this.agent, timeout: this.timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > maxBytes) req.destroy(new Error(`the file is larger than ${maxBytes} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          if (res.statusCode === 200) resolve(body);
+          else
+            reject(
+              new ComfyHttpError(
+                res.statusCode ?? 0,
+                body.toString('utf8', 0, 500),
+                `ComfyUI /view: HTTP ${res.statusCode}`,
+              ),
+            );
+        });
+        res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
+      });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}/view: ${e.message}`)));
       req.end();
     });
   }
 
-  private async getJson(path: string): Promise<Record<string, unknown>> {
-    const res = await this.send('GET', path);
+  private request(opts: RequestOptions, onResponse: (res: IncomingMessage) => void) {
+    const all = {
+      ...opts,
+      protocol: this.base.protocol,
+      hostname: this.base.hostname,
+      port: this.base.port,
+    };
+    return this.https ? httpsRequest(all, onResponse) : httpRequest(all, onResponse);
+  }
+
+  private async getJson(path: string, timeoutMs?: number): Promise<Record<string, unknown>> {
+    const res = await this.send('GET', path, undefined, timeoutMs);
     const json = parseJson(res.text);
     if (res.status !== 200 || !json || typeof json !== 'object') {
       throw new ComfyHttpError(res.status, json ?? res.text, `ComfyUI ${path}: HTTP ${res.status}`);
@@ -184,17 +215,19 @@ export class ComfyClient {
     return json as Record<string, unknown>;
   }
 
-  private send(method: string, path: string, body?: string): Promise<RawResponse> {
+  private send(
+    method: string,
+    path: string,
+    body?: string,
+    timeoutMs = this.timeoutMs,
+  ): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.request(
         {
-          protocol: this.base.protocol,
-          hostname: this.base.hostname,
-          port: this.base.port,
           path: this.base.pathname.replace(/\/$/, '') + path,
           method,
           agent: this.agent,
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
           headers:
             body === undefined
               ? {}
@@ -209,7 +242,7 @@ export class ComfyClient {
           res.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}${path}: ${e.message}`)));
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (e) => reject(new ComfyUnreachableError(`${this.baseUrl}${path}: ${e.message}`)));
       req.end(body);
     });
@@ -221,6 +254,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
+    // Not JSON: the callers treat null as "not the answer expected" and say so with the raw text.
     return null;
   }
 }

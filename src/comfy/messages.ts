@@ -143,6 +143,7 @@ export function parseComfyMessage(text: string): ParseResult {
   try {
     raw = JSON.parse(text);
   } catch {
+    // The caller decides what an unreadable frame means: the reason says why.
     return { ok: false, reason: 'not JSON' };
   }
   if (!raw || typeof raw !== 'object' || typeof (raw as { type?: unknown }).type !== 'string') {

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import { type BinaryFrame, decodeBinaryFrame } from './binary-frames.js';
+import { tlsCa } from './client.js';
 import { type ComfyMessage, parseComfyMessage } from './messages.js';
 
 export interface ComfySocketHandlers {
@@ -23,14 +24,31 @@ export function wsUrlFor(baseUrl: string, clientId: string): string {
   return u.toString();
 }
 
+export interface ComfySocketOptions {
+  /** a CA certificate (PEM) trusted for a wss:// worker, besides the bundled ones */
+  ca?: string | null;
+  handshakeTimeoutMs?: number;
+}
+
 export class ComfySocket {
   private readonly ws: WebSocket;
   private closed = false;
+  /** pings sent and not answered yet (ComfyUI's aiohttp answers each with a pong) */
+  private unanswered = 0;
 
-  constructor(baseUrl: string, clientId: string, handlers: ComfySocketHandlers) {
+  constructor(
+    baseUrl: string,
+    clientId: string,
+    handlers: ComfySocketHandlers,
+    opts: ComfySocketOptions = {},
+  ) {
     this.ws = new WebSocket(wsUrlFor(baseUrl, clientId), {
       perMessageDeflate: false,
-      handshakeTimeout: 10_000,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+      ca: tlsCa(opts.ca),
+    });
+    this.ws.on('pong', () => {
+      this.unanswered = 0;
     });
     this.ws.on('open', () => {
       this.ws.send(JSON.stringify({ type: 'feature_flags', data: { supports_preview_metadata: true } }));
@@ -44,6 +62,7 @@ export class ComfySocket {
       }
       const text = buf.toString('utf8');
       const parsed = parseComfyMessage(text);
+      // A message of a shape comfy-queue does not know is ComfyUI's or an extension's business: skipped.
       if (parsed.ok) handlers.onMessage(parsed.message, text);
     });
     const done = (reason: string) => {
@@ -56,6 +75,18 @@ export class ComfySocket {
       done(err.message);
       this.ws.terminate();
     });
+  }
+
+  /**
+   * Sends a ping; resolves false when the previous one is still unanswered
+   * (the worker stopped reading its socket), true otherwise.
+   */
+  ping(): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    const answered = this.unanswered === 0;
+    this.unanswered++;
+    this.ws.ping();
+    return answered;
   }
 
   close(): void {

@@ -7,6 +7,7 @@
 import { QueueError } from '../domain/errors.js';
 import type { Job, PromptGraph } from '../domain/job.js';
 import { compareQueueOrder, isFinished } from '../domain/job.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { FinishPatch, JobStore } from '../store/job-store.js';
 import type { EventBus, WorkerState } from './events.js';
 import { buildNewJob, type EnqueueInput, requeueInput } from './new-job.js';
@@ -20,7 +21,20 @@ export interface EngineOptions {
   leaseMs: number;
   /** a job lost this many times by workers fails instead of going back to pending */
   maxAttempts: number;
+  log?: Logger;
 }
+
+/** Why a pending job is not dispatched for now (no worker can run it), and since when. */
+export interface PendingHold {
+  reason: string;
+  since: number;
+  /** when it fails unless a worker that can run it appears */
+  failAt: number;
+}
+
+/** The first retry of a failed claim waits this long, doubling up to CLAIM_RETRY_MAX_MS. */
+const CLAIM_RETRY_MS = 100;
+const CLAIM_RETRY_MAX_MS = 5_000;
 
 export type FrameListener = (worker: string, jobId: string | null, frame: WorkerFrame) => void;
 
@@ -34,15 +48,21 @@ export class Engine implements WorkerReports {
   /** claims under way per worker, so that two paths never overfill one */
   private readonly claiming = new Map<string, number>();
   private leaseTimer: NodeJS.Timeout | null = null;
-  /** a claim failed in the store (full disk, lock): the pump tries again after this delay */
-  private pumpRetryMs = 0;
-  private pumpRetryTimer: NodeJS.Timeout | null = null;
+  private claimRetryMs = CLAIM_RETRY_MS;
+  private claimRetryTimer: NodeJS.Timeout | null = null;
+  /** jobs cancelled while in_progress but not yet handed to their worker (between claim and run) */
+  private readonly cancelBeforeRun = new Set<string>();
+  /** pending jobs kept back from dispatch: no worker can run them now (revalidate.ts) */
+  private readonly holds = new Map<string, PendingHold>();
+  private readonly log: Logger;
 
   constructor(
     readonly store: JobStore,
     readonly bus: EventBus,
     private readonly opts: EngineOptions,
-  ) {}
+  ) {
+    this.log = opts.log ?? silentLogger;
+  }
 
   /** Loads the paused flag and hands every job that was running back to its worker for reconciling. */
   async start(workers: WorkerPort[]): Promise<void> {
@@ -62,7 +82,7 @@ export class Engine implements WorkerReports {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
-    if (this.pumpRetryTimer) clearTimeout(this.pumpRetryTimer);
+    if (this.claimRetryTimer) clearTimeout(this.claimRetryTimer);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
   }
 
@@ -75,6 +95,28 @@ export class Engine implements WorkerReports {
     const ids = new Set<string>();
     for (const w of this.workers.values()) for (const job of w.waitingJobs()) ids.add(job.id);
     return ids;
+  }
+
+  /** Why a pending job is held back from dispatch, or null. */
+  holdOf(id: string): PendingHold | null {
+    return this.holds.get(id) ?? null;
+  }
+
+  heldIds(): string[] {
+    return [...this.holds.keys()];
+  }
+
+  /** Keeps a pending job from being dispatched (no worker can run it now), or lets it go again (null). */
+  setHold(id: string, hold: PendingHold | null): void {
+    const had = this.holds.has(id);
+    if (hold) {
+      this.holds.set(id, hold);
+      if (!had) this.log.warn({ job: id, failAt: hold.failAt }, `job waits: ${hold.reason}`);
+      return;
+    }
+    if (!this.holds.delete(id)) return;
+    this.log.debug({ job: id }, 'job no longer waits');
+    this.pump();
   }
 
   onFrame(listener: FrameListener): () => void {
@@ -194,7 +236,8 @@ export class Engine implements WorkerReports {
     }
     if (job.status === 'in_progress') {
       const w = job.worker ? this.workers.get(job.worker) : undefined;
-      if (w) await w.cancel(id);
+      // Claimed but not yet handed to the worker: dispatch() passes the cancel on.
+      if (w && !(await w.cancel(id))) this.cancelBeforeRun.add(id);
       return job;
     }
     throw new QueueError('NOT_CANCELLABLE', `Job ${id} is ${job.status}; there is nothing to cancel.`);
@@ -233,9 +276,14 @@ export class Engine implements WorkerReports {
       return;
     }
     this.pumping = true;
-    void this.runPump().finally(() => {
-      this.pumping = false;
-    });
+    this.runPump()
+      .catch((err) => {
+        // Safe: a claimed job is in the store as in_progress and recovered like any; the next pump goes on.
+        this.log.error({ err }, `scheduling failed: ${errMessage(err)}`);
+      })
+      .finally(() => {
+        this.pumping = false;
+      });
   }
 
   private async runPump(): Promise<void> {
@@ -247,15 +295,15 @@ export class Engine implements WorkerReports {
           let job: Job | null;
           this.claiming.set(w.id, (this.claiming.get(w.id) ?? 0) + 1);
           try {
-            job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs);
+            job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs, [...this.holds.keys()]);
+            this.claimRetryMs = CLAIM_RETRY_MS;
           } catch (err) {
-            // Nothing was claimed (the claim commits or does nothing): try again later.
-            if (!this.closed) this.retryPumpLater(err);
+            if (this.closed) return; // the store closes with the engine: nothing to retry
+            this.retryClaims(err);
             return;
           } finally {
             this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
           }
-          this.pumpRetryMs = 0;
           if (!job) break;
           this.dispatch(w, job);
         }
@@ -263,18 +311,19 @@ export class Engine implements WorkerReports {
     } while (this.pumpAgain && !this.closed);
   }
 
-  /** A claim failed (full disk, locked database): pump again after a growing, bounded delay. */
-  private retryPumpLater(err: unknown): void {
-    if (this.pumpRetryTimer) return;
-    this.pumpRetryMs = Math.min(Math.max(this.pumpRetryMs * 2, 250), 5_000);
-    process.stderr.write(
-      `comfy-queue: could not claim a job (${(err as Error).message}); trying again in ${this.pumpRetryMs} ms\n`,
+  /** A claim failed (the database is busy, full, unreadable): try again later rather than stall. */
+  private retryClaims(err: unknown): void {
+    this.log.error(
+      { err, retryInMs: this.claimRetryMs },
+      `claiming the next job failed: ${errMessage(err)}; retrying`,
     );
-    this.pumpRetryTimer = setTimeout(() => {
-      this.pumpRetryTimer = null;
+    if (this.claimRetryTimer) return;
+    this.claimRetryTimer = setTimeout(() => {
+      this.claimRetryTimer = null;
       this.pump();
-    }, this.pumpRetryMs);
-    this.pumpRetryTimer.unref();
+    }, this.claimRetryMs);
+    this.claimRetryTimer.unref();
+    this.claimRetryMs = Math.min(this.claimRetryMs * 2, CLAIM_RETRY_MAX_MS);
   }
 
   private hasRoom(w: WorkerPort): boolean {
@@ -283,7 +332,10 @@ export class Engine implements WorkerReports {
 
   private dispatch(w: WorkerPort, job: Job): void {
     this.bus.publish({ type: 'job.started', job });
+    this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
+    if (this.cancelBeforeRun.delete(job.id))
+      w.cancel(job.id).catch((err) => this.logWorkerCall(w, job.id, 'cancel', err));
   }
 
   /**
@@ -293,8 +345,15 @@ export class Engine implements WorkerReports {
    */
   private withdrawWaiting(shouldWithdraw: (waiting: Job) => boolean): void {
     for (const w of this.workers.values()) {
-      for (const job of w.waitingJobs()) if (shouldWithdraw(job)) void w.takeBack(job.id);
+      for (const job of w.waitingJobs())
+        if (shouldWithdraw(job))
+          w.takeBack(job.id).catch((err) => this.logWorkerCall(w, job.id, 'take-back', err));
     }
+  }
+
+  /** A call on a worker that nobody awaits failed: logged; the driver's poll reconciles the job. */
+  private logWorkerCall(w: WorkerPort, jobId: string, what: string, err: unknown): void {
+    this.log.error({ err, worker: w.id, job: jobId }, `${what} failed: ${errMessage(err)}`);
   }
 
   private async renewLeases(): Promise<void> {
@@ -305,11 +364,9 @@ export class Engine implements WorkerReports {
       try {
         await this.store.renewLeases(w.id, ids, until);
       } catch (err) {
-        // The next renewal (a third of the lease later) tries again.
-        if (!this.closed)
-          process.stderr.write(
-            `comfy-queue: could not renew the leases of ${w.id}: ${(err as Error).message}\n`,
-          );
+        // Safe to go on: a lease only matters to a restart's recovery, and the next renewal (a third of
+        // the lease later) extends it again; a closing store ends the timer with it.
+        if (!this.closed) this.log.warn({ err, worker: w.id }, `renewing leases failed: ${errMessage(err)}`);
       }
     }
   }
@@ -319,7 +376,8 @@ export class Engine implements WorkerReports {
   /** Records the outcome and, in the same commit, claims the worker's next job when it has room. */
   async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
     const w = this.workers.get(worker);
-    const claim = w && this.hasRoom(w);
+    // The combined claim cannot skip held-back jobs: with any held, the pump claims instead.
+    const claim = w && this.hasRoom(w) && this.holds.size === 0;
     if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
     let result: { finished: Job | null; next: Job | null };
     try {
@@ -333,13 +391,19 @@ export class Engine implements WorkerReports {
     } finally {
       if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
     }
+    this.cancelBeforeRun.delete(jobId);
     if (result.finished) this.bus.publish({ type: 'job.finished', job: result.finished });
     if (result.next && w) this.dispatch(w, result.next);
+    else if (w && !claim) this.pump();
   }
 
-  async withdrawn(worker: string, jobId: string): Promise<void> {
+  async withdrawn(
+    worker: string,
+    jobId: string,
+    reason = 'taken back: the queue order changed',
+  ): Promise<void> {
     const job = await this.store.release(jobId, null, worker);
-    if (job) this.bus.publish({ type: 'job.released', job, reason: 'taken back: the queue order changed' });
+    if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
 

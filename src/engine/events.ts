@@ -5,6 +5,7 @@
  * servers behind this interface.
  */
 import type { Job } from '../domain/job.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 
 export type WorkerState = 'connecting' | 'online' | 'offline';
 
@@ -45,12 +46,15 @@ export interface EventBus {
 export class MemoryEventBus implements EventBus {
   private readonly listeners = new Set<Listener>();
 
+  constructor(private readonly log: Logger = silentLogger) {}
+
   publish(event: QueueEvent): void {
     for (const l of this.listeners) {
       try {
         l(event);
-      } catch {
-        // One broken subscriber must not stop the others or the engine.
+      } catch (err) {
+        // One broken subscriber must not stop the others or the engine: the change is already committed.
+        this.log.error({ err, event: event.type }, `an event subscriber failed: ${errMessage(err)}`);
       }
     }
   }

@@ -7,6 +7,7 @@
  * batches with a turn of the event loop between them.
  */
 import { FINISHED_STATUSES } from '../domain/job.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EventBus } from './events.js';
 import { deleteHistoryBatch, PRUNE_BATCH } from './history-prune.js';
@@ -39,6 +40,7 @@ export class Retention {
     private readonly bus: EventBus,
     private readonly limits: RetentionLimits,
     private readonly now: () => number,
+    private readonly log: Logger = silentLogger,
     private readonly intervalMs = 60_000,
   ) {}
 
@@ -58,7 +60,10 @@ export class Retention {
   /** One pass (a pass already under way is joined, not doubled). */
   runOnce(): Promise<void> {
     this.running ??= this.pass()
-      .catch(() => undefined) // the store is closing; the next pass tries again
+      .catch((err) => {
+        // Safe: nothing half-done stays (each batch is one transaction); the next pass tries again.
+        if (!this.stopped) this.log.error({ err }, `history retention pass failed: ${errMessage(err)}`);
+      })
       .finally(() => {
         this.running = null;
       });

@@ -1,14 +1,20 @@
 /**
  * Re-checks pending jobs against the workers' /object_info (at start-up and
- * whenever a worker (re)connects): a job no known worker can run any more (a
- * node type disappeared, an option went away) fails with an `invalid_job`
- * error saying why, instead of being dropped or failing on every worker.
+ * whenever a worker (re)connects). A job no known worker can run any more (a
+ * node type disappeared, an option went away) is not failed at once: a worker
+ * that restarts without a custom node for a moment must not fail the whole
+ * queue. It waits — pending, held back from dispatch, the reason in its JSON —
+ * and fails with an `invalid_job` error saying why only when no worker could
+ * run it for `graceMs` (10 minutes by default). A worker that can run it again
+ * lets it go.
  */
 
 import type { JobError } from '../domain/job.js';
 import type { ObjectInfoMap } from '../domain/prompt-graph.js';
 import { validatePrompt } from '../domain/prompt-graph.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { JobStore } from '../store/job-store.js';
+import type { PendingHold } from './engine.js';
 import type { EventBus } from './events.js';
 
 const BATCH = 500;
@@ -33,18 +39,46 @@ export function invalidReason(
   return first;
 }
 
+/** What the revalidator needs of the engine. */
+export interface HoldPort {
+  readonly store: JobStore;
+  readonly bus: EventBus;
+  holdOf(id: string): PendingHold | null;
+  setHold(id: string, hold: PendingHold | null): void;
+  heldIds(): string[];
+}
+
+export interface RevalidatorOptions {
+  now: () => number;
+  /** how long a job no worker can run waits before it fails (0: fails at once) */
+  graceMs: number;
+  /** the object_info of every worker known */
+  infos: () => readonly ObjectInfoMap[];
+  log?: Logger;
+}
+
 export class PendingRevalidator {
   private running: Promise<number> | null = null;
   private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly log: Logger;
 
   constructor(
-    private readonly store: JobStore,
-    private readonly bus: EventBus,
-    private readonly now: () => number,
-  ) {}
+    private readonly engine: HoldPort,
+    private readonly opts: RevalidatorOptions,
+  ) {
+    this.log = opts.log ?? silentLogger;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
 
   /** Runs one pass (or schedules one more after the current); resolves the number of jobs failed by the last pass. */
-  run(infos: () => readonly ObjectInfoMap[]): Promise<number> {
+  run(): Promise<number> {
     if (this.running) {
       this.again = true;
       return this.running;
@@ -53,8 +87,9 @@ export class PendingRevalidator {
       let failed = 0;
       do {
         this.again = false;
-        failed = await this.pass(infos());
-      } while (this.again);
+        failed = await this.pass(this.opts.infos());
+      } while (this.again && !this.closed);
+      this.scheduleDeadline();
       return failed;
     })().finally(() => {
       this.running = null;
@@ -62,18 +97,59 @@ export class PendingRevalidator {
     return this.running;
   }
 
+  /** With jobs waiting, one more pass when the first of them is due to fail. */
+  private scheduleDeadline(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closed) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const id of this.engine.heldIds()) first = Math.min(first, this.engine.holdOf(id)?.failAt ?? first);
+    if (!Number.isFinite(first)) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.run().catch((err) => {
+          // Safe: the jobs keep waiting; the next worker (re)connect runs a pass again.
+          this.log.error({ err }, `re-validating waiting jobs failed: ${errMessage(err)}`);
+        });
+      },
+      Math.max(0, first - this.opts.now()) + 10,
+    );
+    this.timer.unref();
+  }
+
   private async pass(infos: readonly ObjectInfoMap[]): Promise<number> {
     if (infos.length === 0) return 0;
     let offset = 0;
     let failed = 0;
+    const seen = new Set<string>();
     for (;;) {
       const batch = await this.store.listPending(BATCH, offset);
-      if (batch.length === 0) return failed;
+      if (batch.length === 0) break;
       let kept = batch.length;
       for (const job of batch) {
+        seen.add(job.id);
         const error = invalidReason(job.prompt, job.targets, infos);
-        if (!error) continue;
-        const done = await this.store.finishPending(job.id, { status: 'failed', endedAt: this.now(), error });
+        if (!error) {
+          if (this.engine.holdOf(job.id)) this.engine.setHold(job.id, null);
+          continue;
+        }
+        const now = this.opts.now();
+        const since = this.engine.holdOf(job.id)?.since ?? now;
+        if (now - since < this.opts.graceMs) {
+          this.engine.setHold(job.id, { reason: error.message, since, failAt: since + this.opts.graceMs });
+          continue;
+        }
+        const waited = now - since;
+        const done = await this.store.finishPending(job.id, {
+          status: 'failed',
+          endedAt: now,
+          error:
+            waited > 0
+              ? { ...error, message: `${error.message} (waited ${Math.round(waited / 1000)} s)` }
+              : error,
+        });
+        this.engine.setHold(job.id, null);
         if (done) {
           kept--;
           failed++;
@@ -83,5 +159,16 @@ export class PendingRevalidator {
       offset += kept;
       await new Promise((r) => setImmediate(r)); // let requests through between batches
     }
+    // Held jobs that are no longer pending (cancelled, deleted) are forgotten.
+    for (const id of this.engine.heldIds()) if (!seen.has(id)) this.engine.setHold(id, null);
+    return failed;
+  }
+
+  private get store(): JobStore {
+    return this.engine.store;
+  }
+
+  private get bus(): EventBus {
+    return this.engine.bus;
   }
 }

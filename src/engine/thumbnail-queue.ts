@@ -7,6 +7,7 @@
  */
 import type { Job } from '../domain/job.js';
 import { type OutputFileRef, thumbnailSource } from '../domain/thumbnail-source.js';
+import { errMessage, type Logger } from '../logging/logger.js';
 import type { JobStore } from '../store/job-store.js';
 import type { EventBus } from './events.js';
 
@@ -20,6 +21,7 @@ export interface ThumbnailQueueOptions {
   concurrency?: number;
   /** jobs waiting beyond this many are dropped (they keep the placeholder until asked for again) */
   maxWaiting?: number;
+  log?: Logger;
 }
 
 interface Task {
@@ -97,7 +99,12 @@ export class ThumbnailQueue {
       if (this.closed) return;
       await this.store.putThumbnail(task.jobId, { ...image, createdAt: this.opts.now() });
       this.made++;
-    } catch {
+    } catch (err) {
+      // Safe: the job keeps the placeholder thumbnail; nothing else depends on it.
+      this.opts.log?.warn(
+        { job: task.jobId, worker: task.worker, err },
+        `thumbnail not made: ${errMessage(err)}`,
+      );
       this.failures++;
       this.failed.add(task.jobId);
       if (this.failed.size > FAILED_MEMORY) this.failed.delete(this.failed.values().next().value as string);

@@ -48,7 +48,7 @@ export interface WorkerReports {
   /** ComfyUI does not have the job: it goes back to pending. */
   lost(worker: string, jobId: string, reason: string): Promise<void>;
   /** The job was taken back before it started: it goes back to its place in the queue. */
-  withdrawn(worker: string, jobId: string): Promise<void>;
+  withdrawn(worker: string, jobId: string, reason?: string): Promise<void>;
   stateChanged(worker: string, state: WorkerState, detail?: string): void;
   /** A frame from ComfyUI; jobId is set when it belongs to a job this worker runs. */
   frame(worker: string, jobId: string | null, frame: WorkerFrame): void;

@@ -130,6 +130,7 @@ function decodeLoose(bytes: Buffer): string {
   try {
     return utf8Strict.decode(bytes);
   } catch {
+    // Not UTF-8: read as the spec's Latin-1, which decodes any bytes.
     return bytes.toString('latin1');
   }
 }

@@ -3,7 +3,8 @@
  * (docs/simulator.md). It speaks ComfyUI's HTTP and websocket protocol on a
  * real socket; several can run in one process.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { originForbidden } from './http-util.js';
@@ -28,7 +29,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const sim = new SimState(opts);
   const wss = new WebSocketServer({ noServer: true });
   const wire = opts.wire;
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (isHarsh(wire)) harshen(res, wire);
     res.on('close', () => {
       if (res.writableFinished) sim.wireStats.answered++;
@@ -40,7 +41,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
       return;
     }
     void route(sim, req, res);
-  });
+  };
+  const server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
+    : createServer(handler);
   server.keepAliveTimeout = 5000;
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -63,7 +67,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     port,
     close: async () => {
       sim.close();

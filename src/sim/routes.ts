@@ -108,7 +108,11 @@ async function upload({ sim, req, res }: Ctx): Promise<void> {
 async function postPrompt({ sim, req, res }: Ctx): Promise<void> {
   const body = await jsonBody(req);
   const usage = req.headers['comfy-usage-source'];
+  const gate = sim.opts.promptGate;
+  const pid = typeof body.prompt_id === 'string' ? body.prompt_id : '';
+  if (gate) await gate(pid, 'before-queue');
   const answer = sim.postPrompt(body, typeof usage === 'string' ? usage : undefined);
+  if (gate) await gate(pid, 'before-answer');
   sendJson(res, answer.status, answer.body);
 }
 

@@ -41,6 +41,14 @@ export interface SimulatorOptions {
   wire?: WireOptions;
   /** Serve a stand-in web frontend at `/` (true, or the size of its JS bundle in bytes; default off). */
   webUi?: boolean | number;
+  /**
+   * Tests: awaited inside `POST /prompt` before the prompt is queued
+   * (`before-queue`) and before the answer is sent (`before-answer`), to hold
+   * a submission open at a chosen point.
+   */
+  promptGate?: (promptId: string, stage: 'before-queue' | 'before-answer') => Promise<void> | void;
+  /** Serve https:// (and wss://) with this key and certificate (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** One entry of `GET /sim/executions`; `end` and `outcome` stay null while it runs. */
@@ -74,7 +82,7 @@ export class SimState {
   /** The stand-in frontend's files by path, when `webUi` is on. */
   readonly webUi: Map<string, WebUiFile> | null;
 
-  constructor(opts: SimulatorOptions) {
+  constructor(readonly opts: SimulatorOptions) {
     this.webUi =
       opts.webUi === undefined || opts.webUi === false
         ? null

@@ -53,6 +53,7 @@ export class HostSampler {
   }
 
   private async readCpu(): Promise<number | null> {
+    // No /proc (not Linux): the figure is reported as unknown (null), which is what it is.
     const times = parseCpuTimes(await readFile('/proc/stat', 'utf8').catch(() => ''));
     if (!times) return null;
     const prev = this.lastCpu;
@@ -65,6 +66,7 @@ export class HostSampler {
   }
 
   private async readMemory(): Promise<MemoryReading> {
+    // No /proc/meminfo (not Linux): node's own totals below.
     const parsed = parseMeminfo(await readFile('/proc/meminfo', 'utf8').catch(() => ''));
     return parsed ?? { totalBytes: totalmem(), availableBytes: freemem() };
   }
@@ -75,7 +77,7 @@ export class HostSampler {
       // bavail: what an unprivileged process may still write, as `df` shows it.
       return { path: this.opts.dataDir, totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
     } catch {
-      return null;
+      return null; // the data folder's disk cannot be read: reported as unknown
     }
   }
 
@@ -84,6 +86,8 @@ export class HostSampler {
     try {
       return parseNvidiaSmi(await (this.opts.runNvidiaSmi ?? (() => this.nvidiaSmi()))());
     } catch (err) {
+      // No nvidia-smi (ENOENT) means no NVIDIA GPU to report: not probed again. Any other failure
+      // reports no GPU for this reading only.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.gpuProbe = false;
       return [];
     }

@@ -4,6 +4,7 @@
  * that overlap share one sampling, so a poller and the websocket's timer do
  * not double the work.
  */
+import type { Logger } from '../logging/logger.js';
 import { type HostReading, HostSampler, type HostSamplerOptions } from './host-sampler.js';
 import { parseSystemStats, type WorkerSystem } from './system-stats.js';
 
@@ -57,6 +58,7 @@ export interface TelemetryOptions extends HostSamplerOptions {
   now: () => number;
   /** a worker's /system_stats slower than this reports its last known figures */
   workerTimeoutMs?: number;
+  log?: Logger;
 }
 
 export interface TelemetrySource {
@@ -95,7 +97,9 @@ export class Telemetry implements TelemetrySource {
         raw = await withTimeout(w.client.systemStats(), this.opts.workerTimeoutMs ?? 1_500);
         this.lastKnown.set(w.id, raw);
       } catch (err) {
+        // Reported in the reading (error, fresh: false) with the last known figures.
         error = (err as Error).message;
+        this.opts.log?.debug({ worker: w.id, err }, `worker system_stats unread: ${error}`);
       }
     } else {
       error = `worker is ${w.state}`;

@@ -6,6 +6,14 @@
  * follow (a dropped socket, a comfy-queue restart) against ComfyUI's queue and
  * history, in that order, so that a job is re-run only when ComfyUI provably
  * does not have it.
+ *
+ * It also watches the worker's health: a probe every healthIntervalMs (GET
+ * /queue with a short timeout, and a websocket ping that must be answered by
+ * the next probe). After healthMisses misses in a row the worker counts as
+ * unresponsive (offline): the jobs waiting in its queue go back to the queue at
+ * once, the one running there after the offline timeout. Those given-up jobs
+ * are remembered as stale, and when the worker answers again their copies are
+ * deleted from its queue or interrupted before it gets any new work.
  */
 
 import type { BinaryFrame } from '../comfy/binary-frames.js';
@@ -17,6 +25,7 @@ import { ComfySocket } from '../comfy/socket.js';
 import type { Job } from '../domain/job.js';
 import type { WorkerState } from '../engine/events.js';
 import type { WorkerPort, WorkerReports } from '../engine/worker-port.js';
+import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 
 export interface DriverOptions {
   /** jobs held at once: 1 runs, the rest wait in ComfyUI's own queue */
@@ -26,6 +35,17 @@ export interface DriverOptions {
   /** how often jobs that went quiet are checked against ComfyUI */
   pollMs: number;
   now: () => number;
+  /** any HTTP call to the worker fails after this long without an answer (default 30 s) */
+  requestTimeoutMs?: number;
+  /** how often the worker's health is probed (default 5 s) */
+  healthIntervalMs?: number;
+  /** a probe unanswered this long is a miss (default 10 s) */
+  healthTimeoutMs?: number;
+  /** misses in a row after which the worker is unresponsive (default 3) */
+  healthMisses?: number;
+  /** a CA certificate (PEM) trusted for an https:// worker */
+  ca?: string | null;
+  log?: Logger;
 }
 
 type Phase =
@@ -59,10 +79,21 @@ export class WorkerDriver implements WorkerPort {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private offlineSince: number | null = null;
   private readonly pollTimer: NodeJS.Timeout;
+  private polling = false;
+  private readonly healthTimer: NodeJS.Timeout;
+  private probing = false;
+  private misses = 0;
+  /**
+   * Jobs given up while the worker was unreachable (back to the queue, maybe run elsewhere since):
+   * their copies on the worker are deleted or interrupted when it answers again, before new work.
+   */
+  private readonly stale = new Set<string>();
   /** the prompt ComfyUI says it is executing now, for frames that carry no prompt_id */
   private executing: string | null = null;
   /** the last POST /prompt sent: the next waits for its answer (see submit) */
   private lastSubmission: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly healthTimeoutMs: number;
 
   constructor(
     readonly id: string,
@@ -71,9 +102,28 @@ export class WorkerDriver implements WorkerPort {
     private readonly host: WorkerReports,
     private readonly opts: DriverOptions,
   ) {
-    this.client = new ComfyClient(url);
-    this.pollTimer = setInterval(() => void this.poll(), opts.pollMs);
+    this.log = opts.log ?? silentLogger;
+    this.healthTimeoutMs = opts.healthTimeoutMs ?? 10_000;
+    this.client = new ComfyClient(url, { timeoutMs: opts.requestTimeoutMs, ca: opts.ca });
+    this.pollTimer = setInterval(() => this.background('poll', this.poll()), opts.pollMs);
     this.pollTimer.unref();
+    this.healthTimer = setInterval(
+      () => this.background('health probe', this.probe()),
+      opts.healthIntervalMs ?? 5_000,
+    );
+    this.healthTimer.unref();
+  }
+
+  /** Runs work nobody awaits; a failure (the store refused a report, a bug) is logged, never lost. */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err) => {
+      if (!this.stopped) this.log.error({ err }, `${what} failed: ${errMessage(err)}`);
+    });
+  }
+
+  /** Ids of jobs given up while the worker was away whose copies are not cleaned up yet. */
+  staleJobIds(): string[] {
+    return [...this.stale];
   }
 
   heldJobIds(): string[] {
@@ -109,7 +159,9 @@ export class WorkerDriver implements WorkerPort {
         await this.settleFromHistory(jobId, entry);
         return;
       }
-    } catch {
+    } catch (err) {
+      // Safe: the job stays held as `uncertain`, and the poll asks the worker where it is.
+      this.log.warn({ job: jobId, err }, `taking a waiting job back failed: ${errMessage(err)}`);
       if (a.phase === 'withdrawing') a.phase = 'uncertain';
       return;
     }
@@ -120,12 +172,13 @@ export class WorkerDriver implements WorkerPort {
   }
 
   start(): void {
-    void this.connect();
+    this.background('connect', this.connect());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.pollTimer);
+    clearInterval(this.healthTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.socket?.close();
     this.client.close();
@@ -134,28 +187,42 @@ export class WorkerDriver implements WorkerPort {
   /** Submits a job the engine claimed for this worker. */
   run(job: Job): void {
     this.active.set(job.id, { job, phase: 'submitting', lastSeen: this.opts.now(), cancelRequested: false });
-    void this.submit(job);
+    this.background('submission', this.submit(job));
   }
 
   /** Takes over a job this worker held before a restart; it is reconciled once the worker answers. */
   adopt(job: Job): void {
     this.active.set(job.id, { job, phase: 'uncertain', lastSeen: this.opts.now(), cancelRequested: false });
-    if (this.state === 'online') void this.reconcile(job.id);
+    if (this.state === 'online') this.background('reconcile', this.reconcile(job.id));
   }
 
-  /** Interrupts a job running here (or takes it out of ComfyUI's queue). */
+  /**
+   * Interrupts a job running here (or takes it out of ComfyUI's queue). A job
+   * whose submission is still under way is cancelled again once it is
+   * submitted: ComfyUI may not have known the prompt yet, and the cancel would
+   * be lost.
+   */
   async cancel(jobId: string): Promise<boolean> {
     const a = this.active.get(jobId);
     if (!a) return false;
     a.cancelRequested = true;
+    this.log.info({ job: jobId, phase: a.phase }, 'cancel requested');
+    // While submitting too: the prompt may already run there (its answer is slower than its frames);
+    // the submission's end sends the cancel again for a prompt that was not queued yet.
+    await this.enforceCancel(jobId);
+    return true;
+  }
+
+  /** Takes a cancelled job out of ComfyUI's queue and interrupts it if it runs; the reconcile that follows settles it. */
+  private async enforceCancel(jobId: string): Promise<void> {
     try {
       await this.client.deleteFromQueue([jobId]);
       await this.client.interrupt(jobId);
-    } catch {
-      // Unreachable: the reconcile on reconnect settles it as cancelled.
+    } catch (err) {
+      // Safe: the cancel is remembered (cancelRequested); the reconcile on reconnect or the poll settles it.
+      this.log.warn({ job: jobId, err }, `cancel not delivered to the worker yet: ${errMessage(err)}`);
     }
-    setTimeout(() => void this.reconcile(jobId), 200).unref();
-    return true;
+    setTimeout(() => this.background('reconcile', this.reconcile(jobId)), 200).unref();
   }
 
   private async submit(job: Job): Promise<void> {
@@ -181,12 +248,16 @@ export class WorkerDriver implements WorkerPort {
       if (!a) return;
       if (err instanceof ComfyHttpError) {
         // ComfyUI failed inside its handler (5xx): the prompt was not queued.
+        this.log.warn({ job: job.id, status: err.status }, `submission failed: ${err.message}`);
         await this.settleLost(job.id, `ComfyUI answered HTTP ${err.status} to the submission`);
         return;
       }
       // The request may or may not have reached ComfyUI: ask it once it answers again.
+      this.log.warn({ job: job.id, err }, `submission unanswered: ${errMessage(err)}`);
       a.phase = 'uncertain';
-      this.markOffline((err as Error).message);
+      // Reconnecting is what brings the worker back online and reconciles the job.
+      if (this.socket) this.dropSocket(this.socket, errMessage(err));
+      else this.markOffline(errMessage(err));
       return;
     }
     const a = this.active.get(job.id);
@@ -205,36 +276,86 @@ export class WorkerDriver implements WorkerPort {
     }
     if (a.phase === 'submitting') a.phase = 'submitted';
     a.lastSeen = this.opts.now();
+    this.log.debug({ job: job.id }, 'job submitted');
+    // A cancel that came while the submission was under way: ComfyUI has the prompt only now.
+    if (a.cancelRequested) await this.enforceCancel(job.id);
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.systemStats = await this.client.systemStats();
+      this.systemStats = await this.client.systemStats(this.healthTimeoutMs);
     } catch (err) {
-      this.markOffline((err as Error).message);
+      this.markOffline(errMessage(err));
       this.scheduleReconnect();
       return;
     }
-    this.socket = new ComfySocket(this.url, this.clientId, {
-      onOpen: () => void this.online(),
-      onMessage: (message, raw) => this.onMessage(message, raw),
-      onBinary: (frame, raw) => this.onBinary(frame, raw),
-      onClose: (reason) => {
-        this.socket = null;
-        this.markOffline(reason);
-        this.scheduleReconnect();
+    const socket = new ComfySocket(
+      this.url,
+      this.clientId,
+      {
+        onOpen: () => this.background('coming online', this.online(socket)),
+        onMessage: (message, raw) => this.onMessage(message, raw),
+        onBinary: (frame, raw) => this.onBinary(frame, raw),
+        onClose: (reason) => {
+          if (this.socket === socket) this.socket = null;
+          this.markOffline(reason);
+          this.scheduleReconnect();
+        },
       },
-    });
+      { ca: this.opts.ca, handshakeTimeoutMs: this.healthTimeoutMs },
+    );
+    this.socket = socket;
   }
 
-  private async online(): Promise<void> {
+  private async online(socket: ComfySocket): Promise<void> {
+    // Before the worker gets work again: copies of jobs given up while it was away must not run on.
+    if (this.stale.size > 0) {
+      try {
+        await this.purgeStale();
+      } catch (err) {
+        this.log.warn(
+          { err },
+          `removing stale jobs from the worker failed: ${errMessage(err)}; reconnecting`,
+        );
+        this.dropSocket(socket, `stale jobs not removed: ${errMessage(err)}`);
+        return;
+      }
+    }
+    if (this.socket !== socket || this.stopped) return;
     this.backoffMs = 250;
     this.offlineSince = null;
+    this.misses = 0;
     this.state = 'online';
+    this.log.info(`worker ${this.id} online (${this.url})`);
     this.host.stateChanged(this.id, 'online');
     await Promise.all([...this.active.keys()].map((id) => this.reconcile(id)));
     this.host.idle(this.id);
+  }
+
+  /**
+   * Deletes from the worker's queue, or interrupts, every stale job: it went
+   * back to comfy-queue's queue while the worker was unreachable, and may be
+   * running elsewhere by now.
+   */
+  private async purgeStale(): Promise<void> {
+    const ids = [...this.stale];
+    await this.client.deleteFromQueue(ids);
+    const queue = await this.client.queue();
+    const interrupted = queue.running.filter((id) => this.stale.has(id));
+    for (const id of interrupted) await this.client.interrupt(id);
+    for (const id of ids) this.stale.delete(id);
+    this.log.warn(
+      { jobs: ids, interrupted },
+      `removed ${ids.length} job(s) given up while the worker was unreachable from its queue${interrupted.length ? `, interrupted ${interrupted.length}` : ''}`,
+    );
+  }
+
+  private dropSocket(socket: ComfySocket, reason: string): void {
+    socket.close(); // closed on purpose: its onClose does not fire
+    if (this.socket === socket) this.socket = null;
+    this.markOffline(reason);
+    this.scheduleReconnect();
   }
 
   private markOffline(reason: string): void {
@@ -243,7 +364,63 @@ export class WorkerDriver implements WorkerPort {
     if (this.state !== 'offline') {
       this.state = 'offline';
       this.executing = null;
+      this.log.warn({ reason, held: this.active.size }, `worker ${this.id} offline: ${reason}`);
       this.host.stateChanged(this.id, 'offline', reason);
+      this.releaseWaiting();
+    }
+  }
+
+  /**
+   * The worker is away: jobs that were only waiting in its queue go back to
+   * comfy-queue's queue at once (another worker may take them) and become
+   * stale here. A job already running there is kept until the offline
+   * timeout: the worker may come back and finish it.
+   */
+  private releaseWaiting(): void {
+    for (const [id, a] of [...this.active]) {
+      if (a.phase !== 'submitted') continue;
+      this.active.delete(id);
+      this.stale.add(id);
+      this.background(
+        'releasing a waiting job',
+        a.cancelRequested
+          ? this.reportCancelled(a, 'Cancelled; its worker was unreachable')
+          : this.report(a, 'its withdrawal', () =>
+              this.host.withdrawn(
+                this.id,
+                id,
+                `worker ${this.id} unreachable: the job had not started there`,
+              ),
+            ),
+      );
+    }
+  }
+
+  /** One liveness probe: GET /queue with a short timeout, and the previous websocket ping answered. */
+  private async probe(): Promise<void> {
+    const socket = this.socket;
+    if (this.probing || this.stopped || this.state !== 'online' || !socket) return;
+    this.probing = true;
+    let miss: string | null = null;
+    try {
+      if (!socket.ping()) miss = 'no answer to the websocket ping';
+      await this.client.queue(this.healthTimeoutMs);
+    } catch (err) {
+      miss = errMessage(err);
+    } finally {
+      this.probing = false;
+    }
+    if (this.socket !== socket || this.state !== 'online') return;
+    if (miss === null) {
+      this.misses = 0;
+      return;
+    }
+    this.misses++;
+    const limit = this.opts.healthMisses ?? 3;
+    this.log.warn({ misses: this.misses, of: limit }, `health check missed: ${miss}`);
+    if (this.misses >= limit) {
+      this.misses = 0;
+      this.dropSocket(socket, `unresponsive (${limit} health checks missed: ${miss})`);
     }
   }
 
@@ -251,7 +428,7 @@ export class WorkerDriver implements WorkerPort {
     if (this.stopped || this.reconnectTimer) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      void this.connect();
+      this.background('reconnect', this.connect());
     }, this.backoffMs);
     this.reconnectTimer.unref();
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
@@ -266,7 +443,8 @@ export class WorkerDriver implements WorkerPort {
       a.lastSeen = this.opts.now();
       if (message.type === 'execution_start') a.phase = 'running';
       if (TERMINAL.has(message.type) && this.executing === pid) this.executing = null;
-      if (message.type === 'executing' && message.data.node === null) void this.collect(a.job.id);
+      if (message.type === 'executing' && message.data.node === null)
+        this.background('collecting the outcome', this.collect(a.job.id));
     }
     this.host.frame(this.id, a ? a.job.id : null, { kind: 'text', message, raw });
   }
@@ -288,8 +466,9 @@ export class WorkerDriver implements WorkerPort {
         await this.settleFromHistory(jobId, entry);
         return;
       }
-    } catch {
-      // fall through: the poll retries
+    } catch (err) {
+      // Safe: the job stays held as running; the poll reads the history again.
+      this.log.warn({ job: jobId, err }, `reading the outcome failed: ${errMessage(err)}`);
     }
     if (this.active.get(jobId) === a) a.phase = 'running';
   }
@@ -306,6 +485,8 @@ export class WorkerDriver implements WorkerPort {
       if (queue.running.includes(jobId) || queue.pending.includes(jobId)) {
         if (a.phase === 'uncertain') a.phase = 'submitted';
         a.lastSeen = this.opts.now();
+        // Still there although cancelled (the cancel met a prompt not yet queued, or a lost request).
+        if (a.cancelRequested) await this.enforceCancel(jobId);
         return;
       }
       const entry = await this.client.history(jobId);
@@ -314,8 +495,9 @@ export class WorkerDriver implements WorkerPort {
       else if (a.cancelRequested) await this.settleCancelledBeforeRun(jobId);
       else
         await this.settleLost(jobId, 'ComfyUI has no record of the job (it restarted or never received it)');
-    } catch {
-      // Unreachable now; the next reconnect or poll tries again.
+    } catch (err) {
+      // Safe: the job stays held; the next reconnect or poll asks again (the health probe notices a dead worker).
+      this.log.debug({ job: jobId, err }, `reconcile: worker not answering: ${errMessage(err)}`);
     }
   }
 
@@ -339,19 +521,29 @@ export class WorkerDriver implements WorkerPort {
   private async settleCancelledBeforeRun(jobId: string): Promise<void> {
     const taken = this.take(jobId);
     if (!taken) return;
+    await this.reportCancelled(taken, 'Cancelled before it started on the worker');
+  }
+
+  private async reportCancelled(a: Active, message: string): Promise<void> {
     const patch = {
       status: 'cancelled' as const,
       endedAt: this.opts.now(),
-      error: { type: 'interrupted', message: 'Cancelled before it started on the worker' },
+      error: { type: 'interrupted', message },
     };
-    await this.report(taken, 'its cancellation', () => this.host.finished(this.id, jobId, patch));
+    await this.report(a, 'its cancellation', () => this.host.finished(this.id, a.job.id, patch));
     this.host.idle(this.id);
   }
 
+  /** The job is not on the worker (or given up): back to the queue — or cancelled, when that was asked. */
   private async settleLost(jobId: string, reason: string): Promise<void> {
     const taken = this.take(jobId);
     if (!taken) return;
-    await this.report(taken, 'its loss', () => this.host.lost(this.id, jobId, reason));
+    if (taken.cancelRequested) {
+      await this.reportCancelled(taken, 'Cancelled; the worker no longer had it');
+    } else {
+      this.log.warn({ job: jobId }, `job lost: ${reason}`);
+      await this.report(taken, 'its loss', () => this.host.lost(this.id, jobId, reason));
+    }
     this.host.idle(this.id);
   }
 
@@ -378,15 +570,17 @@ export class WorkerDriver implements WorkerPort {
         break;
       } catch (err) {
         if (this.stopped) {
-          process.stderr.write(
-            `comfy-queue: ${this.id}: job ${jobId}: ${what} was not recorded before shutdown (${(err as Error).message}); it is reconciled at the next start\n`,
+          this.log.warn(
+            { err, job: jobId },
+            `${what} was not recorded before shutdown (${errMessage(err)}); it is reconciled at the next start`,
           );
           return;
         }
         a.phase = 'reporting';
         this.active.set(jobId, a);
-        process.stderr.write(
-          `comfy-queue: ${this.id}: job ${jobId}: recording ${what} failed (try ${attempt}: ${(err as Error).message}); trying again in ${delay} ms\n`,
+        this.log.error(
+          { err, job: jobId, attempt, retryInMs: delay },
+          `recording ${what} failed: ${errMessage(err)}; trying again`,
         );
         await new Promise((resolve) => setTimeout(resolve, delay).unref());
         delay = Math.min(delay * 2, 10_000);
@@ -396,19 +590,35 @@ export class WorkerDriver implements WorkerPort {
   }
 
   private async poll(): Promise<void> {
-    const now = this.opts.now();
     if (this.state !== 'online') {
-      if (this.offlineSince !== null && now - this.offlineSince > this.opts.offlineTimeoutMs) {
-        for (const id of [...this.active.keys()]) {
-          await this.settleLost(
-            id,
-            `worker ${this.id} offline for more than ${this.opts.offlineTimeoutMs} ms`,
-          );
-        }
-      }
+      // Not behind `polling`: a reconcile stuck on a frozen worker must not delay giving its jobs up.
+      await this.giveUpIfAwayTooLong();
       return;
     }
+    if (this.polling) return; // a poll waiting on a slow worker is not doubled
+    this.polling = true;
+    try {
+      await this.pollOnce();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Jobs of a worker offline longer than the offline timeout go back to the queue, to run elsewhere. */
+  private async giveUpIfAwayTooLong(): Promise<void> {
+    const now = this.opts.now();
+    if (this.offlineSince === null || now - this.offlineSince <= this.opts.offlineTimeoutMs) return;
+    for (const id of [...this.active.keys()]) {
+      // Its copy there (if it comes back) must not run on once the job is handed elsewhere.
+      this.stale.add(id);
+      await this.settleLost(id, `worker ${this.id} offline for more than ${this.opts.offlineTimeoutMs} ms`);
+    }
+  }
+
+  private async pollOnce(): Promise<void> {
+    const now = this.opts.now();
     for (const [id, a] of this.active) {
+      if (this.state !== 'online') return;
       if (now - a.lastSeen >= this.opts.pollMs) await this.reconcile(id);
     }
   }

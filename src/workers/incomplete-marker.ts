@@ -17,6 +17,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Job } from '../domain/job.js';
 import { outputFolders } from '../domain/job-card.js';
 import type { Engine } from '../engine/engine.js';
+import { type Logger, silentLogger } from '../logging/logger.js';
 
 export const MARKER_PREFIX = '.incomplete-';
 
@@ -43,6 +44,7 @@ export class IncompleteMarkers {
     /** worker id → its output folder */
     private readonly outputDirs: ReadonlyMap<string, string>,
     private readonly now: () => number,
+    private readonly log: Logger = silentLogger,
   ) {
     engine.onFrame((worker, jobId, frame) => {
       if (!jobId || frame.kind !== 'text' || frame.message.type !== 'execution_start') return;
@@ -61,7 +63,8 @@ export class IncompleteMarkers {
 
   private chain(jobId: string, op: () => Promise<void>): void {
     const next = (this.chains.get(jobId) ?? Promise.resolve()).then(op).catch((err: Error) => {
-      process.stderr.write(`comfy-queue: .incomplete marker of ${jobId}: ${err.message}\n`);
+      // Safe: a marker is advice for people after a crash; the job itself is unaffected.
+      this.log.warn({ job: jobId, err }, `.incomplete marker: ${err.message}`);
     });
     this.chains.set(jobId, next);
     void next.then(() => {

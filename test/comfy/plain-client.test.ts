@@ -93,9 +93,9 @@ describe('a plain ComfyUI client through comfy-queue', () => {
 });
 
 describe('pending jobs re-validated when a worker connects', () => {
-  test('a job whose node type the worker lacks fails with invalid_job', async () => {
+  test('with no grace, a job whose node type the worker lacks fails with invalid_job', async () => {
     const sim = await startSimulator({ stepMs: 5 });
-    const cq = await startTestServer({ comfyUrls: [sim.url] });
+    const cq = await startTestServer({ comfyUrls: [sim.url], missingNodeGraceMs: 0 });
     try {
       await cq.engine.pause();
       // stored directly: it bypasses POST /prompt validation, as a job stored before a node pack was removed

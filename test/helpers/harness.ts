@@ -22,7 +22,15 @@ export async function startTestServer(
   overrides: Partial<ServerConfig> & { comfyUrls: string[] },
 ): Promise<RunningServer & { dataDir: string }> {
   const dataDir = overrides.dataDir ?? tempDir().path;
-  const server = await startServer({ ...DEFAULT_CONFIG, port: 0, pollMs: 300, ...overrides, dataDir });
+  const server = await startServer({
+    ...DEFAULT_CONFIG,
+    port: 0,
+    pollMs: 300,
+    // Tests break things on purpose: only errors reach the test output.
+    logLevel: 'error',
+    ...overrides,
+    dataDir,
+  });
   return { ...server, dataDir };
 }
 
