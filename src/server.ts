@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './api/app.js';
+import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
@@ -44,6 +44,10 @@ export interface ServerConfig {
   retention: RetentionLimits;
   /** origins whose pages may call comfy-queue (CORS), e.g. a ComfyUI opened directly */
   allowOrigins: string[];
+  /** Host names answered on a loopback bind besides the loopback ones (--allow-host) */
+  allowHosts: string[];
+  /** a request must arrive whole (headers and body) within this many ms, else 408; 0 = no limit */
+  requestTimeoutMs: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -63,6 +67,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   comfyOutputDirs: [],
   retention: NO_RETENTION,
   allowOrigins: [],
+  allowHosts: [],
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
 };
 
 export interface RunningServer {
@@ -137,6 +143,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     progress,
     token: config.token,
     allowOrigins: config.allowOrigins,
+    bindHost: config.host,
+    allowHosts: config.allowHosts,
+    requestTimeoutMs: config.requestTimeoutMs,
     telemetry,
     comfy: { workers },
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),

@@ -34,6 +34,8 @@ const TERMINAL = new Set(['execution_success', 'execution_error', 'execution_int
 interface Client {
   ws: WebSocket;
   flags: Record<string, unknown>;
+  /** the page origin the socket was opened from (null: not a browser) */
+  origin: string | null;
 }
 
 interface Running {
@@ -73,10 +75,14 @@ export class ComfyWsRelay {
     this.chain = this.chain.then(task).catch(() => undefined);
   }
 
-  /** A new socket: `clientId` becomes its sid (a newer socket with the same sid takes over). */
-  attach(ws: WebSocket, clientId: string | null): void {
-    const sid = clientId ? clientId : randomUUID().replaceAll('-', '');
-    const client: Client = { ws, flags: {} };
+  /**
+   * A new socket: `clientId` becomes its sid. A newer socket with the sid of a connected one takes
+   * over its events, as in ComfyUI (a page reconnecting), but only when opened from the same origin:
+   * from another one it gets a sid of its own, which the first `status` message tells it.
+   */
+  attach(ws: WebSocket, clientId: string | null, origin: string | null = null): void {
+    let sid = clientId ? clientId : newSid();
+    const client: Client = { ws, flags: {}, origin };
     let first = true;
     ws.on('message', (data, isBinary) => {
       if (isBinary || !first) return;
@@ -96,6 +102,9 @@ export class ComfyWsRelay {
     });
     ws.on('error', () => ws.terminate());
     this.serial(async () => {
+      if (ws.readyState !== 1) return; // closed before its turn
+      const held = this.clients.get(sid);
+      if (held && held.origin !== origin) sid = newSid();
       this.clients.set(sid, client);
       send(ws, { type: 'status', data: { status: await this.statusData(), sid } });
       for (const r of this.running.values()) {
@@ -215,6 +224,10 @@ export class ComfyWsRelay {
   private flushLegacy(r: Running): void {
     for (const { ws, frame } of r.legacy.splice(0)) sendRaw(ws, frame);
   }
+}
+
+function newSid(): string {
+  return randomUUID().replaceAll('-', '');
 }
 
 function terminalMessage(job: Job): { type: string; data: Record<string, unknown> } {

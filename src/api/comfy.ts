@@ -13,6 +13,7 @@ import { registerComfyProxy } from './comfy-proxy.js';
 import { registerComfyRoutes } from './comfy-routes.js';
 import { type ComfyWorker, ComfyWorkers } from './comfy-workers.js';
 import { ComfyWsRelay } from './comfy-ws.js';
+import { jsonNestingExceeds, tooDeep } from './json-depth.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface ComfyOptions {
@@ -41,6 +42,7 @@ export async function registerComfy(
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       try {
+        if (jsonNestingExceeds(body as string)) return done(tooDeep(), undefined);
         done(null, body ? JSON.parse(body as string) : undefined);
       } catch (err) {
         (err as { statusCode?: number }).statusCode = 400;
@@ -55,7 +57,8 @@ export async function registerComfy(
   const relay = new ComfyWsRelay(engine, files);
   for (const path of ['/ws', '/api/ws']) {
     app.get<{ Querystring: { clientId?: string } }>(path, { websocket: true }, (socket, req) => {
-      relay.attach(socket, req.query.clientId ?? null);
+      const clientId = typeof req.query.clientId === 'string' ? req.query.clientId : null;
+      relay.attach(socket, clientId, req.headers.origin ?? null);
     });
   }
   app.addHook('onClose', async () => {

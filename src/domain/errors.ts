@@ -12,9 +12,25 @@ export const ERROR_CATALOG = {
   INVALID_PROMPT: { status: 400, message: 'The prompt is not an API-format ComfyUI graph.' },
   INVALID_ID: { status: 400, message: 'A prompt_id must be a lowercase hyphenated UUID.' },
   INVALID_CURSOR: { status: 400, message: 'The cursor is malformed or belongs to another sort.' },
+  BODY_TOO_DEEP: {
+    status: 400,
+    message: 'The JSON body nests arrays and objects more than 100 levels deep.',
+  },
+  BAD_REQUEST: {
+    status: 400,
+    message: 'The HTTP request is malformed (its URL, method or headers cannot be read).',
+  },
   UNAUTHORIZED: {
     status: 401,
     message: 'This server requires a token: send "Authorization: Bearer <token>".',
+  },
+  FORBIDDEN_ORIGIN: {
+    status: 403,
+    message: 'A page of another origin may not change anything here (list it with --allow-origin).',
+  },
+  FORBIDDEN_HOST: {
+    status: 403,
+    message: 'This server answers only to its loopback names (list other names with --allow-host).',
   },
   JOB_NOT_FOUND: { status: 404, message: 'No job has this id.' },
   NOT_FOUND: { status: 404, message: 'No such route.' },
@@ -25,8 +41,11 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'Only a finished job (completed, failed or cancelled) can be requeued.',
   },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts.' },
+  URL_TOO_LONG: { status: 414, message: 'A segment of the URL path is too long.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
 } as const satisfies Record<string, { status: number; message: string }>;
