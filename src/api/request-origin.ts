@@ -42,7 +42,7 @@ export function isLoopbackName(name: string): boolean {
   if (h.endsWith('.')) h = h.slice(0, -1);
   if (h === 'localhost' || h === '::1') return true;
   const m = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(h);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
+  return Boolean(m?.slice(1).every((o) => Number(o) <= 255));
 }
 
 /** `name[:port]` of a Host header, the name lowercased (IPv6 kept in brackets); null when malformed. */
