@@ -91,6 +91,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024,
     forceCloseConnections: true,
+    // A longer path parameter would miss its route and fall through to the pass-through to a worker.
+    routerOptions: { maxParamLength: 2048 },
     requestTimeout,
     // Node looks for overdue requests every connectionsCheckingInterval (30 s by default): a few times per timeout.
     ...(requestTimeout > 0
@@ -135,10 +137,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       policy,
     );
     if (!verdict.allowed) return reply.code(403).send(errorBody(verdict.code, verdict.message));
-    if (req.ws && !isWebsocketRoute(app, req)) {
+    const path = req.url.split('?')[0];
+    if (req.ws && !isWebsocketRoute(app, req))
+      return reply.code(404).send(errorBody('NOT_FOUND', `No websocket at ${req.method} ${path}.`));
+    if (!req.ws && req.method === 'GET' && isWebsocketRoute(app, req)) {
       return reply
         .code(404)
-        .send(errorBody('NOT_FOUND', `No websocket at ${req.method} ${req.url.split('?')[0]}.`));
+        .send(errorBody('NOT_FOUND', `${path} is a websocket: connect with "Upgrade: websocket".`));
     }
   });
   registerCors(app, opts.allowOrigins ?? []);

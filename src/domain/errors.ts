@@ -47,6 +47,7 @@ export const ERROR_CATALOG = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
+  NOT_BUILT: { status: 503, message: 'The dashboard is not built: run `npm run build`.' },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
