@@ -303,6 +303,26 @@ describe('a request that does not arrive in time', () => {
     assert.equal((await http('GET', `${server.url}/api/pqueue`)).status, 200);
   });
 
+  test('an open websocket is not a request that times out', async () => {
+    const ws = await handshake(`${server.url.replace('http', 'ws')}/api/pqueue/ws`);
+    assert.equal(ws.status, 101);
+    const closed = new Promise<number>((resolve) => ws.ws!.once('close', (code) => resolve(code)));
+    // A request that times out: the websocket has been open longer than the limit by then.
+    const slow = await rawExchange(server.url, 'GET /api/pqueue HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    assert.equal(slow.status, 408);
+    const messages: any[] = [];
+    ws.ws!.on('message', (d, bin) => {
+      if (!bin) messages.push(JSON.parse(String(d)));
+    });
+    assert.equal((await http('POST', `${server.url}/api/pqueue/pause`)).status, 200);
+    await until(
+      async () => (messages.some((m) => m.type === 'queue.paused') ? true : undefined),
+      'the pause event',
+    );
+    ws.ws!.close();
+    await closed;
+  });
+
   test('--allow-host names are answered on a loopback bind, others not', async () => {
     assert.equal((await rawHttp('GET', `${server.url}/api/pqueue`, { host: 'comfy.lan:8189' })).status, 200);
     assert.equal((await rawHttp('GET', `${server.url}/api/pqueue`, { host: 'comfy.lan.evil' })).status, 403);
