@@ -73,9 +73,16 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? ([431, 'HEADERS_TOO_LARGE', undefined] as const)
         : ([400, 'BAD_REQUEST', `The HTTP request is malformed (${err.code ?? err.message}).`] as const);
-  // A response already under way (headers sent) cannot be replaced: the socket is only closed.
-  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (socket.writable && !inFlight?.headersSent) {
+  // A request already answered (its response under way, or sent while its body still arrives, as the
+  // pass-through may) gets no second answer: the socket is only closed.
+  const s = socket as {
+    _httpMessage?: { headersSent?: boolean } | null;
+    parser?: { incoming?: { complete?: boolean } | null } | null;
+  };
+  const answered = s._httpMessage
+    ? s._httpMessage.headersSent === true
+    : s.parser?.incoming?.complete === false;
+  if (socket.writable && !answered) {
     const body = JSON.stringify(errorBody(code, message));
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +

@@ -303,6 +303,16 @@ describe('a request that does not arrive in time', () => {
     assert.equal((await http('GET', `${server.url}/api/pqueue`)).status, 200);
   });
 
+  test('a request answered before its body ended gets no second answer when it times out', async () => {
+    // No worker answers: the pass-through says 502 at once, while the upload is still arriving.
+    const r = await rawExchange(
+      server.url,
+      'POST /upload/image HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 1000\r\n\r\n--x\r\n',
+    );
+    assert.equal(r.status, 502);
+    assert.equal(r.text.match(/HTTP\/1\.1 /g)?.length, 1, r.text);
+  });
+
   test('an open websocket is not a request that times out', async () => {
     const ws = await handshake(`${server.url.replace('http', 'ws')}/api/pqueue/ws`);
     assert.equal(ws.status, 101);
