@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { buildApp } from './api/app.js';
+import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import type { BacklogLimits } from './api/backlog.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
@@ -68,6 +68,10 @@ export interface ServerConfig {
   missingNodeGraceMs: number;
   /** how far a websocket client may fall behind before it loses previews, then its connection */
   wsBacklog?: BacklogLimits;
+  /** Host names answered on a loopback bind besides the loopback ones (--allow-host) */
+  allowHosts: string[];
+  /** a request to comfy-queue must arrive whole (headers and body) within this many ms, else 408; 0 = no limit */
+  incomingTimeoutMs: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -96,6 +100,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   healthTimeoutMs: 10_000,
   healthMisses: 3,
   missingNodeGraceMs: 10 * 60_000,
+  allowHosts: [],
+  incomingTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
 };
 
 export interface RunningServer {
@@ -201,6 +207,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     progress,
     token: config.token,
     allowOrigins: config.allowOrigins,
+    bindHost: config.host,
+    allowHosts: config.allowHosts,
+    requestTimeoutMs: config.incomingTimeoutMs,
     telemetry,
     comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, wsBacklog: config.wsBacklog, log },
     backlog: config.wsBacklog,

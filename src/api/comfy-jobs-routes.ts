@@ -13,6 +13,7 @@ import { JOB_STATUSES, type JobStatus, workflowIdOf } from '../domain/job.js';
 import type { Engine } from '../engine/engine.js';
 import type { JobSort } from '../store/job-query.js';
 import { apiJob, apiJobFull } from './comfy-format.js';
+import { clampQueryInt } from './validate.js';
 
 /** A listing without `limit` gets this many jobs (ComfyUI has no cap; its web UI needs a numeric limit). */
 export const DEFAULT_JOBS_LIMIT = 1_000;
@@ -57,7 +58,7 @@ function parseStatuses(raw: string | undefined): JobStatus[] | undefined {
 function parseInteger(raw: string | undefined, name: string): number | null {
   if (raw === undefined) return null;
   if (!/^\s*[+-]?\d+\s*$/.test(raw)) throw new ParamError(`${name} must be an integer`);
-  return Number.parseInt(raw, 10);
+  return clampQueryInt(Number.parseInt(raw, 10));
 }
 
 export function registerComfyJobsRoutes(app: FastifyInstance, engine: Engine): void {

@@ -30,6 +30,7 @@ import {
   hasResponseBody,
   upstreamRequestHeaders,
 } from './proxy-request.js';
+import { judgeRequest, type OriginPolicy } from './request-origin.js';
 
 /** comfy-queue's own API prefixes: an unknown route under them is comfy-queue's 404, not ComfyUI's. */
 const OWN_PREFIXES = ['/api/pqueue', '/api/events', '/api/admin'];
@@ -42,6 +43,12 @@ export interface ProxyOptions {
   files: FileLocator;
   /** comfy-queue's token: its Authorization header and `token` query parameter are not forwarded */
   token: string | null;
+  /**
+   * Who may call. The request guard already refused a foreign page's state-changing requests; here
+   * any method from a page of another origin is refused, as the worker itself would refuse it (its
+   * own check is disabled by the Origin rewrite below).
+   */
+  originPolicy?: OriginPolicy;
 }
 
 /** /view's file: `filename` (possibly "name [type]"), `subfolder`, `type`. */
@@ -82,6 +89,16 @@ export async function registerComfyProxy(app: FastifyInstance, opts: ProxyOption
     if ((req as { ws?: boolean }).ws || OWN_PREFIXES.some((p) => url.pathname.startsWith(p))) {
       sendError(res, 'NOT_FOUND', `No route ${req.method} ${url.pathname}.`);
       return;
+    }
+    if (opts.originPolicy && req.headers.origin !== undefined) {
+      const verdict = judgeRequest(
+        { method: 'POST', host: req.headers.host, origin: req.headers.origin, websocket: false },
+        opts.originPolicy,
+      );
+      if (!verdict.allowed) {
+        sendError(res, verdict.code, verdict.message);
+        return;
+      }
     }
     void pick(url).then(
       (worker) => {

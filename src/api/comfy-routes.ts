@@ -10,6 +10,7 @@ import type { Engine } from '../engine/engine.js';
 import { historyEntry, queueTuple } from './comfy-format.js';
 import { postPrompt } from './comfy-prompt.js';
 import type { ComfyWorkers } from './comfy-workers.js';
+import { clampQueryInt } from './validate.js';
 
 /** /queue lists at most this many pending jobs (ComfyUI lists all; its queue lives in memory). */
 const QUEUE_LIST_MAX = 10_000;
@@ -109,7 +110,7 @@ function ignoreFinished(err: unknown): void {
 function intParam(raw: string | undefined, name: string): number | null {
   if (raw === undefined) return null;
   if (!/^\s*[+-]?\d+\s*$/.test(raw)) throw new QueueError('INVALID_QUERY', `${name} must be an integer`);
-  return Number.parseInt(raw, 10);
+  return clampQueryInt(Number.parseInt(raw, 10));
 }
 
 /**

@@ -44,6 +44,8 @@ const TERMINAL = new Set(['execution_success', 'execution_error', 'execution_int
 interface Client extends BacklogState {
   ws: WebSocket;
   flags: Record<string, unknown>;
+  /** the page origin the socket was opened from (null: not a browser) */
+  origin: string | null;
 }
 
 /** Type-1 previews held for the next `progress` message, at most (the newest are kept). */
@@ -119,10 +121,14 @@ export class ComfyWsRelay {
     }
   }
 
-  /** A new socket: `clientId` becomes its sid (a newer socket with the same sid takes over). */
-  attach(ws: WebSocket, clientId: string | null): void {
-    const sid = clientId ? clientId : randomUUID().replaceAll('-', '');
-    const client: Client = { ws, flags: {}, behindSince: null };
+  /**
+   * A new socket: `clientId` becomes its sid. A newer socket with the sid of a connected one takes
+   * over its events, as in ComfyUI (a page reconnecting), but only when opened from the same origin:
+   * from another one it gets a sid of its own, which the first `status` message tells it.
+   */
+  attach(ws: WebSocket, clientId: string | null, origin: string | null = null): void {
+    let sid = clientId ? clientId : newSid();
+    const client: Client = { ws, flags: {}, origin, behindSince: null };
     let first = true;
     ws.on('message', (data, isBinary) => {
       if (isBinary || !first) return;
@@ -145,7 +151,9 @@ export class ComfyWsRelay {
       ws.terminate();
     });
     this.serial(async () => {
-      if (ws.readyState !== 1) return; // gone before its turn
+      if (ws.readyState !== 1) return; // closed before its turn
+      const held = this.clients.get(sid);
+      if (held && held.origin !== origin) sid = newSid();
       this.clients.set(sid, client);
       this.deliver(
         client,
@@ -271,6 +279,10 @@ export class ComfyWsRelay {
   private flushLegacy(r: Running): void {
     for (const { client, frame } of r.legacy.splice(0)) this.deliver(client, frame, true);
   }
+}
+
+function newSid(): string {
+  return randomUUID().replaceAll('-', '');
 }
 
 function terminalMessage(job: Job): { type: string; data: Record<string, unknown> } {

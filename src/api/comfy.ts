@@ -15,6 +15,8 @@ import { registerComfyProxy } from './comfy-proxy.js';
 import { registerComfyRoutes } from './comfy-routes.js';
 import type { ComfyWorker, ComfyWorkers } from './comfy-workers.js';
 import { ComfyWsRelay } from './comfy-ws.js';
+import { jsonNestingExceeds, tooDeep } from './json-depth.js';
+import type { OriginPolicy } from './request-origin.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface ComfyOptions {
@@ -26,6 +28,8 @@ export interface ComfyOptions {
   /** how far a /ws client may fall behind (backlog.ts) */
   wsBacklog?: BacklogLimits;
   log?: Logger;
+  /** who may call (request-origin.ts): the pass-through refuses a foreign page on every method, as ComfyUI does */
+  originPolicy?: OriginPolicy;
 }
 
 declare module 'fastify' {
@@ -65,6 +69,7 @@ export async function registerComfy(
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
       try {
+        if (jsonNestingExceeds(body as string)) return done(tooDeep(), undefined);
         done(null, body ? JSON.parse(body as string) : undefined);
       } catch (err) {
         (err as { statusCode?: number }).statusCode = 400;
@@ -80,12 +85,13 @@ export async function registerComfy(
   app.decorate('comfyWsStats', () => relay.stats());
   for (const path of ['/ws', '/api/ws']) {
     app.get<{ Querystring: { clientId?: string } }>(path, { websocket: true }, (socket, req) => {
-      relay.attach(socket, req.query.clientId ?? null);
+      const clientId = typeof req.query.clientId === 'string' ? req.query.clientId : null;
+      relay.attach(socket, clientId, req.headers.origin ?? null);
     });
   }
   app.addHook('onClose', async () => {
     relay.close();
   });
 
-  await registerComfyProxy(app, { workers, files, token });
+  await registerComfyProxy(app, { workers, files, token, originPolicy: opts.originPolicy });
 }

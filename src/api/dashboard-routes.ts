@@ -68,7 +68,7 @@ async function sendFile(reply: FastifyReply, file: string, immutable: boolean): 
 
 function notBuilt(reply: FastifyReply): FastifyReply {
   return reply.code(503).send({
-    error: { code: 'NOT_FOUND', message: 'The dashboard is not built: run `npm run build`.' },
+    error: { code: 'NOT_BUILT', message: 'The dashboard is not built: run `npm run build`.' },
   });
 }
 

@@ -6,10 +6,16 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { ComfyHttpError } from '../comfy/client.js';
 import { encodeCursor } from '../domain/cursor.js';
 import { QueueError } from '../domain/errors.js';
 import { displayName, isFinished, type Job } from '../domain/job.js';
-import { type OutputFileRef, outputFileAt, thumbnailSource } from '../domain/thumbnail-source.js';
+import {
+  type OutputFileRef,
+  outputFileAt,
+  producedFile,
+  thumbnailSource,
+} from '../domain/thumbnail-source.js';
 import type { Engine } from '../engine/engine.js';
 import { deleteHistory, historyStatuses } from '../engine/history-prune.js';
 import type { ThumbnailQueue } from '../engine/thumbnail-queue.js';
@@ -123,6 +129,9 @@ export function registerHistoryRoutes(app: FastifyInstance, engine: Engine, opts
         : await store.jobForFile(file.type, file.subfolder, file.filename);
       if (!id) throw new QueueError('NOT_FOUND', 'No job produced this file.');
       job = await engine.getOrThrow(id);
+      // Only the job's own outputs: any other name would reach the worker's /view on comfy-queue's say-so.
+      if (!producedFile(job.outputs, file))
+        throw new QueueError('NOT_FOUND', 'The job did not produce this file.');
     } else if (q.id) {
       job = await engine.getOrThrow(parseUuidParam(q.id));
       const index = q.index === undefined ? 0 : Number(q.index);
@@ -137,6 +146,8 @@ export function registerHistoryRoutes(app: FastifyInstance, engine: Engine, opts
     try {
       bytes = await opts.fetchFile(job.worker, file);
     } catch (err) {
+      if (err instanceof ComfyHttpError && (err.status === 400 || err.status === 404))
+        throw new QueueError('NOT_FOUND', `The worker no longer has ${file.filename}.`);
       throw new QueueError(
         'WORKER_UNAVAILABLE',
         `The worker did not give the file: ${(err as Error).message}`,

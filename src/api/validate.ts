@@ -20,3 +20,13 @@ export function parseUuidParam(value: string): string {
   }
   return value;
 }
+
+/**
+ * Integer query values are unbounded in ComfyUI (Python ints): a huge offset or limit is clamped to
+ * this, far beyond any count the store holds, instead of reaching SQLite as a number it cannot bind.
+ */
+export const QUERY_INT_MAX = 1_000_000_000_000;
+
+export function clampQueryInt(n: number): number {
+  return Math.max(-QUERY_INT_MAX, Math.min(QUERY_INT_MAX, n));
+}

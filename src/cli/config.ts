@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isLoopbackName, normaliseAllowedHost } from '../api/request-origin.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
 
@@ -25,6 +26,7 @@ export const SERVE_ENV = {
   'store-busy-ms': 'COMFY_QUEUE_STORE_BUSY_MS',
   'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
   'allow-origin': 'COMFY_QUEUE_ALLOW_ORIGIN',
+  'allow-host': 'COMFY_QUEUE_ALLOW_HOST',
   'keep-jobs': 'COMFY_QUEUE_KEEP_JOBS',
   'keep-days': 'COMFY_QUEUE_KEEP_DAYS',
   'keep-thumbs-mb': 'COMFY_QUEUE_KEEP_THUMBS_MB',
@@ -51,6 +53,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'store-busy-ms': { type: 'string' },
       'comfy-output': { type: 'string', multiple: true },
       'allow-origin': { type: 'string', multiple: true },
+      'allow-host': { type: 'string', multiple: true },
       'keep-jobs': { type: 'string' },
       'keep-days': { type: 'string' },
       'keep-thumbs-mb': { type: 'string' },
@@ -105,6 +108,17 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       );
     }
   }
+  const allowHosts = (
+    values['allow-host'] ?? (env.COMFY_QUEUE_ALLOW_HOST ? env.COMFY_QUEUE_ALLOW_HOST.split(',') : [])
+  ).map((h) => {
+    const n = normaliseAllowedHost(h);
+    if (!n) {
+      throw new ConfigError(
+        `--allow-host ${h}: give a host name as browsers send it, e.g. comfy.lan or comfy.lan:8189 (no scheme, no path)`,
+      );
+    }
+    return n;
+  });
   const host = pick('host') ?? DEFAULT_CONFIG.host;
   const token = pick('token') ?? null;
   if (!isLoopback(host) && !token) {
@@ -159,6 +173,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     workerCapacity: int(pick('worker-capacity'), DEFAULT_CONFIG.workerCapacity, 'worker-capacity', 1, 16),
     comfyOutputDirs,
     allowOrigins: allowOrigins.map((o) => o.replace(/\/+$/, '')),
+    allowHosts,
     retention: {
       keepJobs: optionalInt(pick('keep-jobs'), 'keep-jobs', 0, 1_000_000_000),
       keepDays: optionalInt(pick('keep-days'), 'keep-days', 1, 100_000),
@@ -218,7 +233,7 @@ export function resolveSimConfig(argv: string[]): SimConfig {
 }
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return isLoopbackName(host);
 }
 
 function int(raw: string | undefined, dflt: number, name: string, min: number, max: number): number {

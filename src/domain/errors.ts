@@ -23,9 +23,25 @@ export const ERROR_CATALOG = {
     message: 'The request target must be a path on this server, not another host.',
   },
   INVALID_CURSOR: { status: 400, message: 'The cursor is malformed or belongs to another sort.' },
+  BODY_TOO_DEEP: {
+    status: 400,
+    message: 'The JSON body nests arrays and objects more than 100 levels deep.',
+  },
+  BAD_REQUEST: {
+    status: 400,
+    message: 'The HTTP request is malformed (its URL, method or headers cannot be read).',
+  },
   UNAUTHORIZED: {
     status: 401,
     message: 'This server requires a token: send "Authorization: Bearer <token>".',
+  },
+  FORBIDDEN_ORIGIN: {
+    status: 403,
+    message: 'A page of another origin may not change anything here (list it with --allow-origin).',
+  },
+  FORBIDDEN_HOST: {
+    status: 403,
+    message: 'This server answers only to its loopback names (list other names with --allow-host).',
   },
   JOB_NOT_FOUND: { status: 404, message: 'No job has this id.' },
   NOT_FOUND: { status: 404, message: 'No such route.' },
@@ -36,14 +52,18 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'Only a finished job (completed, failed or cancelled) can be requeued.',
   },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the server accepts.' },
+  URL_TOO_LONG: { status: 414, message: 'A segment of the URL path is too long.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than the server accepts.' },
   INTERNAL: { status: 500, message: 'The server failed unexpectedly; the store is unchanged.' },
   NO_WORKER_INFO: {
     status: 503,
     message:
       'A saved UI workflow can be converted only while a worker is online: send the API format instead.',
   },
+  NOT_BUILT: { status: 503, message: 'The dashboard is not built: run `npm run build`.' },
   WORKER_UNAVAILABLE: { status: 502, message: 'No ComfyUI worker answered the passed-through request.' },
   STORE_BUSY: {
     status: 503,

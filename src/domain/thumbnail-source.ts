@@ -77,3 +77,24 @@ export function outputFileAt(
   }
   return null;
 }
+
+/** Whether the job's outputs list this file (a preview serves only what the job produced). */
+export function producedFile(outputs: Record<string, unknown> | null, file: OutputFileRef): boolean {
+  for (const node of Object.values(outputs ?? {})) {
+    if (!node || typeof node !== 'object') continue;
+    for (const items of Object.values(node as Record<string, unknown>)) {
+      if (!Array.isArray(items)) continue;
+      for (const item of items) {
+        if (!item || typeof item !== 'object') continue;
+        const f = item as Record<string, unknown>;
+        if (
+          f.filename === file.filename &&
+          (typeof f.subfolder === 'string' ? f.subfolder : '') === file.subfolder &&
+          (typeof f.type === 'string' ? f.type : 'output') === file.type
+        )
+          return true;
+      }
+    }
+  }
+  return false;
+}

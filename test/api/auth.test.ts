@@ -38,4 +38,15 @@ describe('a server with a token', () => {
     );
     assert.equal((await http('GET', `${server.url}/api/pqueue?token=correct%20horse`)).status, 200);
   });
+
+  test('the bearer scheme is case-insensitive', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+      const r = await http('GET', `${server.url}/api/pqueue`, undefined, {
+        authorization: `${scheme} correct horse`,
+      });
+      assert.equal(r.status, 200, scheme);
+    }
+    const wrong = await http('GET', `${server.url}/api/pqueue`, undefined, { authorization: 'bearer wrong' });
+    assert.equal(wrong.status, 401);
+  });
 });

@@ -80,3 +80,18 @@ describe('sim configuration', () => {
     assert.throws(() => resolveSimConfig(['--fail-rate', '2']), /fail-rate/);
   });
 });
+
+test('--allow-host takes host names (with or without a port), from the flag or the environment', () => {
+  assert.deepEqual(resolveServeConfig([], {}).allowHosts, []);
+  assert.deepEqual(
+    resolveServeConfig(['--allow-host', 'Comfy.LAN', '--allow-host', 'box:9000'], {}).allowHosts,
+    ['comfy.lan', 'box:9000'],
+  );
+  assert.deepEqual(resolveServeConfig([], { COMFY_QUEUE_ALLOW_HOST: 'a.lan,b.lan:1' }).allowHosts, [
+    'a.lan',
+    'b.lan:1',
+  ]);
+  for (const bad of ['http://comfy.lan', 'comfy.lan/x', '*', 'a b']) {
+    assert.throws(() => resolveServeConfig(['--allow-host', bad], {}), /--allow-host/, bad);
+  }
+});

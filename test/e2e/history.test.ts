@@ -82,6 +82,16 @@ describe('history against the simulator', () => {
       JSON.parse(walkPng((await png(`${base}/api/pqueue/preview?${q}`)).bytes).text.prompt!),
       prompt,
     );
+    // Only files the job produced: any other name is 404 here, never asked of the worker.
+    for (const other of [
+      { filename: 'ComfyUI_99999_.png', subfolder: byName.subfolder, type: byName.type },
+      { filename: byName.filename, subfolder: byName.subfolder, type: 'input' },
+      { filename: byName.filename, subfolder: '..', type: byName.type },
+    ]) {
+      const r = await http('GET', `${base}/api/pqueue/preview?id=${id}&${new URLSearchParams(other)}`);
+      assert.equal(r.status, 404, JSON.stringify(other));
+      assert.equal(r.body.error.code, 'NOT_FOUND');
+    }
 
     const wf = await fetch(`${base}/api/pqueue/jobs/${id}/workflow`);
     assert.match(
@@ -127,9 +137,10 @@ describe('history against the simulator', () => {
     assert.equal(again.headers.get('x-comfy-queue-image'), 'placeholder');
     assert.deepEqual(JSON.parse(walkPng(again.bytes).text.prompt!), t2iPrompt(1, 9));
     assert.equal((await http('GET', `${base}/api/pqueue/jobs/${id}`)).body.status, 'completed');
+    // The worker answers 404 for the file it no longer has: so does the preview.
     const preview = await http('GET', `${base}/api/pqueue/preview?id=${id}&node=9&index=0`);
-    assert.equal(preview.status, 502);
-    assert.equal(preview.body.error.code, 'WORKER_UNAVAILABLE');
+    assert.equal(preview.status, 404);
+    assert.equal(preview.body.error.code, 'NOT_FOUND');
   });
 
   test('history filters, cursor pages, flag filter, bad parameters and delete by filter', async () => {

@@ -279,6 +279,18 @@ describe('the pass-through only ever talks to its worker', () => {
     });
   }
 
+  it("refuses a page of another origin on every method, as the worker itself would", async () => {
+    const res = await fetch(`${server.url}/api/object_info`, {
+      headers: { origin: 'http://evil.example', authorization: 'Bearer tok-123' },
+    });
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FORBIDDEN_ORIGIN');
+    const same = await fetch(`${server.url}/api/object_info/KSampler`, {
+      headers: { origin: server.url, authorization: 'Bearer tok-123' },
+    });
+    assert.equal(same.status, 200);
+  });
+
   it("never forwards comfy-queue's token, in a header or the query", async () => {
     const res = await fetch(`${server.url}/sim/echo?token=tok-123&keep=1`, {
       method: 'POST',
