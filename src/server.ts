@@ -3,7 +3,6 @@
  * `serve` command and by tests that need a whole server in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
@@ -16,6 +15,7 @@ import { INSTANCE_KEY } from './engine/settings.js';
 import { ThumbnailQueue } from './engine/thumbnail-queue.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { startSimulator } from './sim/index.js';
+import { acquireDataLock, type DataLock } from './store/data-lock.js';
 import type { JobStore } from './store/job-store.js';
 import { openStore } from './store/open-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
@@ -79,7 +79,17 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Before the database opens: a second server on the same folder would run the same jobs.
+  const lock = acquireDataLock(dataDir);
+  try {
+    return await startLocked(config, dataDir, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: ServerConfig, dataDir: string, lock: DataLock): Promise<RunningServer> {
   const dbFile = join(dataDir, 'comfy-queue.sqlite3');
   const store = await openStore({ kind: 'sqlite', file: dbFile, synchronous: config.synchronous });
   let instance = await store.getSetting(INSTANCE_KEY);
@@ -170,6 +180,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await engine.stop();
       await store.close();
       await Promise.all(sims.map((s) => s.close()));
+      lock.release();
     },
   };
 }

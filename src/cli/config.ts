@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
+import { joinNegativeValues } from './args.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -29,7 +30,7 @@ export const SERVE_ENV = {
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv),
     strict: true,
     options: {
       host: { type: 'string' },
@@ -142,7 +143,7 @@ export interface SimConfig {
 
 export function resolveSimConfig(argv: string[]): SimConfig {
   const { values } = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv),
     strict: true,
     options: {
       host: { type: 'string' },
