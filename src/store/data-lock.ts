@@ -151,18 +151,26 @@ function isAlive(owner: LockRecord, file: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const start = processStart(owner.pid);
-  return owner.start === null || start === null || start === owner.start;
+  const stat = procStat(owner.pid);
+  // A zombie (killed, not yet reaped by its parent) holds nothing.
+  if (stat && (stat.state === 'Z' || stat.state === 'X')) return false;
+  return owner.start === null || !stat?.start || stat.start === owner.start;
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
 function processStart(pid: number): string | null {
+  return procStat(pid)?.start ?? null;
+}
+
+/** State (field 3) and start time (field 22) of /proc/<pid>/stat; null off Linux or when there is no such process. */
+function procStat(pid: number): { state: string; start: string | null } | null {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] ?? null;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', start: fields[19] ?? null };
 }
