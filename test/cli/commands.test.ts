@@ -243,6 +243,29 @@ describe('one job: show, cancel, rm, requeue', () => {
     assert.match(c.stderr, /NOT_CANCELLABLE/);
   });
 
+  test('a prefix shared by two jobs is refused; a longer one names one', async () => {
+    await runCli(['pause'], env);
+    try {
+      const ids = ['abcd0000-0000-4000-8000-000000000001', 'abcd0001-0000-4000-8000-000000000002'];
+      for (const [i, id] of ids.entries()) {
+        const r = await runCli(
+          ['submit', file(`p${i}.json`, { prompt: t2iPrompt(1, 40 + i), prompt_id: id })],
+          env,
+        );
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const both = await runCli(['show', 'abcd'], env);
+      assert.equal(both.code, 1);
+      assert.match(both.stderr, /"abcd" matches more than one job/);
+      const one = await runCli(['cancel', 'abcd0001'], env);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /^cancelled abcd0001/);
+      assert.equal((await runCli(['rm', 'ABCD0000', 'abcd0001'], env)).code, 0);
+    } finally {
+      await runCli(['resume'], env);
+    }
+  });
+
   test('cancel a pending job; rm refuses a running one and says why', async () => {
     await runCli(['pause'], env);
     const sub = await runCli(['submit', file('c.json', t2iPrompt(1, 21)), '--json'], env);

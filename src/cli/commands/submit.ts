@@ -100,7 +100,8 @@ ${COMMON_HELP}
             const c = board.apply(msg);
             if (c) onChange(c.id);
           },
-          onReconnecting: (reason) => ctx.err.write(`comfy-queue: event stream: ${reason}; connecting again…\n`),
+          onReconnecting: (reason) =>
+            ctx.err.write(`comfy-queue: event stream: ${reason}; connecting again…\n`),
         })
       : null;
     try {
