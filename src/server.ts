@@ -3,7 +3,6 @@
  * `serve` command and by tests that need a whole server in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -19,6 +18,7 @@ import { ThumbnailQueue } from './engine/thumbnail-queue.js';
 import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { startSimulator } from './sim/index.js';
+import { acquireDataLock, type DataLock } from './store/data-lock.js';
 import type { JobStore } from './store/job-store.js';
 import { openStore } from './store/open-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
@@ -124,7 +124,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     destination: config.logDestination,
   });
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  // Before the database opens: a second server on the same folder would run the same jobs.
+  const lock = acquireDataLock(dataDir);
+  try {
+    return await startLocked(config, dataDir, lock, log);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(
+  config: ServerConfig,
+  dataDir: string,
+  lock: DataLock,
+  log: Logger,
+): Promise<RunningServer> {
   const dbFile = join(dataDir, 'comfy-queue.sqlite3');
   const store = await openStore({
     kind: 'sqlite',
@@ -255,6 +270,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await engine.stop();
       await store.close();
       await Promise.all(sims.map((s) => s.close()));
+      lock.release();
     },
   };
 }

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isLoopbackName, normaliseAllowedHost } from '../api/request-origin.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
+import { joinNegativeValues } from './args.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -38,7 +39,7 @@ export const SERVE_ENV = {
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
   const { values } = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv),
     strict: true,
     options: {
       host: { type: 'string' },
@@ -209,7 +210,7 @@ export interface SimConfig {
 
 export function resolveSimConfig(argv: string[]): SimConfig {
   const { values } = parseArgs({
-    args: argv,
+    args: joinNegativeValues(argv),
     strict: true,
     options: {
       host: { type: 'string' },

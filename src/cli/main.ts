@@ -1,44 +1,88 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { startServer } from '../server.js';
 /** The `comfy-queue` command. */
 import { AIOHTTP_WIRE, startSimulator } from '../sim/index.js';
+import { DataFolderError } from '../store/data-lock.js';
+import { ApiError, DEFAULT_SERVER, UnreachableError } from './api-client.js';
+import { plainParseError, UsageError } from './args.js';
+import { CLIENT_COMMANDS, clientOverview, wantsHelp } from './commands/index.js';
 import { ConfigError, resolveServeConfig, resolveSimConfig } from './config.js';
+import { JobRefError } from './job-ref.js';
 
-const USAGE = `comfy-queue — a persistent queue server for ComfyUI
-
-Usage:
+const SERVE_USAGE = `Usage:
   comfy-queue serve [--host 127.0.0.1] [--port 8189] [--data ./data] [--comfy URL]... [--comfy-output DIR]...
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
-                    [--allow-origin ORIGIN]... [--comfy-ca FILE] [--missing-node-grace-s S]
-                    [--store-busy-ms MS] [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
-  comfy-queue sim   [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R] [--web-ui] [--aiohttp-wire]
+                    [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
+                    [--missing-node-grace-s S] [--store-busy-ms MS]
+                    [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
-serve   runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
-        --simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
-        Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
-        (comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
-        COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
-        requires a token. --durability full (default) makes every commit survive power loss;
-        normal survives a crash of comfy-queue but may lose the last commits on power loss.
-        --store-busy-ms (default 5000, COMFY_QUEUE_STORE_BUSY_MS): how long a write waits for
-        another process that locks the database before it answers 503 STORE_BUSY.
-        History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
-        (finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
-        limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).
-        --comfy-ca FILE trusts a CA certificate for https:// workers (COMFY_QUEUE_COMFY_CA;
-        NODE_EXTRA_CA_CERTS works too). A pending job that needs a node no worker has waits
-        --missing-node-grace-s seconds (default 600) before it fails.
-        Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
-        (COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
-sim     runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
+Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
+--simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
+Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
+(comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
+COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
+requires a token. One server per --data folder: a second one there refuses to start.
+--durability full (default) makes every commit survive power loss;
+normal survives a crash of comfy-queue but may lose the last commits on power loss.
+History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
+(finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
+limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).
+--store-busy-ms (default 5000, COMFY_QUEUE_STORE_BUSY_MS): how long a write waits for
+another process that locks the database before it answers 503 STORE_BUSY.
+--allow-origin lets pages of that origin act (e.g. a ComfyUI opened directly); --allow-host
+answers another name than the loopback ones on a loopback --host.
+--comfy-ca FILE trusts a CA certificate for https:// workers (COMFY_QUEUE_COMFY_CA;
+NODE_EXTRA_CA_CERTS works too). A pending job that needs a node no worker has waits
+--missing-node-grace-s seconds (default 600) before it fails.
+Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
+(COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
+`;
+
+const SIM_USAGE = `Usage:
+  comfy-queue sim [--host 127.0.0.1] [--port 8188] [--step-ms MS] [--fail-rate R] [--web-ui] [--aiohttp-wire]
+
+Runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
+`;
+
+const USAGE = `comfy-queue — a persistent queue server for ComfyUI
+
+Usage: comfy-queue COMMAND [FLAGS]     (comfy-queue help COMMAND for each one's flags)
+
+The server:
+  serve   run comfy-queue in front of ComfyUI servers (or --simulate N workers)
+  sim     run the ComfyUI simulator alone
+
+Talking to a running server (--server URL, env COMFY_QUEUE_SERVER, default ${DEFAULT_SERVER};
+--token T, env COMFY_QUEUE_TOKEN; --json prints the API's JSON):
+${clientOverview()}
+
+  comfy-queue --version   prints the version
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  if (!command || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command ? 0 : 1;
+  }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (command === 'help') return help(rest[0]);
+  if ((command === 'serve' || command === 'sim') && wantsHelp(rest)) return help(command);
+  const client = CLIENT_COMMANDS[command];
+  if (client) {
+    if (wantsHelp(rest)) return help(command);
+    return client.run(rest, {
+      out: process.stdout,
+      err: process.stderr,
+      env: process.env,
+      now: Date.now,
+      interrupted: () => new Promise((res) => process.once('SIGINT', () => res())),
+    });
   }
   if (command === 'serve') {
     const config = resolveServeConfig(rest, process.env);
@@ -82,8 +126,26 @@ async function main(argv: string[]): Promise<number> {
     onExit(() => sim.close());
     return -1;
   }
-  process.stderr.write(`comfy-queue: unknown command "${command}"\n\n${USAGE}`);
+  process.stderr.write(`comfy-queue: unknown command "${command}" (comfy-queue --help lists them)\n`);
   return 2;
+}
+
+function help(command: string | undefined): number {
+  if (!command) process.stdout.write(USAGE);
+  else if (command === 'serve') process.stdout.write(SERVE_USAGE);
+  else if (command === 'sim') process.stdout.write(SIM_USAGE);
+  else if (CLIENT_COMMANDS[command]) process.stdout.write(`Usage:\n  ${CLIENT_COMMANDS[command].help}`);
+  else {
+    process.stderr.write(`comfy-queue: no command "${command}" (comfy-queue --help lists them)\n`);
+    return 2;
+  }
+  return 0;
+}
+
+function version(): string {
+  // package.json is two folders up from both src/cli and dist/cli.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return `comfy-queue ${pkg.version}`;
 }
 
 function onExit(close: () => Promise<void>): void {
@@ -105,15 +167,40 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exit(code);
   },
   (err) => {
-    if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
       process.stderr.write(`comfy-queue: ${(err as Error).message}\n`);
       process.exit(2);
+    }
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(
+        `comfy-queue: ${plainParseError((err as Error).message)} (see \`comfy-queue help ${process.argv[2] ?? ''}\`)\n`,
+      );
+      process.exit(2);
+    }
+    if (err instanceof DataFolderError) {
+      process.stderr.write(`comfy-queue: ${err.message}\n`);
+      process.exit(err.kind === 'unusable' ? 2 : 1);
+    }
+    if (err instanceof ApiError) {
+      const hint = err.code === 'UNAUTHORIZED' ? ' (give --token or set COMFY_QUEUE_TOKEN)' : '';
+      process.stderr.write(`comfy-queue: ${err.message} (${err.code}, HTTP ${err.status})${hint}\n`);
+      process.exit(1);
+    }
+    if (err instanceof UnreachableError || err instanceof JobRefError) {
+      process.stderr.write(`comfy-queue: ${err.message}\n`);
+      process.exit(1);
     }
     if ((err as { code?: string }).code === 'EADDRINUSE') {
       process.stderr.write(`comfy-queue: ${(err as Error).message} — is another server on that port?\n`);
       process.exit(1);
     }
-    process.stderr.write(`comfy-queue: ${(err as Error).stack ?? err}\n`);
+    // Unexpected: one line for people, the stack for a bug report on request.
+    const debug = process.env.COMFY_QUEUE_DEBUG;
+    process.stderr.write(
+      debug
+        ? `comfy-queue: ${(err as Error).stack ?? err}\n`
+        : `comfy-queue: unexpected error: ${(err as Error).message ?? err} (COMFY_QUEUE_DEBUG=1 shows where)\n`,
+    );
     process.exit(1);
   },
 );

@@ -76,8 +76,16 @@ describe('serve configuration', () => {
 
 describe('sim configuration', () => {
   test('defaults and checks', () => {
-    assert.deepEqual(resolveSimConfig([]), { host: '127.0.0.1', port: 8188, stepMs: 50, failRate: 0 });
+    assert.deepEqual(resolveSimConfig([]), {
+      host: '127.0.0.1',
+      port: 8188,
+      stepMs: 50,
+      failRate: 0,
+      webUi: false,
+      aiohttpWire: false,
+    });
     assert.throws(() => resolveSimConfig(['--fail-rate', '2']), /fail-rate/);
+    assert.throws(() => resolveSimConfig(['--step-ms', '-5']), /--step-ms must be an integer from 0/);
   });
 });
 

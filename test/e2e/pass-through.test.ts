@@ -279,7 +279,7 @@ describe('the pass-through only ever talks to its worker', () => {
     });
   }
 
-  it("refuses a page of another origin on every method, as the worker itself would", async () => {
+  it('refuses a page of another origin on every method, as the worker itself would', async () => {
     const res = await fetch(`${server.url}/api/object_info`, {
       headers: { origin: 'http://evil.example', authorization: 'Bearer tok-123' },
     });
