@@ -264,13 +264,17 @@ async function startLocked(
     log,
     async close() {
       log.debug('closing');
-      await app.close();
-      thumbnails.close();
-      await retention.stop();
-      await engine.stop();
-      await store.close();
-      await Promise.all(sims.map((s) => s.close()));
-      lock.release();
+      try {
+        await app.close();
+        thumbnails.close();
+        await retention.stop();
+        await engine.stop();
+        await store.close();
+        await Promise.all(sims.map((s) => s.close()));
+      } finally {
+        // Even when closing failed half-way: the process ends next, and the folder must not stay locked.
+        lock.release();
+      }
     },
   };
 }

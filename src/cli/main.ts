@@ -107,7 +107,12 @@ async function main(argv: string[]): Promise<number> {
     for (const w of server.workers)
       log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);
     log.info({ url: server.url }, `comfy-queue listening on ${server.url}`);
-    onExit(() => server.close());
+    onExit(() =>
+      server.close().catch((err) => {
+        log.error({ err }, `closing failed: ${(err as Error).message}`);
+        throw err;
+      }),
+    );
     return -1;
   }
   if (command === 'sim') {

@@ -60,10 +60,12 @@ describe('a plain ComfyUI client through comfy-queue', () => {
     assert.ok(previews > 0);
     const history = (await (await fetch(`${cq.url}/history/${prompt_id}`)).json()) as Record<string, any>;
     const image = history[prompt_id].outputs['2'].images[0];
-    const view = await fetch(
-      `${cq.url}/view?${new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type })}`,
-      { headers: { origin: 'http://somewhere.else:1234' } },
-    );
+    const viewUrl = `${cq.url}/view?${new URLSearchParams({ filename: image.filename, subfolder: image.subfolder, type: image.type })}`;
+    // A page of another origin is refused, as ComfyUI refuses it; comfy-queue's own pages are not
+    // (their Origin is rewritten to the worker's, which would otherwise refuse them).
+    const foreign = await fetch(viewUrl, { headers: { origin: 'http://somewhere.else:1234' } });
+    assert.equal(foreign.status, 403);
+    const view = await fetch(viewUrl, { headers: { origin: cq.url } });
     assert.equal(view.status, 200);
     assert.equal(view.headers.get('content-type'), 'image/png');
     assert.ok((await view.arrayBuffer()).byteLength > 0);
