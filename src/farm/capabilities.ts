@@ -1,0 +1,136 @@
+/**
+ * What a worker can run and what a job needs: node types, and the model
+ * files named by loader inputs. A worker's capabilities come from its
+ * `/object_info` (the option lists of loader inputs are the models it has);
+ * a job's needs from its API-format graph.
+ */
+import type { PromptGraph } from '../domain/job.js';
+
+/** Loader inputs whose values are model files (the option lists ComfyUI builds from its model folders). */
+export const MODEL_INPUTS: ReadonlySet<string> = new Set([
+  'ckpt_name',
+  'lora_name',
+  'vae_name',
+  'unet_name',
+  'clip_name',
+  'clip_name1',
+  'clip_name2',
+  'clip_name3',
+  'control_net_name',
+  'upscale_model_name',
+  'style_model_name',
+  'gligen_name',
+  'model_name',
+]);
+
+/** The checkpoint-like inputs: a change of one of these means loading a model (affinity prefers to avoid it). */
+const PRIMARY_MODEL_INPUTS = ['ckpt_name', 'unet_name'];
+
+export interface Capabilities {
+  nodeTypes: ReadonlySet<string>;
+  /** every model file the worker offers in any loader input */
+  models: ReadonlySet<string>;
+}
+
+export interface JobNeeds {
+  nodeTypes: readonly string[];
+  models: readonly string[];
+  /** worker tags the job requires (`requires` on the job) */
+  tags: readonly string[];
+  /** the checkpoint (or UNet) the job loads first, for model affinity */
+  checkpoint: string | null;
+  /** identifies the workflow for per-worker blocks: its id, else a hash of the graph */
+  workflowKey: string;
+}
+
+type InputSpec = readonly unknown[];
+interface NodeDef {
+  input?: { required?: Record<string, InputSpec>; optional?: Record<string, InputSpec> };
+}
+
+/** Capabilities from a worker's `/object_info` answer. */
+export function capabilitiesOf(objectInfo: Record<string, unknown>): Capabilities {
+  const models = new Set<string>();
+  for (const def of Object.values(objectInfo)) {
+    const input = (def as NodeDef | null)?.input;
+    for (const group of [input?.required, input?.optional]) {
+      if (!group || typeof group !== 'object') continue;
+      for (const [name, spec] of Object.entries(group)) {
+        if (!MODEL_INPUTS.has(name) || !Array.isArray(spec)) continue;
+        for (const option of comboOptions(spec)) models.add(option);
+      }
+    }
+  }
+  return { nodeTypes: new Set(Object.keys(objectInfo)), models };
+}
+
+/** A combo's options: `[[a, b]]` (classic) or `["COMBO", {options: [a, b]}]` (v3 nodes). */
+function comboOptions(spec: InputSpec): string[] {
+  const [type, opts] = spec;
+  const list = Array.isArray(type)
+    ? type
+    : type === 'COMBO' && opts && typeof opts === 'object'
+      ? (opts as { options?: unknown }).options
+      : null;
+  return Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** What a job's graph needs of a worker. */
+export function needsOf(
+  prompt: PromptGraph,
+  opts: { tags?: readonly string[]; workflowId?: string | null } = {},
+): JobNeeds {
+  const nodeTypes = new Set<string>();
+  const models = new Set<string>();
+  let checkpoint: string | null = null;
+  for (const id of Object.keys(prompt).sort(compareIds)) {
+    const node = prompt[id]!;
+    nodeTypes.add(node.class_type);
+    for (const [name, value] of Object.entries(node.inputs ?? {})) {
+      if (typeof value !== 'string' || !MODEL_INPUTS.has(name)) continue;
+      models.add(value);
+      if (checkpoint === null && PRIMARY_MODEL_INPUTS.includes(name)) checkpoint = value;
+    }
+  }
+  return {
+    nodeTypes: [...nodeTypes].sort(),
+    models: [...models].sort(),
+    tags: [...new Set(opts.tags ?? [])].sort(),
+    checkpoint,
+    workflowKey: opts.workflowId ? `workflow:${opts.workflowId}` : `graph:${graphHash(prompt)}`,
+  };
+}
+
+function compareIds(a: string, b: string): number {
+  const na = Number(a);
+  const nb = Number(b);
+  return Number.isFinite(na) && Number.isFinite(nb) ? na - nb : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A stable hash of a graph's structure (class types and inputs, keys sorted),
+ * FNV-1a 64-bit in hex. Two submissions of the same workflow with the same
+ * values hash alike; seeds and prompts are part of it.
+ */
+export function graphHash(prompt: PromptGraph): string {
+  let h = 0xcbf29ce484222325n;
+  const text = canonical(prompt);
+  for (let i = 0; i < text.length; i++) {
+    h ^= BigInt(text.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => k !== '_meta')
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
