@@ -79,6 +79,10 @@ export interface Job {
   flagged: boolean;
   /** the job this one was requeued from */
   requeuedFrom: string | null;
+  /** worker tags a worker must have to run it */
+  requires: string[];
+  /** times it went back to pending after a worker failure (out of memory, a crash); within --max-retries */
+  retries: number;
 }
 
 /** What a client supplies to create a job; the store fills in the rest. */
@@ -98,6 +102,8 @@ export interface NewJob {
   createdAt: number;
   targets: string[] | null;
   requeuedFrom: string | null;
+  /** worker tags a worker must have to run it (none by default) */
+  requires?: string[];
 }
 
 /** Queue order: priority desc, position asc, created_at asc, id asc. */

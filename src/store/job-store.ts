@@ -63,6 +63,35 @@ export interface StoreHealth {
   since: number | null;
 }
 
+/** A registered worker: a ComfyUI driven by this server (push) or an agent that pulls work. */
+export interface WorkerRecord {
+  /** stable: a name, or derived from the URL; never a position on the command line */
+  id: string;
+  kind: 'push' | 'agent';
+  /** the ComfyUI address of a push worker; null for an agent */
+  url: string | null;
+  tags: string[];
+  /** jobs it holds at once */
+  capacity: number;
+  /** the operator's wish: take work, finish what it holds and take nothing new, or hold still */
+  mode: 'active' | 'draining' | 'paused';
+  /** its failure record (quarantine, blocked workflows), as the farm rules keep it */
+  health: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A worker's finished jobs since some time. */
+export interface WorkerTotals {
+  worker: string;
+  completed: number;
+  failed: number;
+  /** mean run time of its completed jobs, ms */
+  meanMs: number | null;
+  /** time spent running jobs in the window, ms */
+  busyMs: number;
+}
+
 export interface JobStore {
   /** Opens the database and applies pending migrations. */
   init(): Promise<void>;
@@ -155,6 +184,26 @@ export interface JobStore {
   thumbnailTotals(): Promise<ThumbnailTotals>;
   /** Deletes up to `limit` of the oldest thumbnails (their jobs stay); resolves how many went. */
   deleteOldestThumbnails(limit: number): Promise<number>;
+
+  /**
+   * in_progress → pending after a worker failure (out of memory, a crash): the job keeps its place,
+   * its worker, lease and started_at are cleared and one retry is spent. `expectedWorker` as in `finish`.
+   */
+  retry(id: string, error: JobError, expectedWorker: string): Promise<Job | null>;
+
+  /** Every registered worker, oldest first. */
+  listWorkers(): Promise<WorkerRecord[]>;
+  /** Registers a worker or replaces its record. */
+  saveWorker(worker: WorkerRecord): Promise<void>;
+  /** Forgets a worker; false when it was not registered. Its jobs are the caller's to return. */
+  deleteWorker(id: string): Promise<boolean>;
+  /** Jobs each worker finished since `since` (ms since epoch), with their durations. */
+  workerTotals(since: number): Promise<WorkerTotals[]>;
+  /**
+   * Like `claimNext`, but for one job the caller chose (routing): pending → in_progress
+   * on `worker`; null when the job is no longer pending.
+   */
+  claimJob(id: string, worker: string, now: number, leaseUntil: number): Promise<Job | null>;
 
   /** A small key/value of server state (the paused flag, worker client ids...). */
   getSetting(key: string): Promise<string | null>;

@@ -26,6 +26,8 @@ export interface JobRow {
   targets: string | null;
   flagged: number;
   requeued_from: string | null;
+  requires: string | null;
+  retries: number;
 }
 
 /** The parameters of the INSERT, position excepted (it is chosen inside the transaction). */
@@ -41,6 +43,7 @@ export type InsertParams = Omit<
   | 'outputs'
   | 'lease_until'
   | 'flagged'
+  | 'retries'
 >;
 
 /** JSON text, or SQL NULL for null/undefined. */
@@ -66,6 +69,7 @@ export function insertParams(job: NewJob): InsertParams {
     created_at: job.createdAt,
     targets: toJson(job.targets),
     requeued_from: job.requeuedFrom,
+    requires: job.requires?.length ? JSON.stringify(job.requires) : null,
   };
 }
 
@@ -93,6 +97,8 @@ export function newJobAsStored(job: NewJob, position: number): Job {
     targets: job.targets,
     flagged: false,
     requeuedFrom: job.requeuedFrom,
+    requires: job.requires ?? [],
+    retries: 0,
   };
 }
 
@@ -119,5 +125,7 @@ export function rowToJob(r: JobRow): Job {
     targets: fromJson<string[]>(r.targets),
     flagged: r.flagged !== 0,
     requeuedFrom: r.requeued_from,
+    requires: fromJson<string[]>(r.requires) ?? [],
+    retries: r.retries,
   };
 }

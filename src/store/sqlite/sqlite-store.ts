@@ -21,6 +21,8 @@ import type {
   StoreHealth,
   Thumbnail,
   ThumbnailTotals,
+  WorkerRecord,
+  WorkerTotals,
 } from '../job-store.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
@@ -29,6 +31,7 @@ import { migrate } from './migrate.js';
 import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
+import { SqliteWorkers } from './workers.js';
 import { WriteGate } from './write-gate.js';
 
 export interface SqliteStoreOptions {
@@ -67,6 +70,7 @@ export class SqliteJobStore implements JobStore {
   private lister: SqliteJobLister | null = null;
   private search: SearchIndex | null = null;
   private thumbs: SqliteThumbnails | null = null;
+  private workerRows: SqliteWorkers | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -93,6 +97,7 @@ export class SqliteJobStore implements JobStore {
       this.search = new SearchIndex(db);
       this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
+      this.workerRows = new SqliteWorkers(db);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -134,6 +139,11 @@ export class SqliteJobStore implements JobStore {
   private get s(): Statements {
     if (!this.stmts) throw new Error('SqliteJobStore is not open (call init() first)');
     return this.stmts;
+  }
+
+  private get workers(): SqliteWorkers {
+    if (!this.workerRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.workerRows;
   }
 
   /** Runs `fn` as one checked transaction (write-gate.ts); resolves once committed. */
@@ -249,16 +259,48 @@ export class SqliteJobStore implements JobStore {
     id: string,
     patch: FinishPatch,
     worker: string,
-    claim: { now: number; leaseUntil: number } | null,
+    claim: { now: number; leaseUntil: number; jobId?: string } | null,
   ): Promise<{ finished: Job | null; next: Job | null }> {
     const s = this.s;
     return this.write(() => {
       const finished = toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: worker }));
-      const next = claim
-        ? toJobOrNull(s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }))
-        : null;
+      const next = !claim
+        ? null
+        : claim.jobId !== undefined
+          ? toJobOrNull(s.claimJob.get({ id: claim.jobId, worker, now: claim.now, lease: claim.leaseUntil }))
+          : toJobOrNull(s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }));
       return { finished, next };
     });
+  }
+
+  async claimJob(id: string, worker: string, now: number, leaseUntil: number): Promise<Job | null> {
+    const s = this.s;
+    return this.write(() => toJobOrNull(s.claimJob.get({ id, worker, now, lease: leaseUntil })));
+  }
+
+  async retry(id: string, error: JobError, expectedWorker: string): Promise<Job | null> {
+    const s = this.s;
+    return this.write(() =>
+      toJobOrNull(s.retry.get({ id, holder: expectedWorker, error: JSON.stringify(error) })),
+    );
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    return this.workers.list();
+  }
+
+  async saveWorker(worker: WorkerRecord): Promise<void> {
+    const rows = this.workers;
+    await this.write(() => rows.save(worker));
+  }
+
+  async deleteWorker(id: string): Promise<boolean> {
+    const rows = this.workers;
+    return this.write(() => rows.delete(id));
+  }
+
+  async workerTotals(since: number): Promise<WorkerTotals[]> {
+    return this.workers.totals(since);
   }
 
   async finishPending(id: string, patch: FinishPatch): Promise<Job | null> {

@@ -19,9 +19,9 @@ export function prepareStatements(db: Database.Database) {
   return {
     insert: p<InsertParams & { position: number }>(
       `INSERT INTO jobs (id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position,
-         status, created_at, targets, requeued_from)
+         status, created_at, targets, requeued_from, requires)
        VALUES (@id, @name, @prompt, @workflow, @extra_data, @sensitive, @client_id, @priority, @position,
-         'pending', @created_at, @targets, @requeued_from)
+         'pending', @created_at, @targets, @requeued_from, @requires)
        ON CONFLICT (id) DO NOTHING`,
     ),
     maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
@@ -49,6 +49,19 @@ export function prepareStatements(db: Database.Database) {
                      AND id NOT IN (SELECT value FROM json_each(@exclude))
                    ORDER BY ${RUN_ORDER} LIMIT 1)
          AND status = 'pending'
+       RETURNING *`,
+    ),
+    claimJob: p<{ id: string; worker: string; now: number; lease: number }, JobRow>(
+      `UPDATE jobs SET status = 'in_progress', worker = @worker, lease_until = @lease,
+         attempts = attempts + 1, started_at = @now
+       WHERE id = @id AND status = 'pending'
+       RETURNING *`,
+    ),
+    // A worker failure: back to its place among the pending jobs, one retry spent.
+    retry: p<{ id: string; holder: string; error: string }, JobRow>(
+      `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
+         retries = retries + 1, error = @error
+       WHERE id = @id AND status = 'in_progress' AND worker = @holder
        RETURNING *`,
     ),
     renewLeases: p<{ worker: string; ids: string; lease: number }>(
