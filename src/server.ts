@@ -15,6 +15,9 @@ import { ProgressBook } from './engine/progress-book.js';
 import { NO_RETENTION, Retention, type RetentionLimits } from './engine/retention.js';
 import { INSTANCE_KEY } from './engine/settings.js';
 import { ThumbnailQueue } from './engine/thumbnail-queue.js';
+import { DEFAULT_HEALTH_RULES } from './farm/worker-health.js';
+import { parseWorkerSpec } from './farm/worker-id.js';
+import { WorkerRegistry } from './farm/worker-registry.js';
 import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { startSimulator } from './sim/index.js';
@@ -66,6 +69,10 @@ export interface ServerConfig {
   healthMisses: number;
   /** a pending job no worker can run (a custom node is missing) waits this long before it fails */
   missingNodeGraceMs: number;
+  /** a job that failed because of its worker goes to another worker this many times (--max-retries) */
+  maxRetries: number;
+  /** a worker that failed 3 jobs in a row takes no work this long (--quarantine, in minutes) */
+  quarantineMs: number;
   /** how far a websocket client may fall behind before it loses previews, then its connection */
   wsBacklog?: BacklogLimits;
   /** Host names answered on a loopback bind besides the loopback ones (--allow-host) */
@@ -102,6 +109,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   missingNodeGraceMs: 10 * 60_000,
   allowHosts: [],
   incomingTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  maxRetries: 2,
+  quarantineMs: 15 * 60_000,
 };
 
 export interface RunningServer {
@@ -156,32 +165,66 @@ async function startLocked(
   const sims = await Promise.all(
     Array.from({ length: config.simulate }, () => startSimulator({ port: 0, stepMs: config.simStepMs })),
   );
-  const urls = config.simulate > 0 ? sims.map((s) => s.url) : config.comfyUrls;
+  // Simulated workers are the server's own, named in the order it made them; others by name or address.
+  const specs =
+    config.simulate > 0
+      ? sims.map((s, i) => ({ id: `w${i + 1}`, url: s.url }))
+      : config.comfyUrls.map((spec) => {
+          const parsed = parseWorkerSpec(spec);
+          if ('error' in parsed) throw new Error(`--comfy ${parsed.error}`);
+          return parsed;
+        });
 
   const bus = new MemoryEventBus(log.child({ component: 'events' }));
+  const registry = new WorkerRegistry(store, Date.now, {
+    ...DEFAULT_HEALTH_RULES,
+    quarantineMs: config.quarantineMs,
+  });
   const engine = new Engine(store, bus, {
     now: Date.now,
     newId: randomUUID,
     leaseMs: config.leaseMs,
     maxAttempts: config.maxAttempts,
+    maxRetries: config.maxRetries,
+    registry,
     log: log.child({ component: 'engine' }),
   });
   const progress = new ProgressBook(engine, bus, Date.now);
-  const workers = urls.map(
-    (url, i) =>
-      new WorkerDriver(`w${i + 1}`, url, `comfy-queue-${instance.slice(0, 8)}-w${i + 1}`, engine, {
-        capacity: config.workerCapacity,
-        offlineTimeoutMs: config.offlineTimeoutMs,
-        pollMs: config.pollMs,
-        now: Date.now,
-        requestTimeoutMs: config.requestTimeoutMs,
-        healthIntervalMs: config.healthIntervalMs,
-        healthTimeoutMs: config.healthTimeoutMs,
-        healthMisses: config.healthMisses,
-        ca: config.comfyCa,
-        log: log.child({ component: 'worker', worker: `w${i + 1}` }),
-      }),
-  );
+  const makeDriver = (id: string, url: string, capacity: number) =>
+    new WorkerDriver(id, url, `comfy-queue-${instance.slice(0, 8)}-${id}`, engine, {
+      capacity,
+      offlineTimeoutMs: config.offlineTimeoutMs,
+      pollMs: config.pollMs,
+      now: Date.now,
+      requestTimeoutMs: config.requestTimeoutMs,
+      healthIntervalMs: config.healthIntervalMs,
+      healthTimeoutMs: config.healthTimeoutMs,
+      healthMisses: config.healthMisses,
+      ca: config.comfyCa,
+      log: log.child({ component: 'worker', worker: id }),
+    });
+  await registry.load();
+  // Workers of the command line are registered (kept with their tags and modes); those added at run
+  // time through the API come back too. The array is shared: adding or removing a worker edits it.
+  for (const s of specs) {
+    const known = registry.get(s.id);
+    await registry.upsert(s.id, {
+      kind: 'push',
+      source: 'flag',
+      url: s.url,
+      capacity: known?.capacity ?? config.workerCapacity,
+    });
+  }
+  const workers: WorkerDriver[] = [];
+  for (const rec of registry.list()) {
+    if (rec.kind !== 'push' || !rec.url) continue;
+    // A worker of an earlier command line that this one no longer names is not driven (its record stays).
+    if (rec.source === 'flag' && !specs.some((s) => s.id === rec.id)) continue;
+    if (config.simulate > 0 && !specs.some((s) => s.id === rec.id)) continue;
+    const d = makeDriver(rec.id, rec.url, rec.capacity);
+    d.draining = rec.mode !== 'active';
+    workers.push(d);
+  }
   const drivers = new Map(workers.map((w) => [w.id, w]));
   const fetchFile = async (worker: string, file: { filename: string; subfolder: string; type: string }) => {
     const driver = drivers.get(worker);
@@ -211,7 +254,7 @@ async function startLocked(
   const outputDirs = new Map<string, string>();
   if (config.simulate === 0) {
     for (const [i, dir] of config.comfyOutputDirs.entries())
-      if (dir) outputDirs.set(`w${i + 1}`, resolve(dir));
+      if (dir && specs[i]) outputDirs.set(specs[i].id, resolve(dir));
   }
   if (outputDirs.size > 0)
     new IncompleteMarkers(engine, outputDirs, Date.now, log.child({ component: 'incomplete-marker' }));
@@ -231,6 +274,20 @@ async function startLocked(
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },
+    farm: {
+      now: Date.now,
+      addPushWorker: (id, url, capacity) => {
+        const d = makeDriver(id, url, capacity);
+        workers.push(d);
+        drivers.set(id, d);
+        return d;
+      },
+      dropPushWorker: (id) => {
+        const at = workers.findIndex((w) => w.id === id);
+        if (at >= 0) workers.splice(at, 1);
+        drivers.delete(id);
+      },
+    },
   });
   for (const job of await store.listInProgress()) {
     progress.track({

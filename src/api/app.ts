@@ -24,6 +24,7 @@ import { ComfyWorkers } from './comfy-workers.js';
 import { registerCors } from './cors.js';
 import { registerDashboardRoutes } from './dashboard-routes.js';
 import { registerEventsWs } from './events-ws.js';
+import { type FarmOptions, registerFarmRoutes } from './farm-routes.js';
 import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
 import { jsonNestingExceeds, tooDeep } from './json-depth.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
@@ -51,6 +52,8 @@ export interface AppOptions {
   estimates?: QueueEstimates;
   /** the ComfyUI drop-in (ComfyUI routes, /ws, pass-through to workers); off when absent */
   comfy?: ComfyOptions;
+  /** the farm's worker routes (/api/farm); off when absent */
+  farm?: FarmOptions;
   /** thumbnails and previews of the history routes */
   history?: HistoryOptions;
   /** how far an event websocket client may fall behind (backlog.ts) */
@@ -224,6 +227,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
   registerHistoryRoutes(app, opts.engine, opts.history);
+  if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);
   registerDashboardRoutes(app, { workers: opts.comfy?.workers });
   await registerEventsWs(app, { ...opts, now: Date.now });

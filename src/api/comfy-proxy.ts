@@ -33,7 +33,7 @@ import {
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 
 /** comfy-queue's own API prefixes: an unknown route under them is comfy-queue's 404, not ComfyUI's. */
-const OWN_PREFIXES = ['/api/pqueue', '/api/events', '/api/admin'];
+const OWN_PREFIXES = ['/api/pqueue', '/api/events', '/api/admin', '/api/farm'];
 
 /** A worker that has not started answering after this long is given up on. */
 const HEADERS_TIMEOUT_MS = 120_000;

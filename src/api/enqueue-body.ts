@@ -18,6 +18,8 @@ export interface EnqueueFields {
   client_id?: string | null;
   front?: boolean;
   partial_execution_targets?: string[] | null;
+  /** worker tags a worker must have to run the job */
+  requires?: string[];
 }
 
 /** What was sent: an API prompt, or a UI workflow still to be converted (kept as the job's workflow). */
@@ -35,6 +37,7 @@ const FIELDS = [
   'client_id',
   'front',
   'partial_execution_targets',
+  'requires',
 ];
 
 const EXPECTED =
@@ -65,7 +68,7 @@ function fields(b: Record<string, unknown>): EnqueueFields {
   const unknown = Object.keys(b).filter((k) => !FIELDS.includes(k));
   if (unknown.length) {
     invalid(
-      `Unknown field ${unknown.map((k) => `"${k.slice(0, 60)}"`).join(', ')}: a job is {"prompt", "workflow"?, "extra_data"?, "name"?, "priority"?, "prompt_id"?, "client_id"?, "front"?, "partial_execution_targets"?}.`,
+      `Unknown field ${unknown.map((k) => `"${k.slice(0, 60)}"`).join(', ')}: a job is {"prompt", "workflow"?, "extra_data"?, "name"?, "priority"?, "prompt_id"?, "client_id"?, "front"?, "partial_execution_targets"?, "requires"?}.`,
     );
   }
   const out: EnqueueFields = {};
@@ -84,6 +87,18 @@ function fields(b: Record<string, unknown>): EnqueueFields {
     if (typeof p !== 'number' || !Number.isInteger(p) || Math.abs(p) > 1_000_000)
       invalid('"priority" must be an integer from -1000000 to 1000000.');
     out.priority = p as number;
+  }
+  if (b.requires !== undefined) {
+    const r = b.requires;
+    if (
+      !Array.isArray(r) ||
+      r.length > 32 ||
+      !r.every((t) => typeof t === 'string' && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(t))
+    )
+      invalid(
+        '"requires" must be a list of worker tags (letters, digits, ".", "_", ":" or "-"), at most 32.',
+      );
+    out.requires = r as string[];
   }
   if (b.prompt_id !== undefined) {
     if (!isCanonicalUuid(b.prompt_id)) invalid('"prompt_id" must be a lowercase hyphenated UUID.');

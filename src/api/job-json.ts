@@ -11,7 +11,7 @@ export interface JobJsonOptions {
   full?: boolean;
   progress?: unknown;
   /** why a pending job is held back from dispatch (no worker can run it now), if it is */
-  waiting?: { reason: string; since: number; failAt: number } | null;
+  waiting?: { reason: string; since: number; failAt: number | null } | null;
 }
 
 export function jobJson(job: Job, opts: JobJsonOptions = {}): Record<string, unknown> {
@@ -33,6 +33,8 @@ export function jobJson(job: Job, opts: JobJsonOptions = {}): Record<string, unk
     client_id: job.clientId,
     workflow_id: workflowIdOf(job),
     requeued_from: job.requeuedFrom,
+    requires: job.requires,
+    retries: job.retries,
   };
   if (opts.progress !== undefined) out.progress = opts.progress;
   if (opts.waiting !== undefined)

@@ -66,6 +66,7 @@ export function registerPqueueRoutes(
       clientId: b.client_id,
       front: b.front,
       targets,
+      requires: b.requires,
     });
     return reply.code(201).send({ ...jobJson(job, { full: true }), node_errors: nodeErrors });
   });
@@ -75,7 +76,7 @@ export function registerPqueueRoutes(
     return jobJson(job, {
       full: true,
       progress: progress.get(job.id) ?? undefined,
-      waiting: job.status === 'pending' ? engine.holdOf(job.id) : undefined,
+      waiting: job.status === 'pending' ? engine.waitingOf(job.id) : undefined,
     });
   });
 
@@ -97,7 +98,7 @@ export function registerPqueueRoutes(
         estimate: est?.get(j.id) ?? null,
       })),
       pending: pending.map((j) => ({
-        ...jobJson(j, { waiting: engine.holdOf(j.id) }),
+        ...jobJson(j, { waiting: engine.waitingOf(j.id) }),
         estimate: est?.get(j.id) ?? null,
       })),
       pending_total: counts.pending,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isLoopbackName, normaliseAllowedHost } from '../api/request-origin.js';
+import { parseWorkerSpec } from '../farm/worker-id.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
 import { joinNegativeValues } from './args.js';
@@ -35,6 +36,8 @@ export const SERVE_ENV = {
   'log-json': 'COMFY_QUEUE_LOG_JSON',
   'comfy-ca': 'COMFY_QUEUE_COMFY_CA',
   'missing-node-grace-s': 'COMFY_QUEUE_MISSING_NODE_GRACE_S',
+  'max-retries': 'COMFY_QUEUE_MAX_RETRIES',
+  quarantine: 'COMFY_QUEUE_QUARANTINE',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -62,6 +65,8 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'log-json': { type: 'boolean' },
       'comfy-ca': { type: 'string' },
       'missing-node-grace-s': { type: 'string' },
+      'max-retries': { type: 'string' },
+      quarantine: { type: 'string' },
     },
   });
   const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
@@ -72,17 +77,13 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
   };
   const comfyUrls =
     values.comfy ?? (env.COMFY_QUEUE_COMFY ? env.COMFY_QUEUE_COMFY.split(',') : DEFAULT_CONFIG.comfyUrls);
+  const ids = new Set<string>();
   for (const u of comfyUrls) {
-    let url: URL;
-    try {
-      url = new URL(u);
-    } catch {
-      // the thrown TypeError says less than this
-      throw new ConfigError(`--comfy ${u}: not a URL (expected e.g. http://127.0.0.1:8188)`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError(`--comfy ${u}: only http:// and https:// ComfyUI addresses are supported`);
-    }
+    const spec = parseWorkerSpec(u);
+    if ('error' in spec) throw new ConfigError(`--comfy ${spec.error}`);
+    if (ids.has(spec.id))
+      throw new ConfigError(`--comfy ${u}: a second worker named ${spec.id}; name them apart with NAME=URL`);
+    ids.add(spec.id);
   }
   // One output folder per --comfy, in order; "" or "-" for a worker whose folder comfy-queue cannot reach.
   const comfyOutputDirs = (
@@ -162,6 +163,9 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
         0,
         30 * 24 * 3600,
       ) * 1000,
+    maxRetries: int(pick('max-retries'), DEFAULT_CONFIG.maxRetries, 'max-retries', 0, 100),
+    quarantineMs:
+      int(pick('quarantine'), DEFAULT_CONFIG.quarantineMs / 60_000, 'quarantine', 0, 7 * 24 * 60) * 60_000,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
     storeBusyMs: int(pick('store-busy-ms'), DEFAULT_CONFIG.storeBusyMs, 'store-busy-ms', 0, 600_000),
     host,

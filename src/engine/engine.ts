@@ -6,7 +6,11 @@
 
 import { QueueError } from '../domain/errors.js';
 import type { Job, PromptGraph } from '../domain/job.js';
-import { compareQueueOrder, isFinished } from '../domain/job.js';
+import { compareQueueOrder, isFinished, workflowIdOf } from '../domain/job.js';
+import { capabilitiesOf, type JobNeeds, needsOf } from '../farm/capabilities.js';
+import { classifyFailure } from '../farm/failure-class.js';
+import { rankWorkers, waitingReason } from '../farm/routing.js';
+import { WorkerRegistry } from '../farm/worker-registry.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { FinishPatch, JobStore } from '../store/job-store.js';
 import type { EventBus, WorkerState } from './events.js';
@@ -21,8 +25,17 @@ export interface EngineOptions {
   leaseMs: number;
   /** a job lost this many times by workers fails instead of going back to pending */
   maxAttempts: number;
+  /** a job that failed because of its worker (out of memory, a crash) goes to another worker this many times */
+  maxRetries?: number;
+  /** the farm's workers (tags, modes, failure records); one over the same store by default */
+  registry?: WorkerRegistry;
+  /** how often the scheduler looks for work even when nothing woke it (a missed wake-up never strands a job) */
+  tickMs?: number;
   log?: Logger;
 }
+
+/** Pending jobs the scheduler looks at per pass: the first ones in run order. */
+const ROUTING_WINDOW = 200;
 
 /** Why a pending job is not dispatched for now (no worker can run it), and since when. */
 export interface PendingHold {
@@ -54,6 +67,12 @@ export class Engine implements WorkerReports {
   private readonly cancelBeforeRun = new Set<string>();
   /** pending jobs kept back from dispatch: no worker can run them now (revalidate.ts) */
   private readonly holds = new Map<string, PendingHold>();
+  /** pending jobs no online worker can run now, and why (routing.ts); they run when one can */
+  private readonly unroutable = new Map<string, { reason: string; since: number }>();
+  /** what each recently seen job needs of a worker, by id */
+  private readonly needsCache = new Map<string, JobNeeds>();
+  private tickTimer: NodeJS.Timeout | null = null;
+  readonly registry: WorkerRegistry;
   private readonly log: Logger;
 
   constructor(
@@ -62,26 +81,104 @@ export class Engine implements WorkerReports {
     private readonly opts: EngineOptions,
   ) {
     this.log = opts.log ?? silentLogger;
+    this.registry = opts.registry ?? new WorkerRegistry(store, opts.now);
   }
 
   /** Loads the paused flag and hands every job that was running back to its worker for reconciling. */
   async start(workers: WorkerPort[]): Promise<void> {
     this.paused = (await this.store.getSetting(PAUSED_KEY)) === 'true';
+    await this.registry.load();
     for (const w of workers) this.workers.set(w.id, w);
     for (const job of await this.store.listInProgress()) {
       const w = job.worker ? this.workers.get(job.worker) : undefined;
       if (w) w.adopt(job);
-      else await this.lost(job.worker ?? '?', job.id, `worker ${job.worker} is no longer configured`);
+      else await this.returnUnowned(job, `worker ${job.worker} is no longer configured`);
     }
+    this.bus.subscribe((e) => {
+      if (e.type === 'worker.state' && e.state === 'online') void this.learnCapabilities(e.worker);
+    });
     for (const w of workers) w.start();
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1_000, this.opts.leaseMs / 3));
     this.leaseTimer.unref();
+    this.tickTimer = setInterval(() => this.pump(), this.opts.tickMs ?? 2_000);
+    this.tickTimer.unref();
     this.pump();
+  }
+
+  /** A job whose worker is gone: back to pending without spending a retry (the worker left, not the job). */
+  private async returnUnowned(job: Job, reason: string): Promise<void> {
+    const back = await this.store.release(
+      job.id,
+      { type: 'worker_removed', message: reason },
+      job.worker ?? undefined,
+    );
+    if (back) {
+      this.log.warn({ job: job.id, worker: job.worker }, `job back in the queue: ${reason}`);
+      this.bus.publish({ type: 'job.released', job: back, reason });
+    }
+  }
+
+  /** Adds a worker at run time (it starts connecting at once). */
+  addWorker(w: WorkerPort): void {
+    if (this.workers.has(w.id))
+      throw new QueueError('DUPLICATE_WORKER', `A worker named ${w.id} exists already.`);
+    this.workers.set(w.id, w);
+    w.start();
+  }
+
+  /**
+   * Removes a worker: it stops, and each job it held goes back to pending
+   * without spending a retry (the driver's reconcile may have finished some
+   * first: those keep their outcome).
+   */
+  async removeWorker(id: string): Promise<void> {
+    const w = this.workers.get(id);
+    if (!w) throw new QueueError('WORKER_NOT_FOUND', `No worker is named ${id}.`);
+    this.workers.delete(id);
+    for (const jobId of w.heldJobIds())
+      await w.cancel(jobId).catch((err) => this.logWorkerCall(w, jobId, 'cancel on removal', err));
+    await w.stop();
+    for (const job of await this.store.listInProgress())
+      if (job.worker === id) await this.returnUnowned(job, `worker ${id} was removed`);
+    await this.registry.remove(id);
+    this.bus.publish({ type: 'worker.state', worker: id, state: 'offline', detail: 'removed' });
+    this.pump();
+  }
+
+  /** Reads a worker's node types and models when it (re)connects, for routing. */
+  private async learnCapabilities(id: string): Promise<void> {
+    const w = this.workers.get(id);
+    if (!w) return;
+    try {
+      this.registry.setCapabilities(id, capabilitiesOf(await w.objectInfo()));
+      this.registry.idle(id);
+      this.pump();
+    } catch (err) {
+      // Safe: without capabilities the worker is treated as able to run anything, as before routing.
+      this.log.warn(
+        { err, worker: id },
+        `reading the node types and models of ${id} failed: ${errMessage(err)}`,
+      );
+    }
+  }
+
+  /** Why a pending job is not running: held back (it fails at `failAt`) or no online worker can run it. */
+  waitingOf(id: string): { reason: string; since: number; failAt: number | null } | null {
+    const hold = this.holds.get(id);
+    if (hold) return hold;
+    const u = this.unroutable.get(id);
+    return u ? { ...u, failAt: null } : null;
+  }
+
+  /** Why a pending job waits although workers are free, or null. */
+  unroutableOf(id: string): { reason: string; since: number } | null {
+    return this.unroutable.get(id) ?? null;
   }
 
   async stop(): Promise<void> {
     this.closed = true;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.claimRetryTimer) clearTimeout(this.claimRetryTimer);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
   }
@@ -289,26 +386,121 @@ export class Engine implements WorkerReports {
   private async runPump(): Promise<void> {
     do {
       this.pumpAgain = false;
-      for (const w of this.workers.values()) {
-        while (this.hasRoom(w)) {
-          const now = this.opts.now();
-          let job: Job | null;
-          this.claiming.set(w.id, (this.claiming.get(w.id) ?? 0) + 1);
-          try {
-            job = await this.store.claimNext(w.id, now, now + this.opts.leaseMs, [...this.holds.keys()]);
-            this.claimRetryMs = CLAIM_RETRY_MS;
-          } catch (err) {
-            if (this.closed) return; // the store closes with the engine: nothing to retry
-            this.retryClaims(err);
-            return;
-          } finally {
-            this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
-          }
-          if (!job) break;
-          this.dispatch(w, job);
+      if (!(await this.routePass())) return;
+    } while (this.pumpAgain && !this.closed);
+  }
+
+  /**
+   * One pass of the scheduler: the first pending jobs in run order, each to
+   * the best able worker with room (routing.ts). Resolves false when a claim
+   * failed (a retry is scheduled).
+   */
+  private async routePass(): Promise<boolean> {
+    const live = () => this.liveWorkers();
+    const room = (w: { id: string }) => this.roomOf(w.id);
+    if (!live().some((w) => room(w) > 0)) return true;
+    let pending: Job[];
+    try {
+      pending = await this.store.listPending(ROUTING_WINDOW);
+    } catch (err) {
+      if (this.closed) return false;
+      this.retryClaims(err);
+      return false;
+    }
+    const seen = new Set<string>();
+    for (const job of pending) {
+      seen.add(job.id);
+      if (this.holds.has(job.id)) continue;
+      const needs = this.needsFor(job);
+      const snapshots = this.registry.snapshots(live(), room);
+      const best = rankWorkers(needs, snapshots)[0];
+      if (!best) {
+        this.noteUnroutable(job, needs);
+        if (!snapshots.some((s) => s.freeSlots > 0)) break;
+        continue;
+      }
+      this.unroutable.delete(job.id);
+      const w = this.workers.get(best.id)!;
+      const now = this.opts.now();
+      let claimed: Job | null;
+      this.claiming.set(w.id, (this.claiming.get(w.id) ?? 0) + 1);
+      try {
+        claimed = await this.store.claimJob(job.id, w.id, now, now + this.opts.leaseMs);
+        this.claimRetryMs = CLAIM_RETRY_MS;
+      } catch (err) {
+        if (this.closed) return false; // the store closes with the engine: nothing to retry
+        this.retryClaims(err);
+        return false;
+      } finally {
+        this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
+      }
+      if (claimed && this.workers.get(w.id) === w) this.dispatch(w, claimed, needs);
+      else if (claimed) await this.returnUnowned(claimed, `worker ${w.id} was removed`);
+    }
+    for (const id of this.unroutable.keys()) if (!seen.has(id)) this.unroutable.delete(id);
+    this.stealForIdle(live());
+    return true;
+  }
+
+  /** A job no online worker can run now: remembered with the reason (shown on the job), logged once. */
+  private noteUnroutable(job: Job, needs: JobNeeds): void {
+    const everyone = this.registry.snapshots(this.liveWorkers(), () => 1);
+    if (rankWorkers(needs, everyone).length > 0) {
+      this.unroutable.delete(job.id); // able workers exist; they are only busy
+      return;
+    }
+    const reason = waitingReason(needs, this.registry.snapshots(this.liveWorkers()));
+    const was = this.unroutable.get(job.id);
+    if (was?.reason === reason) return;
+    this.unroutable.set(job.id, { reason, since: was?.since ?? this.opts.now() });
+    this.log.info({ job: job.id }, `job waits: ${reason}`);
+  }
+
+  /**
+   * An idle worker never waits while a job it could run sits in another
+   * worker's own queue (dispatch lookahead): that job is taken back, and the
+   * next pass gives it to the idle worker (idle longest ranks first).
+   */
+  private stealForIdle(live: readonly { id: string; online: boolean; freeSlots: number }[]): void {
+    const idle = this.registry
+      .snapshots(live, (w) => this.roomOf(w.id))
+      .filter((s) => s.state === 'online' && s.freeSlots > 0);
+    if (idle.length === 0) return;
+    for (const owner of this.workers.values()) {
+      for (const job of owner.waitingJobs()) {
+        const needs = this.needsFor(job);
+        if (idle.some((s) => s.id !== owner.id && rankWorkers(needs, [s]).length > 0)) {
+          owner.takeBack(job.id).catch((err) => this.logWorkerCall(owner, job.id, 'take-back', err));
+          return; // one at a time: the pass that follows re-routes it
         }
       }
-    } while (this.pumpAgain && !this.closed);
+    }
+  }
+
+  private liveWorkers(): { id: string; online: boolean; freeSlots: number }[] {
+    return [...this.workers.values()].map((w) => ({
+      id: w.id,
+      online: w.state === 'online',
+      freeSlots: w.freeSlots,
+    }));
+  }
+
+  /** Jobs the worker may still take now: its free slots less the claims under way, 0 when paused or closing. */
+  private roomOf(id: string): number {
+    const w = this.workers.get(id);
+    if (!w || this.closed || this.paused) return 0;
+    return Math.max(0, w.freeSlots - (this.claiming.get(id) ?? 0));
+  }
+
+  private needsFor(job: Job): JobNeeds {
+    let needs = this.needsCache.get(job.id);
+    if (!needs) {
+      needs = needsOf(job.prompt, { tags: job.requires, workflowId: workflowIdOf(job) });
+      if (this.needsCache.size >= 4 * ROUTING_WINDOW)
+        this.needsCache.delete(this.needsCache.keys().next().value!);
+      this.needsCache.set(job.id, needs);
+    }
+    return needs;
   }
 
   /** A claim failed (the database is busy, full, unreadable): try again later rather than stall. */
@@ -326,11 +518,8 @@ export class Engine implements WorkerReports {
     this.claimRetryMs = Math.min(this.claimRetryMs * 2, CLAIM_RETRY_MAX_MS);
   }
 
-  private hasRoom(w: WorkerPort): boolean {
-    return !this.closed && !this.paused && w.freeSlots - (this.claiming.get(w.id) ?? 0) > 0;
-  }
-
-  private dispatch(w: WorkerPort, job: Job): void {
+  private dispatch(w: WorkerPort, job: Job, needs: JobNeeds = this.needsFor(job)): void {
+    this.registry.started(w.id, needs.checkpoint);
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
@@ -373,12 +562,21 @@ export class Engine implements WorkerReports {
 
   // ---- worker reports -------------------------------------------------
 
-  /** Records the outcome and, in the same commit, claims the worker's next job when it has room. */
+  /**
+   * Records the outcome and, in the same commit, claims the worker's next job
+   * when it has room. A failure takes its class's rule (failure-class.ts):
+   * the worker's fault → back to the queue for another worker, within the
+   * retry budget; the infrastructure's → back without spending a retry; the
+   * workflow's → failed at once.
+   */
   async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
     const w = this.workers.get(worker);
-    // The combined claim cannot skip held-back jobs: with any held, the pump claims instead.
-    const claim = w && this.hasRoom(w) && this.holds.size === 0;
-    if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
+    if (patch.status === 'failed' && patch.error && (await this.retriedAfterFailure(worker, jobId, patch)))
+      return;
+    if (patch.status === 'completed')
+      await this.noteHealth(worker, () => this.registry.recordSuccess(worker));
+    const next = w ? await this.nextFor(w) : null;
+    if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
     let result: { finished: Job | null; next: Job | null };
     try {
       const now = this.opts.now();
@@ -386,15 +584,80 @@ export class Engine implements WorkerReports {
         jobId,
         patch,
         worker,
-        claim ? { now, leaseUntil: now + this.opts.leaseMs } : null,
+        next ? { now, leaseUntil: now + this.opts.leaseMs, jobId: next.job.id } : null,
       );
     } finally {
-      if (claim) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
+      if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
     }
     this.cancelBeforeRun.delete(jobId);
+    this.needsCache.delete(jobId);
     if (result.finished) this.bus.publish({ type: 'job.finished', job: result.finished });
-    if (result.next && w) this.dispatch(w, result.next);
-    else if (w && !claim) this.pump();
+    if (w) this.registry.idle(worker);
+    if (result.next && w && next) this.dispatch(w, result.next, next.needs);
+    else this.pump();
+  }
+
+  /** Applies the failure rules; true when the job went back to the queue instead of failing. */
+  private async retriedAfterFailure(worker: string, jobId: string, patch: FinishPatch): Promise<boolean> {
+    const job = await this.store.get(jobId);
+    if (job?.status !== 'in_progress' || job.worker !== worker || !patch.error) return false;
+    const failure = classifyFailure(patch.error);
+    const needs = this.needsFor(job);
+    const health = await this.noteHealth(worker, () =>
+      this.registry.recordFailure(worker, failure, needs.workflowKey),
+    );
+    if (health && this.registry.isQuarantined(worker))
+      this.log.warn(
+        { worker, until: health.quarantinedUntil },
+        `worker ${worker} quarantined after ${health.streak} failures in a row: ${patch.error.message}`,
+      );
+    if (failure === 'workflow') return false;
+    const maxRetries = this.opts.maxRetries ?? 2;
+    if (failure === 'worker' && job.retries >= maxRetries) {
+      patch.error = {
+        ...patch.error,
+        message: `${patch.error.message} (failed on ${job.retries + 1} workers)`,
+      };
+      return false;
+    }
+    const back =
+      failure === 'worker'
+        ? await this.store.retry(jobId, patch.error, worker)
+        : await this.store.release(jobId, patch.error, worker);
+    if (!back) return false;
+    const reason = `${failure === 'worker' ? 'worker failure' : 'infrastructure'} on ${worker}: ${patch.error.message}`;
+    this.log.warn({ job: jobId, worker, retries: back.retries }, `job back in the queue after a ${reason}`);
+    this.bus.publish({ type: 'job.released', job: back, reason });
+    this.registry.idle(worker);
+    this.pump();
+    return true;
+  }
+
+  /** A change to a worker's failure record; its own failure is logged, never the job's. */
+  private async noteHealth<T>(worker: string, change: () => Promise<T>): Promise<T | null> {
+    try {
+      return await change();
+    } catch (err) {
+      // Safe: the record only steers routing; the job's own outcome is written next and retried on failure.
+      this.log.error({ err, worker }, `recording the health of ${worker} failed: ${errMessage(err)}`);
+      return null;
+    }
+  }
+
+  /** The first pending job in run order that this worker can take now, for the finish-and-claim commit. */
+  private async nextFor(w: WorkerPort): Promise<{ job: Job; needs: JobNeeds } | null> {
+    if (this.roomOf(w.id) <= 0) return null;
+    const [me] = this.registry.snapshots(
+      [{ id: w.id, online: w.state === 'online', freeSlots: w.freeSlots }],
+      (x) => this.roomOf(x.id),
+    );
+    if (me?.state !== 'online' || me.freeSlots <= 0) return null;
+    for (const job of await this.store.listPending(ROUTING_WINDOW)) {
+      if (this.holds.has(job.id)) continue;
+      const needs = this.needsFor(job);
+      if (rankWorkers(needs, [me]).length > 0) return { job, needs };
+    }
+    return null;
   }
 
   async withdrawn(

@@ -21,6 +21,8 @@ export interface EnqueueInput {
   position?: number | null;
   targets?: string[] | null;
   requeuedFrom?: string | null;
+  /** worker tags a worker must have to run it */
+  requires?: string[];
 }
 
 export function buildNewJob(input: EnqueueInput, now: number, newId: () => string): NewJob {
@@ -55,6 +57,7 @@ export function buildNewJob(input: EnqueueInput, now: number, newId: () => strin
     createdAt: now,
     targets: input.targets ?? null,
     requeuedFrom: input.requeuedFrom ?? null,
+    requires: input.requires ?? [],
   };
 }
 
@@ -80,6 +83,7 @@ export function requeueInput(job: Job, opts: { newSeed?: boolean; priority?: num
     clientId: job.clientId,
     targets: job.targets,
     requeuedFrom: job.id,
+    requires: job.requires,
   };
 }
 

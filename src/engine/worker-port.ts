@@ -18,6 +18,8 @@ export interface WorkerPort {
   /** how many more jobs it may take now (0 when offline or drained) */
   readonly freeSlots: number;
   draining: boolean;
+  /** jobs it holds at once; changed at run time by the operator */
+  capacity: number;
   /** ids of the jobs it holds */
   heldJobIds(): string[];
   /** what the worker's /system_stats said last */
@@ -36,6 +38,8 @@ export interface WorkerPort {
    * reported as `withdrawn` when it worked. A job that started meanwhile stays.
    */
   takeBack(jobId: string): Promise<void>;
+  /** the worker's node definitions (ComfyUI's /object_info), for routing by capability */
+  objectInfo(): Promise<Record<string, unknown>>;
 }
 
 export type WorkerFrame =

@@ -68,6 +68,8 @@ export interface WorkerRecord {
   /** stable: a name, or derived from the URL; never a position on the command line */
   id: string;
   kind: 'push' | 'agent';
+  /** the command line (`--comfy`: driven while it is given there) or the API (kept until removed) */
+  source: 'flag' | 'api';
   /** the ComfyUI address of a push worker; null for an agent */
   url: string | null;
   tags: string[];
@@ -149,7 +151,7 @@ export interface JobStore {
     id: string,
     patch: FinishPatch,
     worker: string,
-    claim: { now: number; leaseUntil: number } | null,
+    claim: { now: number; leaseUntil: number; jobId?: string } | null,
   ): Promise<{ finished: Job | null; next: Job | null }>;
   /**
    * pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run).

@@ -130,6 +130,18 @@ export class WorkerDriver implements WorkerPort {
     return [...this.active.keys()];
   }
 
+  get capacity(): number {
+    return this.opts.capacity;
+  }
+
+  set capacity(n: number) {
+    this.opts.capacity = n;
+  }
+
+  objectInfo(): Promise<Record<string, unknown>> {
+    return this.client.objectInfo();
+  }
+
   get hasCapacity(): boolean {
     return this.freeSlots > 0;
   }

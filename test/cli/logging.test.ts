@@ -161,14 +161,14 @@ describe('the server log', () => {
     try {
       await until(async () => (cq.workers[0]!.state === 'online' ? true : undefined), 'the worker online');
       const store = cq.store;
-      const claimNext = store.claimNext.bind(store);
+      const claimJob = store.claimJob.bind(store);
       let failures = 2;
-      store.claimNext = async (...args) => {
+      store.claimJob = async (...args) => {
         if (failures > 0) {
           failures--;
           throw new Error('SQLITE_BUSY: database is locked');
         }
-        return claimNext(...args);
+        return claimJob(...args);
       };
       const job = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(1) })).body;
       const done = await waitForStatus(cq.url, job.prompt_id, ['completed', 'failed']);

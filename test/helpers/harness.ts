@@ -22,6 +22,8 @@ export async function startTestServer(
   overrides: Partial<ServerConfig> & { comfyUrls: string[] },
 ): Promise<RunningServer & { dataDir: string }> {
   const dataDir = overrides.dataDir ?? tempDir().path;
+  // Named w1, w2… in order, unless a test names them itself (NAME=URL).
+  const comfyUrls = overrides.comfyUrls.map((u, i) => (/^[A-Za-z0-9._-]+=/.test(u) ? u : `w${i + 1}=${u}`));
   const server = await startServer({
     ...DEFAULT_CONFIG,
     port: 0,
@@ -29,6 +31,7 @@ export async function startTestServer(
     // Tests break things on purpose: only errors reach the test output.
     logLevel: 'error',
     ...overrides,
+    comfyUrls,
     dataDir,
   });
   return { ...server, dataDir };

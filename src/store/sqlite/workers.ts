@@ -5,6 +5,7 @@ import type { WorkerRecord, WorkerTotals } from '../job-store.js';
 interface WorkerRow {
   id: string;
   kind: 'push' | 'agent';
+  source: 'flag' | 'api';
   url: string | null;
   tags: string;
   capacity: number;
@@ -18,6 +19,7 @@ function rowToWorker(r: WorkerRow): WorkerRecord {
   return {
     id: r.id,
     kind: r.kind,
+    source: r.source,
     url: r.url,
     tags: JSON.parse(r.tags) as string[],
     capacity: r.capacity,
@@ -35,9 +37,10 @@ export class SqliteWorkers {
     this.s = {
       list: db.prepare<[], WorkerRow>('SELECT * FROM workers ORDER BY created_at, id'),
       save: db.prepare<WorkerRow>(
-        `INSERT INTO workers (id, kind, url, tags, capacity, mode, health, created_at, updated_at)
-         VALUES (@id, @kind, @url, @tags, @capacity, @mode, @health, @created_at, @updated_at)
-         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, url = excluded.url, tags = excluded.tags,
+        `INSERT INTO workers (id, kind, source, url, tags, capacity, mode, health, created_at, updated_at)
+         VALUES (@id, @kind, @source, @url, @tags, @capacity, @mode, @health, @created_at, @updated_at)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, source = excluded.source, url = excluded.url,
+           tags = excluded.tags,
            capacity = excluded.capacity, mode = excluded.mode, health = excluded.health,
            updated_at = excluded.updated_at`,
       ),
@@ -67,6 +70,7 @@ export class SqliteWorkers {
     this.s.save.run({
       id: w.id,
       kind: w.kind,
+      source: w.source,
       url: w.url,
       tags: JSON.stringify(w.tags),
       capacity: w.capacity,

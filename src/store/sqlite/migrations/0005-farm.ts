@@ -11,6 +11,7 @@ export const sql = `
 CREATE TABLE workers (
   id         TEXT PRIMARY KEY,
   kind       TEXT NOT NULL CHECK (kind IN ('push', 'agent')),
+  source     TEXT NOT NULL DEFAULT 'api' CHECK (source IN ('flag', 'api')),
   url        TEXT,
   tags       TEXT NOT NULL DEFAULT '[]',
   capacity   INTEGER NOT NULL CHECK (capacity >= 1),

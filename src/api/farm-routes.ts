@@ -1,0 +1,165 @@
+/**
+ * /api/farm: the render farm's workers as first-class citizens (docs/farm.md).
+ * List them with their state, jobs, capabilities and statistics; add a
+ * ComfyUI at run time; change its tags and capacity; drain, pause or resume
+ * it; lift a quarantine or a workflow block; remove it (its jobs go back to
+ * the queue without spending a retry).
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { QueueError } from '../domain/errors.js';
+import type { Engine } from '../engine/engine.js';
+import type { WorkerPort } from '../engine/worker-port.js';
+import { isWorkerName, parseWorkerSpec } from '../farm/worker-id.js';
+import type { WorkerRecord } from '../store/job-store.js';
+import { parseWith } from './validate.js';
+
+/** Makes, registers in the shared list and hands back the driver of a new push worker. */
+export type AddPushWorker = (id: string, url: string, capacity: number) => WorkerPort;
+/** Takes a removed worker out of the shared list. */
+export type DropPushWorker = (id: string) => void;
+
+export interface FarmOptions {
+  addPushWorker: AddPushWorker;
+  dropPushWorker: DropPushWorker;
+  now: () => number;
+}
+
+const tag = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/, 'a tag is letters, digits, ".", "_", ":" or "-"');
+const tags = z.array(tag).max(32);
+const capacity = z.number().int().min(1).max(16);
+
+const AddBody = z.strictObject({
+  url: z.string().min(1).max(2000),
+  name: z.string().min(1).max(63).optional(),
+  tags: tags.optional(),
+  capacity: capacity.optional(),
+});
+
+const PatchBody = z.strictObject({
+  tags: tags.optional(),
+  capacity: capacity.optional(),
+  mode: z.enum(['active', 'draining', 'paused']).optional(),
+  /** lift a quarantine */
+  release: z.literal(true).optional(),
+  /** lift workflow blocks: every one (true) or one workflow key */
+  unblock: z.union([z.literal(true), z.string().min(1).max(200)]).optional(),
+});
+
+const HOUR_MS = 3_600_000;
+
+export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: FarmOptions): void {
+  const registry = engine.registry;
+
+  const workerJson = (
+    rec: WorkerRecord,
+    totals: Map<string, { completed: number; failed: number; meanMs: number | null; busyMs: number }>,
+  ) => {
+    const port = engine.workers.get(rec.id);
+    const health = registry.health(rec.id);
+    const caps = registry.capabilities(rec.id);
+    const live = { id: rec.id, online: port?.state === 'online', freeSlots: port?.freeSlots ?? 0 };
+    const t = totals.get(rec.id);
+    return {
+      id: rec.id,
+      kind: rec.kind,
+      source: rec.source,
+      url: rec.url,
+      state: port ? registry.stateOf(live) : 'offline',
+      connection: port?.state ?? 'offline',
+      tags: rec.tags,
+      capacity: rec.capacity,
+      mode: rec.mode,
+      jobs: port ? port.heldJobIds() : [],
+      waiting_jobs: port ? port.waitingJobs().map((j) => j.id) : [],
+      quarantined_until: registry.isQuarantined(rec.id) ? health.quarantinedUntil : null,
+      failure_streak: health.streak,
+      blocked_workflows: health.blocked,
+      capabilities: caps ? { node_types: caps.nodeTypes.size, models: [...caps.models].sort() } : null,
+      system_stats: port?.systemStats ?? null,
+      stats: {
+        window_ms: HOUR_MS,
+        completed: t?.completed ?? 0,
+        failed: t?.failed ?? 0,
+        mean_ms: t?.meanMs ?? null,
+        busy_share: t ? Math.min(1, t.busyMs / HOUR_MS) : 0,
+      },
+      created_at: rec.createdAt,
+      updated_at: rec.updatedAt,
+    };
+  };
+
+  const totalsNow = async () =>
+    new Map((await engine.store.workerTotals(opts.now() - HOUR_MS)).map((t) => [t.worker, t]));
+
+  const find = (id: string): WorkerRecord => {
+    const rec = registry.get(id);
+    if (!rec) throw new QueueError('WORKER_NOT_FOUND', `No worker is named ${id.slice(0, 80)}.`);
+    return rec;
+  };
+
+  app.get('/api/farm/workers', async () => {
+    const totals = await totalsNow();
+    return { workers: registry.list().map((r) => workerJson(r, totals)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/farm/workers/:id', async (req) =>
+    workerJson(find(req.params.id), await totalsNow()),
+  );
+
+  app.post('/api/farm/workers', async (req, reply) => {
+    const b = parseWith(AddBody, req.body);
+    if (b.name !== undefined && !isWorkerName(b.name))
+      throw new QueueError(
+        'INVALID_BODY',
+        'name: a worker name is 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit.',
+      );
+    const spec = parseWorkerSpec(b.name ? `${b.name}=${b.url}` : b.url);
+    if ('error' in spec) throw new QueueError('INVALID_BODY', `url: ${spec.error}.`);
+    if (registry.get(spec.id) || engine.workers.has(spec.id))
+      throw new QueueError('DUPLICATE_WORKER', `A worker named ${spec.id} exists already.`);
+    const rec = await registry.upsert(spec.id, {
+      kind: 'push',
+      source: 'api',
+      url: spec.url,
+      tags: b.tags ?? [],
+      capacity: b.capacity ?? 2,
+      mode: 'active',
+    });
+    engine.addWorker(opts.addPushWorker(rec.id, spec.url, rec.capacity));
+    return reply.code(201).send(workerJson(rec, await totalsNow()));
+  });
+
+  app.patch<{ Params: { id: string } }>('/api/farm/workers/:id', async (req) => {
+    const b = parseWith(PatchBody, req.body);
+    find(req.params.id);
+    const id = req.params.id;
+    let rec = await registry.upsert(id, { tags: b.tags, capacity: b.capacity, mode: b.mode });
+    if (b.release) await registry.recordHealth(id, { type: 'released' });
+    if (b.unblock !== undefined)
+      await registry.recordHealth(id, {
+        type: 'unblocked',
+        workflowKey: b.unblock === true ? undefined : b.unblock,
+      });
+    rec = registry.get(id) ?? rec;
+    const port = engine.workers.get(id);
+    if (port) {
+      if (b.capacity !== undefined) port.capacity = b.capacity;
+      port.draining = rec.mode !== 'active';
+      // Paused holds still: what waits in its own queue goes back for others; a draining worker keeps it.
+      if (rec.mode === 'paused') for (const job of port.waitingJobs()) await port.takeBack(job.id);
+    }
+    engine.pump();
+    return workerJson(rec, await totalsNow());
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/farm/workers/:id', async (req) => {
+    const rec = find(req.params.id);
+    if (engine.workers.has(rec.id)) await engine.removeWorker(rec.id);
+    else await registry.remove(rec.id);
+    opts.dropPushWorker(rec.id);
+    return { removed: rec.id };
+  });
+}
