@@ -6,6 +6,7 @@
 import type { ObjectInfoMap, ValidationResult } from '../domain/prompt-graph.js';
 import { validatePrompt } from '../domain/prompt-graph.js';
 import { type ConversionResult, workflowToPrompt } from '../domain/workflow-to-prompt.js';
+import { withModelsOf } from '../farm/capabilities.js';
 import type { ComfyWorkers } from './comfy-workers.js';
 
 /**
@@ -21,7 +22,8 @@ export async function validateOnWorkers(
   const attempt = (infos: { info: ObjectInfoMap }[]) => {
     let first: ValidationResult | null = null;
     for (const { info } of infos) {
-      const r = validatePrompt(prompt, info, targets);
+      // A model no worker has yet is no reason to refuse: the job waits for a worker that has it.
+      const r = validatePrompt(prompt, withModelsOf(info, prompt), targets);
       if (r.ok) return r;
       first ??= r;
     }

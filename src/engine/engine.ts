@@ -95,7 +95,9 @@ export class Engine implements WorkerReports {
       else await this.returnUnowned(job, `worker ${job.worker} is no longer configured`);
     }
     this.bus.subscribe((e) => {
-      if (e.type === 'worker.state' && e.state === 'online') void this.learnCapabilities(e.worker);
+      if (e.type !== 'worker.state') return;
+      if (e.state === 'online') void this.learnCapabilities(e.worker);
+      else this.registry.forgetCapabilities(e.worker);
     });
     for (const w of workers) w.start();
     this.leaseTimer = setInterval(() => void this.renewLeases(), Math.max(1_000, this.opts.leaseMs / 3));

@@ -12,6 +12,7 @@
 import type { JobError } from '../domain/job.js';
 import type { ObjectInfoMap } from '../domain/prompt-graph.js';
 import { validatePrompt } from '../domain/prompt-graph.js';
+import { withModelsOf } from '../farm/capabilities.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PendingHold } from './engine.js';
@@ -27,7 +28,8 @@ export function invalidReason(
 ): JobError | null {
   let first: JobError | null = null;
   for (const info of infos) {
-    const r = validatePrompt(prompt, info, targets);
+    // A missing model is routing's to wait for, not a reason to hold or fail the job.
+    const r = validatePrompt(prompt, withModelsOf(info, prompt), targets);
     if (r.ok) return null;
     const e = r.body.error;
     first ??= {

@@ -134,3 +134,31 @@ function canonical(v: unknown): string {
   }
   return JSON.stringify(v) ?? 'null';
 }
+
+/**
+ * `objectInfo` with the model files the prompt names added to the loaders'
+ * option lists. A farm accepts a job for a model no worker has yet: the
+ * job waits (routing says why) until a worker that has it comes. Every
+ * other check of the graph stays as ComfyUI makes it.
+ */
+export function withModelsOf<T extends Record<string, unknown>>(objectInfo: T, prompt: unknown): T {
+  if (!prompt || typeof prompt !== 'object') return objectInfo;
+  let out: Record<string, unknown> | null = null;
+  for (const node of Object.values(prompt as Record<string, unknown>)) {
+    const n = node as { class_type?: unknown; inputs?: Record<string, unknown> } | null;
+    if (!n || typeof n.class_type !== 'string' || !n.inputs || typeof n.inputs !== 'object') continue;
+    for (const [name, value] of Object.entries(n.inputs)) {
+      if (!MODEL_INPUTS.has(name) || typeof value !== 'string') continue;
+      const def = ((out ?? objectInfo) as Record<string, NodeDef | undefined>)[n.class_type];
+      const spec = def?.input?.required?.[name] ?? def?.input?.optional?.[name];
+      if (!spec || !Array.isArray(spec) || !Array.isArray(spec[0]) || (spec[0] as unknown[]).includes(value))
+        continue;
+      out ??= { ...objectInfo };
+      const copy = structuredClone(def) as NodeDef;
+      const group = copy.input?.required?.[name] ? copy.input.required : copy.input!.optional!;
+      group[name] = [[...(spec[0] as unknown[]), value], ...spec.slice(1)];
+      out[n.class_type] = copy;
+    }
+  }
+  return (out ?? objectInfo) as T;
+}

@@ -30,6 +30,8 @@ export interface LiveWorker {
 }
 
 interface Learned {
+  /** its node types and models were read since it (re)connected (or reading them failed) */
+  known: boolean;
   capabilities: Capabilities | null;
   lastCheckpoint: string | null;
   idleSince: number | null;
@@ -123,8 +125,17 @@ export class WorkerRegistry {
     return isQuarantined(this.health(id), this.now());
   }
 
+  /** What the worker can run, read from it (null: reading failed; it is then taken as able to run anything). */
   setCapabilities(id: string, capabilities: Capabilities | null): void {
-    this.learn(id).capabilities = capabilities;
+    const l = this.learn(id);
+    l.capabilities = capabilities;
+    l.known = true;
+  }
+
+  /** The worker went away: what it can run is read again when it is back (node packs may change). */
+  forgetCapabilities(id: string): void {
+    const l = this.learned.get(id);
+    if (l) l.known = false;
   }
 
   capabilities(id: string): Capabilities | null {
@@ -147,7 +158,7 @@ export class WorkerRegistry {
   private learn(id: string): Learned {
     let l = this.learned.get(id);
     if (!l) {
-      l = { capabilities: null, lastCheckpoint: null, idleSince: this.now() };
+      l = { known: false, capabilities: null, lastCheckpoint: null, idleSince: this.now() };
       this.learned.set(id, l);
     }
     return l;
@@ -156,7 +167,8 @@ export class WorkerRegistry {
   /** The farm state of a worker: the operator's mode and quarantine over its connection. */
   stateOf(live: LiveWorker): FarmWorkerState {
     const rec = this.records.get(live.id);
-    if (!live.online) return 'offline';
+    // Until its node types and models are known, nothing is routed to it: it could refuse the job.
+    if (!live.online || !this.learned.get(live.id)?.known) return 'offline';
     if (this.isQuarantined(live.id)) return 'quarantined';
     if (rec?.mode === 'draining') return 'draining';
     if (rec?.mode === 'paused') return 'paused';

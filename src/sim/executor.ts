@@ -52,6 +52,8 @@ export interface ExecutorOptions {
   objectInfo: () => ObjectInfoMap;
   stepMs: number;
   failRate: number;
+  /** what a failRate failure raises: an ordinary RuntimeError, or CUDA out of memory */
+  failKind?: 'runtime' | 'oom';
   signal: AbortSignal;
 }
 
@@ -185,12 +187,24 @@ export class Executor {
         if (this.interruptRequested) throw new Interrupted(id);
         currentInputs = this.resolveInputs(prompt, id, values, info);
         const simulatedFailure = id === failing;
-        const failure = new NodeFailure('Simulated failure (failRate)', 'RuntimeError', {
-          file: '/opt/ComfyUI/nodes.py',
-          line: 1,
-          fn: node.class_type,
-          code: 'raise RuntimeError("Simulated failure (failRate)")',
-        });
+        const failure =
+          this.opts.failKind === 'oom'
+            ? new NodeFailure(
+                'Allocation on device 0 would exceed allowed memory. (out of memory)',
+                'torch.OutOfMemoryError',
+                {
+                  file: '/opt/ComfyUI/comfy/model_management.py',
+                  line: 1,
+                  fn: node.class_type,
+                  code: 'raise torch.OutOfMemoryError("Allocation on device")',
+                },
+              )
+            : new NodeFailure('Simulated failure (failRate)', 'RuntimeError', {
+                file: '/opt/ComfyUI/nodes.py',
+                line: 1,
+                fn: node.class_type,
+                code: 'raise RuntimeError("Simulated failure (failRate)")',
+              });
         if (simulatedFailure && !SAMPLER_CLASSES.has(node.class_type)) throw failure;
         let last = { at: 0, value: 0 };
         const ctx: NodeContext = {

@@ -33,6 +33,12 @@ export interface SimulatorOptions {
   stepMs?: number;
   /** Probability (0..1) that a run raises an execution_error (default 0). */
   failRate?: number;
+  /** What a `failRate` failure looks like: an ordinary RuntimeError (default) or CUDA running out of memory. */
+  failKind?: 'runtime' | 'oom';
+  /** The checkpoints its CheckpointLoaderSimple offers (default: the three of node-catalog.ts). */
+  checkpoints?: readonly string[];
+  /** Node types this worker does not have (a custom node pack not installed). */
+  withoutNodes?: readonly string[];
   /** Folder for `output` images; default: kept in memory. */
   outputDir?: string;
   /** ComfyUI's 403 when Origin's host differs from a loopback Host (default true). */
@@ -94,12 +100,27 @@ export class SimState {
       objectInfo: () => this.objectInfo(),
       stepMs: opts.stepMs ?? 50,
       failRate: opts.failRate ?? 0,
+      failKind: opts.failKind ?? 'runtime',
       signal: this.abort.signal,
     });
   }
 
   objectInfo(): ObjectInfoMap {
-    return buildObjectInfo(this.files.list('input', ''));
+    const info = buildObjectInfo(this.files.list('input', ''));
+    for (const name of this.opts.withoutNodes ?? []) delete info[name];
+    // A copy: the catalog's definitions are shared by every simulator of the process.
+    const loader =
+      this.opts.checkpoints && info.CheckpointLoaderSimple
+        ? structuredClone(info.CheckpointLoaderSimple)
+        : undefined;
+    if (loader && this.opts.checkpoints && loader.input?.required?.ckpt_name) {
+      info.CheckpointLoaderSimple = loader;
+      const [, extra] = loader.input.required.ckpt_name;
+      loader.input.required.ckpt_name = extra
+        ? [[...this.opts.checkpoints], extra]
+        : [[...this.opts.checkpoints]];
+    }
+    return info;
   }
 
   queueRemaining(): number {

@@ -46,16 +46,16 @@ export class SqliteWorkers {
       ),
       delete: db.prepare<[string]>('DELETE FROM workers WHERE id = ?'),
       totals: db.prepare<
-        [number],
+        { since: number },
         { worker: string; completed: number; failed: number; mean_ms: number | null; busy_ms: number }
       >(
         `SELECT worker,
                 SUM(status = 'completed') AS completed,
                 SUM(status = 'failed') AS failed,
                 AVG(CASE WHEN status = 'completed' THEN ended_at - started_at END) AS mean_ms,
-                COALESCE(SUM(ended_at - MAX(started_at, ?1)), 0) AS busy_ms
+                COALESCE(SUM(ended_at - MAX(started_at, @since)), 0) AS busy_ms
          FROM jobs
-         WHERE worker IS NOT NULL AND ended_at >= ?1 AND started_at IS NOT NULL
+         WHERE worker IS NOT NULL AND ended_at >= @since AND started_at IS NOT NULL
            AND status IN ('completed', 'failed', 'cancelled')
          GROUP BY worker`,
       ),
@@ -86,7 +86,7 @@ export class SqliteWorkers {
   }
 
   totals(since: number): WorkerTotals[] {
-    return this.s.totals.all(since).map((r) => ({
+    return this.s.totals.all({ since }).map((r) => ({
       worker: r.worker,
       completed: r.completed,
       failed: r.failed,
