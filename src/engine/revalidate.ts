@@ -41,6 +41,23 @@ export function invalidReason(
   return first;
 }
 
+/**
+ * Whether a worker could accept the job later: a node type or an option (a
+ * file, a model) that a worker may gain back. A graph that is wrong in
+ * itself (a required input missing, a wrong type) never will, and fails at once.
+ */
+export function mayComeBack(error: JobError): boolean {
+  const body = error.details as
+    | { error?: { type?: string }; node_errors?: Record<string, { errors?: { type?: string }[] }> }
+    | undefined;
+  if (body?.error?.type === 'missing_node_type') return true;
+  const nodeErrors = Object.values(body?.node_errors ?? {});
+  return (
+    nodeErrors.length > 0 &&
+    nodeErrors.every((n) => (n.errors ?? []).every((e) => e.type === 'value_not_in_list'))
+  );
+}
+
 /** What the revalidator needs of the engine. */
 export interface HoldPort {
   readonly store: JobStore;
@@ -138,7 +155,7 @@ export class PendingRevalidator {
         }
         const now = this.opts.now();
         const since = this.engine.holdOf(job.id)?.since ?? now;
-        if (now - since < this.opts.graceMs) {
+        if (mayComeBack(error) && now - since < this.opts.graceMs) {
           this.engine.setHold(job.id, { reason: error.message, since, failAt: since + this.opts.graceMs });
           continue;
         }

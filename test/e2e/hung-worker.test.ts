@@ -53,7 +53,8 @@ describe('a hung worker', () => {
       'both online',
     );
 
-    // Both jobs go to w1 (the first worker with room): the long one runs, the short one waits behind it.
+    // Both jobs go to w1 (w2 holds still meanwhile): the long one runs, the short one waits behind it.
+    assert.equal((await http('PATCH', `${cq.url}/api/farm/workers/w2`, { mode: 'paused' })).status, 200);
     await cq.engine.pause();
     const long = (await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(400, 1) })).body
       .prompt_id;
@@ -68,6 +69,7 @@ describe('a hung worker', () => {
 
     frozen.proc.kill('SIGSTOP');
     await until(async () => (w1!.state === 'offline' ? true : undefined), 'w1 marked offline');
+    assert.equal((await http('PATCH', `${cq.url}/api/farm/workers/w2`, { mode: 'active' })).status, 200);
     assert.ok(
       lines.some((l) => l.includes('unresponsive')),
       'the log says why',
