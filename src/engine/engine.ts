@@ -401,16 +401,20 @@ export class Engine implements WorkerReports {
     const live = () => this.liveWorkers();
     const room = (w: { id: string }) => this.roomOf(w.id);
     if (!live().some((w) => room(w) > 0)) return true;
-    let pending: Job[];
-    try {
-      pending = await this.store.listPending(ROUTING_WINDOW);
-    } catch (err) {
-      if (this.closed) return false;
-      this.retryClaims(err);
-      return false;
-    }
     const seen = new Set<string>();
-    for (const job of pending) {
+    const taken = { count: 0 };
+    const window = this.pendingWindow(taken);
+    for (;;) {
+      let next: IteratorResult<Job>;
+      try {
+        next = await window.next();
+      } catch (err) {
+        if (this.closed) return false;
+        this.retryClaims(err);
+        return false;
+      }
+      if (next.done) break;
+      const job = next.value;
       seen.add(job.id);
       if (this.holds.has(job.id)) continue;
       const needs = this.needsFor(job);
@@ -436,12 +440,32 @@ export class Engine implements WorkerReports {
       } finally {
         this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
       }
+      if (claimed) taken.count++;
       if (claimed && this.workers.get(w.id) === w) this.dispatch(w, claimed, needs);
       else if (claimed) await this.returnUnowned(claimed, `worker ${w.id} was removed`);
     }
-    for (const id of this.unroutable.keys()) if (!seen.has(id)) this.unroutable.delete(id);
+    if (seen.size >= ROUTING_WINDOW)
+      for (const id of this.unroutable.keys()) if (!seen.has(id)) this.unroutable.delete(id);
     this.stealForIdle(live());
     return true;
+  }
+
+  /**
+   * The first pending jobs in run order, read in pages that grow (most passes
+   * need only the first few jobs), up to ROUTING_WINDOW. `taken` counts the
+   * jobs the caller claimed meanwhile: they left the pending list, so the
+   * next page starts that much earlier and no job is skipped.
+   */
+  private async *pendingWindow(taken = { count: 0 }): AsyncGenerator<Job> {
+    let read = 0;
+    let page = 8;
+    while (read < ROUTING_WINDOW) {
+      const jobs = await this.store.listPending(Math.min(page, ROUTING_WINDOW - read), read - taken.count);
+      for (const job of jobs) yield job;
+      if (jobs.length < page) return;
+      read += jobs.length;
+      page *= 4;
+    }
   }
 
   /** A job no online worker can run now: remembered with the reason (shown on the job), logged once. */
@@ -654,7 +678,7 @@ export class Engine implements WorkerReports {
       (x) => this.roomOf(x.id),
     );
     if (me?.state !== 'online' || me.freeSlots <= 0) return null;
-    for (const job of await this.store.listPending(ROUTING_WINDOW)) {
+    for await (const job of this.pendingWindow()) {
       if (this.holds.has(job.id)) continue;
       const needs = this.needsFor(job);
       if (rankWorkers(needs, [me]).length > 0) return { job, needs };
