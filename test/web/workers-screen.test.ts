@@ -30,6 +30,8 @@ describe('the Workers screen in a browser', { skip: NO_BROWSER }, () => {
   let browser: Browser;
   let page: Page;
   let base: string;
+  /** a long job left running on w1 for the screenshots, cancelled once they are taken */
+  let longJob = '';
 
   const sim = async (opts: Parameters<typeof startSimulator>[0]) => {
     const s = await startSimulator({ port: 0, stepMs: 20, ...opts });
@@ -107,6 +109,8 @@ describe('the Workers screen in a browser', { skip: NO_BROWSER }, () => {
     await page.getByTestId('add-name').fill('w1');
     await page.getByTestId('add-submit').click();
     await page.getByTestId('add-error').filter({ hasText: 'A worker named w1 exists already.' }).waitFor();
+    await card('w1').getByText('2 models').click();
+    await screenshot(page, 'workers-05-add-refused');
     await page.getByTestId('add-name').fill('gpu-c');
     await page.getByTestId('add-tags').fill('big, 24gb');
     await page.getByTestId('add-capacity').fill('1');
@@ -139,8 +143,7 @@ describe('the Workers screen in a browser', { skip: NO_BROWSER }, () => {
     await card('w2').waitFor();
     await screenshot(page, 'workers-03-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
-    await http('POST', `${base}/api/pqueue/jobs/${id}/cancel`);
-    await job.waitFor({ state: 'detached' });
+    longJob = id;
   });
 
   test('a worker that runs out of memory three times is quarantined; Release lifts it', async () => {
@@ -154,9 +157,14 @@ describe('the Workers screen in a browser', { skip: NO_BROWSER }, () => {
     assert.equal(added.status, 201, added.text);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++)
-      ids.push(await submit({ prompt: prompt('v1-5-pruned-emaonly.safetensors', 40 + i), requires: ['oom'] }));
+      ids.push(
+        await submit({ prompt: prompt('v1-5-pruned-emaonly.safetensors', 40 + i), requires: ['oom'] }),
+      );
     await stateOf('flaky').filter({ hasText: 'quarantined' }).waitFor();
-    await card('flaky').getByTestId('quarantine-until').filter({ hasText: /until \d\d:\d\d/ }).waitFor();
+    await card('flaky')
+      .getByTestId('quarantine-until')
+      .filter({ hasText: /until \d\d:\d\d/ })
+      .waitFor();
     await card('flaky').getByTestId('blocked-workflow').first().waitFor();
     const sick = await worker('flaky');
     assert.equal(sick?.state, 'quarantined');
@@ -164,6 +172,8 @@ describe('the Workers screen in a browser', { skip: NO_BROWSER }, () => {
     const del = await http('POST', `${base}/api/pqueue/delete`, { prompt_ids: ids });
     assert.equal(del.status, 200, del.text);
     await screenshot(page, 'workers-04-quarantined');
+    const cancelled = await http('POST', `${base}/api/pqueue/jobs/${longJob}/cancel`);
+    assert.equal(cancelled.status, 200, cancelled.text);
     await card('flaky').getByTestId('release').click();
     await stateOf('flaky').filter({ hasText: 'online' }).waitFor();
     const well = await worker('flaky');

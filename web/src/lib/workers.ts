@@ -8,6 +8,11 @@ export interface Meter {
   text: string;
 }
 
+/** ComfyUI's device name without its "cuda:0 " prefix and " : cudaMallocAsync" allocator suffix. */
+export function gpuName(name: string): string {
+  return name.replace(/^[a-z]+:\d+\s+/i, '').replace(/\s+:\s+\S+$/, '').trim() || name;
+}
+
 /** "a, b c" → ["a", "b", "c"]: tags typed into one field, split on commas and spaces, each once. */
 export function parseTags(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).filter(Boolean))];
@@ -34,13 +39,14 @@ function meter(name: string, total: number | null | undefined, free: number | nu
 export function workerMeters(
   w: FarmWorker,
   telemetry: Telemetry['workers'][number] | null,
-): { gpus: { label: string; vram: Meter }[]; ram: Meter | null; version: string | null } {
+): { gpus: { label: string; full: string; vram: Meter }[]; ram: Meter | null; version: string | null } {
   const sys = w.system_stats?.system;
   const devices: SystemDevice[] = w.system_stats?.devices ?? telemetry?.devices ?? [];
   const gpus = devices
     .filter((d) => d.type !== 'cpu')
     .map((d, i) => ({
-      label: d.name || `GPU ${d.index ?? i}`,
+      label: d.name ? gpuName(d.name) : `GPU ${d.index ?? i}`,
+      full: d.name,
       vram: meter(devices.length > 1 ? `VRAM ${d.index ?? i}` : 'VRAM', d.vram_total, d.vram_free),
     }));
   const ramTotal = sys?.ram_total ?? telemetry?.ram_total ?? null;
