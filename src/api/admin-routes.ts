@@ -39,6 +39,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
         progress: progress.get(j.id),
         state: progress.state(j.id),
         estimate: estimates?.get(j.id),
+        waiting: j.status === 'pending' ? engine.waitingOf(j.id) : null,
       }),
     );
     return { paused: engine.isPaused, jobs, pending_total: counts.pending, counts };

@@ -28,6 +28,13 @@ export function messageOf(e: QueueEvent, at: number): EventMessage | null {
       return { type: finishedType(e.job), at, job: jobJson(e.job) };
     case 'job.released':
       return { type: 'job.released', at, job: jobJson(e.job), reason: e.reason };
+    case 'job.waiting':
+      return {
+        type: 'job.waiting',
+        at,
+        job: jobJson(e.job, { waiting: { reason: e.reason, since: e.since, failAt: null } }),
+        reason: e.reason,
+      };
     case 'job.deleted':
     case 'queue.reordered':
       return { type: e.type, at, ids: e.ids };

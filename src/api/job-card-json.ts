@@ -9,6 +9,8 @@ export interface CardExtras {
   progress?: ProgressSnapshot | null;
   state?: ProgressState | null;
   estimate?: unknown;
+  /** why a pending job is not running yet (engine.waitingOf), or null */
+  waiting?: { reason: string; since: number; failAt: number | null } | null;
 }
 
 export function jobCard(job: Job, extras: CardExtras = {}): Record<string, unknown> {
@@ -29,5 +31,10 @@ export function jobCard(job: Job, extras: CardExtras = {}): Record<string, unkno
     flagged: job.flagged,
     progress: extras.progress ?? null,
     estimate: extras.estimate ?? null,
+    requires: job.requires,
+    retries: job.retries,
+    waiting: extras.waiting
+      ? { reason: extras.waiting.reason, since: extras.waiting.since, fails_at: extras.waiting.failAt }
+      : null,
   };
 }

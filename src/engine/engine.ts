@@ -478,8 +478,10 @@ export class Engine implements WorkerReports {
     const reason = waitingReason(needs, this.registry.snapshots(this.liveWorkers()));
     const was = this.unroutable.get(job.id);
     if (was?.reason === reason) return;
-    this.unroutable.set(job.id, { reason, since: was?.since ?? this.opts.now() });
+    const since = was?.since ?? this.opts.now();
+    this.unroutable.set(job.id, { reason, since });
     this.log.info({ job: job.id }, `job waits: ${reason}`);
+    this.bus.publish({ type: 'job.waiting', job, reason, since });
   }
 
   /**

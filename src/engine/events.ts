@@ -15,6 +15,8 @@ export type QueueEvent =
   | { type: 'job.updated'; job: Job }
   | { type: 'job.released'; job: Job; reason: string }
   | { type: 'job.finished'; job: Job }
+  /** a pending job no online worker can run; published when the reason first appears or changes */
+  | { type: 'job.waiting'; job: Job; reason: string; since: number }
   | { type: 'job.deleted'; ids: string[] }
   | { type: 'queue.reordered'; ids: string[] }
   | { type: 'queue.paused' }

@@ -113,6 +113,11 @@ describe('the farm', () => {
     }, 'the reason it waits');
     assert.equal(waiting.waiting.reason, 'no online worker has the tag sdxl');
     assert.deepEqual(waiting.requires, ['sdxl']);
+    const card = (await http('GET', `${cq.url}/api/admin/queue`)).body.jobs.find(
+      (c: { prompt_id: string }) => c.prompt_id === id,
+    );
+    assert.equal(card.waiting.reason, 'no online worker has the tag sdxl', 'the queue card says why too');
+    assert.deepEqual(card.requires, ['sdxl']);
     const patched = await http('PATCH', `${cq.url}/api/farm/workers/w1`, { tags: ['sdxl'] });
     assert.equal(patched.status, 200, patched.text);
     const done = await waitForStatus(cq.url, id, ['completed']);

@@ -4,6 +4,8 @@
  */
 import type {
   AdminQueue,
+  FarmWorker,
+  FarmWorkerPatch,
   HistoryItem,
   HistoryPage,
   HistoryQuery,
@@ -106,6 +108,22 @@ export class QueueClient {
 
   telemetry(): Promise<Telemetry> {
     return this.request('GET', '/api/admin/telemetry');
+  }
+
+  async farmWorkers(): Promise<FarmWorker[]> {
+    return (await this.request<{ workers: FarmWorker[] }>('GET', '/api/farm/workers')).workers;
+  }
+
+  addWorker(w: { url: string; name?: string; tags?: string[]; capacity?: number }): Promise<FarmWorker> {
+    return this.request('POST', '/api/farm/workers', w);
+  }
+
+  patchWorker(id: string, patch: FarmWorkerPatch): Promise<FarmWorker> {
+    return this.request('PATCH', `/api/farm/workers/${encodeURIComponent(id)}`, patch);
+  }
+
+  removeWorker(id: string): Promise<{ removed: string }> {
+    return this.request('DELETE', `/api/farm/workers/${encodeURIComponent(id)}`);
   }
 
   job(id: string): Promise<JobFull> {

@@ -99,6 +99,10 @@ export interface JobCard {
   attempts: number;
   flagged: boolean;
   progress: Progress | null;
+  /** worker tags the job asks for */
+  requires?: string[];
+  /** why a queued job cannot start yet (a model, tag or node type no online worker has) */
+  waiting?: { reason: string; since: number; fails_at: number | null } | null;
 }
 
 export type Counts = Partial<Record<JobStatus, number>>;
@@ -136,6 +140,52 @@ export interface Telemetry {
     comfyui_version: string | null;
     devices: { name: string; type: string; index: number | null; vram_total: number | null; vram_free: number | null }[];
   }[];
+}
+
+export type FarmWorkerState = 'online' | 'offline' | 'draining' | 'paused' | 'quarantined';
+export type FarmWorkerMode = 'active' | 'draining' | 'paused';
+
+/** A GPU ComfyUI reports in its /system_stats. */
+export interface SystemDevice {
+  name: string;
+  type: string;
+  index: number | null;
+  vram_total: number | null;
+  vram_free: number | null;
+}
+
+/** A worker of GET /api/farm/workers. */
+export interface FarmWorker {
+  id: string;
+  kind: string;
+  source: string;
+  url: string;
+  state: FarmWorkerState;
+  connection: string;
+  tags: string[];
+  capacity: number;
+  mode: FarmWorkerMode;
+  jobs: string[];
+  waiting_jobs: string[];
+  quarantined_until: number | null;
+  failure_streak: number;
+  blocked_workflows: string[];
+  capabilities: { node_types: number; models: string[] } | null;
+  system_stats: {
+    system?: { ram_total?: number; ram_free?: number; comfyui_version?: string };
+    devices?: SystemDevice[];
+  } | null;
+  stats: { window_ms: number; completed: number; failed: number; mean_ms: number | null; busy_share: number };
+  created_at: number;
+  updated_at: number;
+}
+
+export interface FarmWorkerPatch {
+  tags?: string[];
+  capacity?: number;
+  mode?: FarmWorkerMode;
+  release?: true;
+  unblock?: true | string;
 }
 
 export interface WorkerSummary {

@@ -42,6 +42,8 @@ export interface QueueState {
   workers: WorkerSummary[];
   /** jobs seen finishing since the page opened, newest last */
   finished: FinishedNote[];
+  /** counts the worker events seen: the Workers screen re-reads the farm when it changes */
+  workerEvents: number;
 }
 
 export type QueueStore = ReturnType<typeof createQueueStore>;
@@ -62,6 +64,7 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
     telemetry: null,
     workers: [],
     finished: [],
+    workerEvents: 0,
   });
 
   let refreshing: Promise<void> | null = null;
@@ -156,6 +159,7 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
         return;
     }
     if (msg.type.startsWith('worker.') && 'worker' in msg) {
+      state.workerEvents++;
       const w = state.workers.find((x) => x.id === msg.worker);
       if (w) w.state = msg.type.slice('worker.'.length);
       return;
