@@ -27,7 +27,7 @@ const web = spawnSync('npm', ['run', 'build:web', '--silent'], { stdio: 'inherit
 if (web.status !== 0) process.exit(web.status ?? 1);
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
   { stdio: 'inherit' },
 );
 process.exit(res.status ?? 1);

@@ -137,6 +137,8 @@ export function registerDashboardRoutes(app: FastifyInstance, opts: DashboardOpt
   const extension = join(root, 'extension');
 
   app.get('/dashboard', async (_req, reply) => reply.redirect(DASHBOARD_PATH));
+  // The live monitor's address of old (seed 001) opens the dashboard's queue.
+  app.get('/admin/queue', async (_req, reply) => reply.redirect(`${DASHBOARD_PATH}#/queue`));
 
   const uiAvailable = comfyUiProbe(opts.workers);
   app.get('/api/pqueue/comfyui', async (_req, reply) =>

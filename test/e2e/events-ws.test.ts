@@ -237,3 +237,22 @@ describe('the event websocket with a token', () => {
     await c.close();
   });
 });
+
+describe("the live monitor's addresses of old", () => {
+  test('/admin/queue opens the dashboard queue; /api/run/ws is the event websocket', async () => {
+    const sim = await startSimulator({ port: 0, stepMs: 1 });
+    const server = await startTestServer({ comfyUrls: [sim.url] });
+    try {
+      const r = await fetch(`${server.url}/admin/queue`, { redirect: 'manual' });
+      assert.equal(r.status, 302);
+      assert.equal(r.headers.get('location'), '/dashboard/#/queue');
+      const c = await EventClient.connect(server.url, '', '/api/run/ws');
+      const first = await c.waitFor((m) => m.kind === 'text', 'the snapshot');
+      assert.equal((first as { msg: { type: string } }).msg.type, 'snapshot');
+      await c.close();
+    } finally {
+      await server.close();
+      await sim.close();
+    }
+  });
+});

@@ -31,9 +31,9 @@ export class EventClient {
     });
   }
 
-  /** Connects to `<base>/api/pqueue/ws` (http base URL); rejects on a refused upgrade. */
-  static connect(base: string, query = ''): Promise<EventClient> {
-    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/pqueue/ws${query}`);
+  /** Connects to `<base><path>` (http base URL; the event websocket by default); rejects on a refused upgrade. */
+  static connect(base: string, query = '', path = '/api/pqueue/ws'): Promise<EventClient> {
+    const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}${query}`);
     const client = new EventClient(ws);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(client));
