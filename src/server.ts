@@ -155,6 +155,7 @@ async function startLocked(
     file: dbFile,
     synchronous: config.synchronous,
     busyTimeoutMs: config.storeBusyMs,
+    log: log.child({ component: 'store' }),
   });
   let instance = await store.getSetting(INSTANCE_KEY);
   if (!instance) {

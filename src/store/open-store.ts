@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Logger } from '../logging/logger.js';
 import type { JobStore } from './job-store.js';
 import { SqliteJobStore } from './sqlite/sqlite-store.js';
 
@@ -15,6 +16,8 @@ export interface SqliteStoreConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** how long a write waits for another process's lock before STORE_BUSY, in ms (default 5000) */
   busyTimeoutMs?: number;
+  /** where the store says that writing stopped (a full disk, a lock) and resumed */
+  log?: Logger;
 }
 
 export type StoreConfig = SqliteStoreConfig;
@@ -27,6 +30,7 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
         file: config.file,
         ...(config.synchronous ? { synchronous: config.synchronous } : {}),
         ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
+        ...(config.log ? { log: config.log } : {}),
       });
       await store.init();
       return store;

@@ -11,6 +11,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
 import { jobSearchText } from '../../domain/search-text.js';
+import type { Logger } from '../../logging/logger.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
   EnqueueResult,
@@ -43,6 +44,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** how often a store that cannot write (full disk, lock) tries again by itself, in ms (default 1000) */
   probeMs?: number;
+  /** where the store says that writing stopped (a full disk, a lock) and resumed */
+  log?: Logger;
   /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
   fewTextMatches?: number;
 }
@@ -105,6 +108,7 @@ export class SqliteJobStore implements JobStore {
         dataDir: this.options.file === ':memory:' ? null : dirname(resolve(this.options.file)),
         probeMs: this.options.probeMs ?? 1000,
         now: Date.now,
+        log: this.options.log,
       });
       this.callSavepoint = {
         begin: db.prepare('SAVEPOINT enqueue_call'),

@@ -21,6 +21,7 @@
 import { statfsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { QueueError } from '../../domain/errors.js';
+import { errMessage, type Logger, silentLogger } from '../../logging/logger.js';
 import type { StoreHealth } from '../job-store.js';
 
 export interface WriteGateOptions {
@@ -31,6 +32,7 @@ export interface WriteGateOptions {
   /** how often a store that is not ok tries a probe write, in ms */
   probeMs: number;
   now: () => number;
+  log?: Logger;
 }
 
 interface Waiting {
@@ -54,11 +56,13 @@ export class WriteGate {
   private current: StoreHealth = { state: 'ok', message: null, since: null };
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly log: Logger;
 
   constructor(
     private readonly db: Database.Database,
     private readonly opts: WriteGateOptions,
   ) {
+    this.log = opts.log ?? silentLogger;
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -172,15 +176,13 @@ export class WriteGate {
     try {
       this.rollback.run();
     } catch (err) {
-      process.stderr.write(
-        `comfy-queue: store: ROLLBACK after "${(cause as Error).message}" failed too: ${(err as Error).message}\n`,
-      );
+      this.log.error({ err }, `ROLLBACK after "${(cause as Error).message}" failed too: ${errMessage(err)}`);
     }
   }
 
   /** Maps a write's error: a full disk to STORE_FULL, anything else unchanged. */
   private failed(err: unknown): unknown {
-    if (!isFullDisk(err, this.opts.dataDir)) return err;
+    if (!isFullDisk(err, this.opts.dataDir, this.log)) return err;
     const where = this.opts.dataDir ? ` (${this.opts.dataDir})` : '';
     const message = `The disk that holds the database is full; nothing was changed. Free space in the data folder${where}: writing resumes by itself, no restart needed.`;
     this.degrade('full', message);
@@ -195,14 +197,14 @@ export class WriteGate {
 
   private degrade(state: 'full' | 'locked', message: string): void {
     if (this.current.state !== state) {
-      process.stderr.write(`comfy-queue: store: ${message}\n`);
+      this.log.error(message);
       this.current = { state, message, since: this.opts.now() };
     }
     this.scheduleProbe();
   }
 
   private recovered(): void {
-    process.stderr.write(`comfy-queue: store: writing works again (it was ${this.current.state})\n`);
+    this.log.warn(`writing works again (it was ${this.current.state})`);
     this.current = { state: 'ok', message: null, since: null };
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
@@ -233,7 +235,7 @@ function isBusy(err: unknown): boolean {
   return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
-function isFullDisk(err: unknown, dir: string | null): boolean {
+function isFullDisk(err: unknown, dir: string | null, log: Logger): boolean {
   const code = sqliteCode(err);
   if (code === 'SQLITE_FULL') return true;
   // Writing the WAL or growing its index on a full disk reports an I/O error
@@ -243,7 +245,7 @@ function isFullDisk(err: unknown, dir: string | null): boolean {
     const fs = statfsSync(dir);
     return fs.bavail * fs.bsize < NEARLY_FULL_BYTES;
   } catch (statErr) {
-    process.stderr.write(`comfy-queue: store: cannot read the free space of ${dir}: ${String(statErr)}\n`);
+    log.warn({ err: statErr }, `cannot read the free space of ${dir}: ${errMessage(statErr)}`);
     return false;
   }
 }
