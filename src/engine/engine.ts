@@ -31,6 +31,8 @@ export interface EngineOptions {
   registry?: WorkerRegistry;
   /** how often the scheduler looks for work even when nothing woke it (a missed wake-up never strands a job) */
   tickMs?: number;
+  /** benchmarks only: route without model affinity (a worker's loaded checkpoint does not count) */
+  noModelAffinity?: boolean;
   log?: Logger;
 }
 
@@ -382,6 +384,9 @@ export class Engine implements WorkerReports {
       })
       .finally(() => {
         this.pumping = false;
+        // A wake-up that came after the loop's last check but before this point would wait for the
+        // tick: look again now.
+        if (this.pumpAgain && !this.closed) this.pump();
       });
   }
 
@@ -521,7 +526,7 @@ export class Engine implements WorkerReports {
   }
 
   private dispatch(w: WorkerPort, job: Job, needs: JobNeeds = this.needsFor(job)): void {
-    this.registry.started(w.id, needs.checkpoint);
+    this.registry.started(w.id, this.opts.noModelAffinity ? null : needs.checkpoint);
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
@@ -571,9 +576,19 @@ export class Engine implements WorkerReports {
    * retry budget; the infrastructure's → back without spending a retry; the
    * workflow's → failed at once.
    */
-  async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
+  async finished(worker: string, jobId: string, patch: FinishPatch, attempt?: number): Promise<void> {
     const w = this.workers.get(worker);
-    if (patch.status === 'failed' && patch.error && (await this.retriedAfterFailure(worker, jobId, patch)))
+    if (attempt !== undefined && !(await this.heldUnder(worker, jobId, attempt))) {
+      // A report of an earlier claim (fencing): the job moved on; nothing of it counts.
+      this.log.warn({ job: jobId, worker, attempt }, 'report of an earlier claim ignored');
+      this.pump();
+      return;
+    }
+    if (
+      patch.status === 'failed' &&
+      patch.error &&
+      (await this.retriedAfterFailure(worker, jobId, patch, attempt))
+    )
       return;
     if (patch.status === 'completed')
       await this.noteHealth(worker, () => this.registry.recordSuccess(worker));
@@ -587,6 +602,7 @@ export class Engine implements WorkerReports {
         patch,
         worker,
         next ? { now, leaseUntil: now + this.opts.leaseMs, jobId: next.job.id } : null,
+        attempt,
       );
     } finally {
       if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
@@ -600,9 +616,15 @@ export class Engine implements WorkerReports {
   }
 
   /** Applies the failure rules; true when the job went back to the queue instead of failing. */
-  private async retriedAfterFailure(worker: string, jobId: string, patch: FinishPatch): Promise<boolean> {
+  private async retriedAfterFailure(
+    worker: string,
+    jobId: string,
+    patch: FinishPatch,
+    attempt?: number,
+  ): Promise<boolean> {
     const job = await this.store.get(jobId);
     if (job?.status !== 'in_progress' || job.worker !== worker || !patch.error) return false;
+    if (attempt !== undefined && job.attempts !== attempt) return false;
     const failure = classifyFailure(patch.error);
     const needs = this.needsFor(job);
     const health = await this.noteHealth(worker, () =>
@@ -624,8 +646,8 @@ export class Engine implements WorkerReports {
     }
     const back =
       failure === 'worker'
-        ? await this.store.retry(jobId, patch.error, worker)
-        : await this.store.release(jobId, patch.error, worker);
+        ? await this.store.retry(jobId, patch.error, worker, attempt)
+        : await this.store.release(jobId, patch.error, worker, attempt);
     if (!back) return false;
     const reason = `${failure === 'worker' ? 'worker failure' : 'infrastructure'} on ${worker}: ${patch.error.message}`;
     this.log.warn({ job: jobId, worker, retries: back.retries }, `job back in the queue after a ${reason}`);
@@ -662,19 +684,27 @@ export class Engine implements WorkerReports {
     return null;
   }
 
+  /** Whether `worker` holds the job under the claim whose token is `attempt` (a read; the store's write fences). */
+  private async heldUnder(worker: string, jobId: string, attempt: number): Promise<boolean> {
+    const job = await this.store.get(jobId);
+    return job?.status === 'in_progress' && job.worker === worker && job.attempts === attempt;
+  }
+
   async withdrawn(
     worker: string,
     jobId: string,
     reason = 'taken back: the queue order changed',
+    attempt?: number,
   ): Promise<void> {
-    const job = await this.store.release(jobId, null, worker);
+    const job = await this.store.release(jobId, null, worker, attempt);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
 
-  async lost(worker: string, jobId: string, reason: string): Promise<void> {
+  async lost(worker: string, jobId: string, reason: string, attempt?: number): Promise<void> {
     const current = await this.store.get(jobId);
     if (current?.status !== 'in_progress' || current.worker !== worker) return;
+    if (attempt !== undefined && current.attempts !== attempt) return; // an earlier claim's report
     if (current.attempts >= this.opts.maxAttempts) {
       const job = await this.store.finish(
         jobId,
@@ -687,11 +717,17 @@ export class Engine implements WorkerReports {
           },
         },
         worker,
+        current.attempts,
       );
       if (job) this.bus.publish({ type: 'job.finished', job });
       return;
     }
-    const job = await this.store.release(jobId, { type: 'worker_lost', message: reason }, worker);
+    const job = await this.store.release(
+      jobId,
+      { type: 'worker_lost', message: reason },
+      worker,
+      current.attempts,
+    );
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
