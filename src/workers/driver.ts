@@ -484,7 +484,10 @@ export class WorkerDriver implements WorkerPort {
       a.lastSeen = a.lastMessage = this.opts.now();
       if (message.type === 'execution_start') a.phase = 'running';
       if (TERMINAL.has(message.type) && this.executing === pid) this.executing = null;
-      if (message.type === 'executing' && message.data.node === null)
+      // Only a run seen to start is collected: an end for a job not started here yet is the end of an
+      // earlier run under the same prompt_id (a stalled one, interrupted before the job came back);
+      // the poll reconciles a job whose start went unseen.
+      if (message.type === 'executing' && message.data.node === null && a.phase === 'running')
         this.background('collecting the outcome', this.collect(a.job.id));
     }
     this.host.frame(this.id, a ? a.job.id : null, { kind: 'text', message, raw });
@@ -685,7 +688,7 @@ export class WorkerDriver implements WorkerPort {
    */
   private async stall(jobId: string): Promise<void> {
     const a = this.active.get(jobId);
-    if (!a || a.phase !== 'running') return;
+    if (a?.phase !== 'running') return;
     const quietMs = this.opts.now() - a.lastMessage;
     try {
       await this.client.interrupt(jobId);
