@@ -4,11 +4,13 @@
  * answered to the caller.
  */
 
+import { workflowKey } from '../domain/duration-estimate.js';
 import { QueueError } from '../domain/errors.js';
 import type { Job, PromptGraph } from '../domain/job.js';
 import { compareQueueOrder, isFinished, workflowIdOf } from '../domain/job.js';
 import { capabilitiesOf, type JobNeeds, needsOf } from '../farm/capabilities.js';
 import { classifyFailure } from '../farm/failure-class.js';
+import { busyFor, earliestFinishTakers, type PlannedJob, RunTimes } from '../farm/finish-times.js';
 import { rankWorkers, waitingReason } from '../farm/routing.js';
 import { WorkerRegistry } from '../farm/worker-registry.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
@@ -38,6 +40,8 @@ export interface EngineOptions {
 
 /** Pending jobs the scheduler looks at per pass: the first ones in run order. */
 const ROUTING_WINDOW = 200;
+/** Pending jobs laid out by the earliest-finish rule (finish-times.ts): enough to give a slow worker its share. */
+const PLAN_WINDOW = 64;
 
 /** Why a pending job is not dispatched for now (no worker can run it), and since when. */
 export interface PendingHold {
@@ -74,6 +78,10 @@ export class Engine implements WorkerReports {
   /** what each recently seen job needs of a worker, by id */
   private readonly needsCache = new Map<string, JobNeeds>();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** how long each workflow runs on each worker, for the earliest-finish rule */
+  readonly runTimes = new RunTimes();
+  /** jobs handed to workers: their run-time key, and when ComfyUI started executing them */
+  private readonly handed = new Map<string, { key: string; runStart?: number }>();
   readonly registry: WorkerRegistry;
   private readonly log: Logger;
 
@@ -117,6 +125,7 @@ export class Engine implements WorkerReports {
       job.worker ?? undefined,
     );
     if (back) {
+      this.handed.delete(job.id);
       this.log.warn({ job: job.id, worker: job.worker }, `job back in the queue: ${reason}`);
       this.bus.publish({ type: 'job.released', job: back, reason });
     }
@@ -414,12 +423,15 @@ export class Engine implements WorkerReports {
       this.retryClaims(err);
       return false;
     }
+    // Workers the earliest-finish rule keeps from taking work now (a faster one will end it sooner).
+    const withheld = this.withheld(pending);
+    const roomNow = (w: { id: string }) => (withheld.has(w.id) ? 0 : room(w));
     const seen = new Set<string>();
     for (const job of pending) {
       seen.add(job.id);
       if (this.holds.has(job.id)) continue;
       const needs = this.needsFor(job);
-      const snapshots = this.registry.snapshots(live(), room);
+      const snapshots = this.registry.snapshots(live(), roomNow);
       const best = rankWorkers(needs, snapshots)[0];
       if (!best) {
         this.noteUnroutable(job, needs);
@@ -449,6 +461,39 @@ export class Engine implements WorkerReports {
     return true;
   }
 
+  /**
+   * The online workers with room that the earliest-finish layout of the first
+   * pending jobs gives nothing (finish-times.ts); empty when it has no opinion.
+   */
+  private withheld(pending: readonly Job[]): Set<string> {
+    const none = new Set<string>();
+    const online = this.liveWorkers().filter((w) => w.online);
+    if (online.length < 2 || pending.length === 0) return none;
+    const everyone = this.registry.snapshots(online, () => 1);
+    const jobs: PlannedJob[] = [];
+    for (const job of pending.slice(0, PLAN_WINDOW)) {
+      if (this.holds.has(job.id)) continue;
+      const able = rankWorkers(this.needsFor(job), everyone).map((s) => s.id);
+      jobs.push({ key: workflowKey(job.prompt), able });
+    }
+    const busy = new Map<string, number | null>();
+    for (const s of everyone) if (s.state === 'online') busy.set(s.id, this.busyMs(s.id));
+    const takers = earliestFinishTakers(jobs, busy, (w, k) => this.runTimes.estimate(w, k));
+    if (!takers) return none;
+    return new Set(online.filter((w) => !takers.has(w.id)).map((w) => w.id));
+  }
+
+  /** How long a worker needs for what it holds, by its run times; null when one is unknown. */
+  private busyMs(id: string): number | null {
+    const w = this.workers.get(id);
+    if (!w) return null;
+    const held = w.heldJobIds().map((jobId) => {
+      const h = this.handed.get(jobId);
+      return { key: h?.key, startedAt: h?.runStart };
+    });
+    return busyFor(id, held, (wk, k) => this.runTimes.estimate(wk, k), this.opts.now());
+  }
+
   /** A job no online worker can run now: remembered with the reason (shown on the job), logged once. */
   private noteUnroutable(job: Job, needs: JobNeeds): void {
     const everyone = this.registry.snapshots(this.liveWorkers(), () => 1);
@@ -476,12 +521,32 @@ export class Engine implements WorkerReports {
     for (const owner of this.workers.values()) {
       for (const job of owner.waitingJobs()) {
         const needs = this.needsFor(job);
-        if (idle.some((s) => s.id !== owner.id && rankWorkers(needs, [s]).length > 0)) {
+        if (
+          idle.some(
+            (s) =>
+              s.id !== owner.id &&
+              rankWorkers(needs, [s]).length > 0 &&
+              !this.slowerThan(s.id, owner.id, job),
+          )
+        ) {
           owner.takeBack(job.id).catch((err) => this.logWorkerCall(owner, job.id, 'take-back', err));
           return; // one at a time: the pass that follows re-routes it
         }
       }
     }
+  }
+
+  /**
+   * Whether the job, waiting on `owner`, would end later on the idle worker `idle` than where it
+   * is (run times known on both); unknown run times say no, and the job is taken back as before.
+   */
+  private slowerThan(idle: string, owner: string, job: Job): boolean {
+    const key = workflowKey(job.prompt);
+    const there = this.runTimes.estimate(idle, key);
+    const ownerBusy = this.busyMs(owner);
+    const idleBusy = this.busyMs(idle);
+    if (there === null || ownerBusy === null || idleBusy === null) return false;
+    return idleBusy + there >= ownerBusy;
   }
 
   private liveWorkers(): { id: string; online: boolean; freeSlots: number }[] {
@@ -527,6 +592,7 @@ export class Engine implements WorkerReports {
 
   private dispatch(w: WorkerPort, job: Job, needs: JobNeeds = this.needsFor(job)): void {
     this.registry.started(w.id, this.opts.noModelAffinity ? null : needs.checkpoint);
+    this.handed.set(job.id, { key: workflowKey(job.prompt) });
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
@@ -590,8 +656,12 @@ export class Engine implements WorkerReports {
       (await this.retriedAfterFailure(worker, jobId, patch, attempt))
     )
       return;
-    if (patch.status === 'completed')
+    if (patch.status === 'completed') {
       await this.noteHealth(worker, () => this.registry.recordSuccess(worker));
+      const h = this.handed.get(jobId);
+      if (h?.runStart !== undefined) this.runTimes.record(worker, h.key, this.opts.now() - h.runStart);
+    }
+    this.handed.delete(jobId);
     const next = w ? await this.nextFor(w) : null;
     if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
     let result: { finished: Job | null; next: Job | null };
@@ -649,6 +719,7 @@ export class Engine implements WorkerReports {
         ? await this.store.retry(jobId, patch.error, worker, attempt)
         : await this.store.release(jobId, patch.error, worker, attempt);
     if (!back) return false;
+    this.handed.delete(jobId);
     const reason = `${failure === 'worker' ? 'worker failure' : 'infrastructure'} on ${worker}: ${patch.error.message}`;
     this.log.warn({ job: jobId, worker, retries: back.retries }, `job back in the queue after a ${reason}`);
     this.bus.publish({ type: 'job.released', job: back, reason });
@@ -676,7 +747,9 @@ export class Engine implements WorkerReports {
       (x) => this.roomOf(x.id),
     );
     if (me?.state !== 'online' || me.freeSlots <= 0) return null;
-    for (const job of await this.store.listPending(ROUTING_WINDOW)) {
+    const pending = await this.store.listPending(ROUTING_WINDOW);
+    if (this.withheld(pending).has(w.id)) return null;
+    for (const job of pending) {
       if (this.holds.has(job.id)) continue;
       const needs = this.needsFor(job);
       if (rankWorkers(needs, [me]).length > 0) return { job, needs };
@@ -697,12 +770,14 @@ export class Engine implements WorkerReports {
     attempt?: number,
   ): Promise<void> {
     const job = await this.store.release(jobId, null, worker, attempt);
+    if (job) this.handed.delete(jobId);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
 
   async lost(worker: string, jobId: string, reason: string, attempt?: number): Promise<void> {
     const current = await this.store.get(jobId);
+    if (current?.status !== 'in_progress' || current.worker === worker) this.handed.delete(jobId);
     if (current?.status !== 'in_progress' || current.worker !== worker) return;
     if (attempt !== undefined && current.attempts !== attempt) return; // an earlier claim's report
     if (current.attempts >= this.opts.maxAttempts) {
@@ -738,6 +813,10 @@ export class Engine implements WorkerReports {
   }
 
   frame(worker: string, jobId: string | null, frame: WorkerFrame): void {
+    if (jobId && frame.kind === 'text' && frame.message.type === 'execution_start') {
+      const h = this.handed.get(jobId);
+      if (h) h.runStart = this.opts.now();
+    }
     for (const l of this.frameListeners) l(worker, jobId, frame);
   }
 

@@ -23,12 +23,15 @@ async function setMode(base: string, id: string, mode: string): Promise<void> {
 }
 
 async function farmReady(base: string, ids: string[]): Promise<void> {
-  await until(async () => {
-    const all = await Promise.all(
-      ids.map(async (id) => (await http('GET', `${base}/api/farm/workers/${id}`)).body),
-    );
-    return all.every((w) => w.state !== 'offline' && w.capabilities) ? true : undefined;
-  }, `workers ${ids.join(', ')} ready`);
+  await until(
+    async () => {
+      const all = await Promise.all(
+        ids.map(async (id) => (await http('GET', `${base}/api/farm/workers/${id}`)).body),
+      );
+      return all.every((w) => w.state !== 'offline' && w.capabilities) ? true : undefined;
+    },
+    `workers ${ids.join(', ')} ready`,
+  );
 }
 
 describe('a hung job', () => {
