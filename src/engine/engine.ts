@@ -11,7 +11,7 @@ import { compareQueueOrder, isFinished, workflowIdOf } from '../domain/job.js';
 import { capabilitiesOf, type JobNeeds, needsOf } from '../farm/capabilities.js';
 import { classifyFailure } from '../farm/failure-class.js';
 import { busyFor, earliestFinishTakers, type PlannedJob, RunTimes } from '../farm/finish-times.js';
-import { rankWorkers, waitingReason } from '../farm/routing.js';
+import { pickNext, rankWorkers, waitingReason } from '../farm/routing.js';
 import { WorkerRegistry } from '../farm/worker-registry.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { FinishPatch, JobStore } from '../store/job-store.js';
@@ -749,12 +749,16 @@ export class Engine implements WorkerReports {
     if (me?.state !== 'online' || me.freeSlots <= 0) return null;
     const pending = await this.store.listPending(ROUTING_WINDOW);
     if (this.withheld(pending).has(w.id)) return null;
-    for (const job of pending) {
-      if (this.holds.has(job.id)) continue;
-      const needs = this.needsFor(job);
-      if (rankWorkers(needs, [me]).length > 0) return { job, needs };
-    }
-    return null;
+    const candidates = pending
+      .filter((job) => !this.holds.has(job.id))
+      .map((job) => ({ job, needs: this.needsFor(job) }));
+    if (this.opts.noModelAffinity)
+      return candidates.find((c) => rankWorkers(c.needs, [me]).length > 0) ?? null;
+    const others = this.registry.snapshots(
+      this.liveWorkers().filter((x) => x.id !== w.id),
+      () => 1,
+    );
+    return pickNext(me, others, candidates, 2 * (others.length + 1));
   }
 
   /** Whether `worker` holds the job under the claim whose token is `attempt` (a read; the store's write fences). */
