@@ -77,6 +77,8 @@ export class Engine implements WorkerReports {
   private readonly unroutable = new Map<string, { reason: string; since: number }>();
   /** what each recently seen job needs of a worker, by id */
   private readonly needsCache = new Map<string, JobNeeds>();
+  /** each recently seen job's run-time key (its workflow, seeds and texts aside), by id */
+  private readonly runKeyCache = new Map<string, string>();
   private tickTimer: NodeJS.Timeout | null = null;
   /** how long each workflow runs on each worker, for the earliest-finish rule */
   readonly runTimes = new RunTimes();
@@ -474,7 +476,7 @@ export class Engine implements WorkerReports {
     for (const job of pending.slice(0, PLAN_WINDOW)) {
       if (this.holds.has(job.id)) continue;
       const able = rankWorkers(this.needsFor(job), everyone).map((s) => s.id);
-      jobs.push({ key: workflowKey(job.prompt), able });
+      jobs.push({ key: this.runKeyOf(job), able });
     }
     const busy = new Map<string, number | null>();
     for (const s of everyone) if (s.state === 'online') busy.set(s.id, this.busyMs(s.id));
@@ -541,7 +543,7 @@ export class Engine implements WorkerReports {
    * is (run times known on both); unknown run times say no, and the job is taken back as before.
    */
   private slowerThan(idle: string, owner: string, job: Job): boolean {
-    const key = workflowKey(job.prompt);
+    const key = this.runKeyOf(job);
     const there = this.runTimes.estimate(idle, key);
     const ownerBusy = this.busyMs(owner);
     const idleBusy = this.busyMs(idle);
@@ -575,6 +577,17 @@ export class Engine implements WorkerReports {
     return needs;
   }
 
+  private runKeyOf(job: Job): string {
+    let key = this.runKeyCache.get(job.id);
+    if (key === undefined) {
+      key = workflowKey(job.prompt);
+      if (this.runKeyCache.size >= 4 * ROUTING_WINDOW)
+        this.runKeyCache.delete(this.runKeyCache.keys().next().value!);
+      this.runKeyCache.set(job.id, key);
+    }
+    return key;
+  }
+
   /** A claim failed (the database is busy, full, unreadable): try again later rather than stall. */
   private retryClaims(err: unknown): void {
     this.log.error(
@@ -592,7 +605,7 @@ export class Engine implements WorkerReports {
 
   private dispatch(w: WorkerPort, job: Job, needs: JobNeeds = this.needsFor(job)): void {
     this.registry.started(w.id, this.opts.noModelAffinity ? null : needs.checkpoint);
-    this.handed.set(job.id, { key: workflowKey(job.prompt) });
+    this.handed.set(job.id, { key: this.runKeyOf(job) });
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
@@ -679,6 +692,7 @@ export class Engine implements WorkerReports {
     }
     this.cancelBeforeRun.delete(jobId);
     this.needsCache.delete(jobId);
+    this.runKeyCache.delete(jobId);
     if (result.finished) this.bus.publish({ type: 'job.finished', job: result.finished });
     if (w) this.registry.idle(worker);
     if (result.next && w && next) this.dispatch(w, result.next, next.needs);
