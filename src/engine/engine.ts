@@ -795,7 +795,6 @@ export class Engine implements WorkerReports {
 
   async lost(worker: string, jobId: string, reason: string, attempt?: number): Promise<void> {
     const current = await this.store.get(jobId);
-    if (current?.status !== 'in_progress' || current.worker === worker) this.handed.delete(jobId);
     if (current?.status !== 'in_progress' || current.worker !== worker) return;
     if (attempt !== undefined && current.attempts !== attempt) return; // an earlier claim's report
     if (current.attempts >= this.opts.maxAttempts) {
@@ -812,6 +811,7 @@ export class Engine implements WorkerReports {
         worker,
         current.attempts,
       );
+      if (job) this.handed.delete(jobId);
       if (job) this.bus.publish({ type: 'job.finished', job });
       return;
     }
@@ -821,6 +821,7 @@ export class Engine implements WorkerReports {
       worker,
       current.attempts,
     );
+    if (job) this.handed.delete(jobId);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
