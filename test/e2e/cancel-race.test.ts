@@ -58,7 +58,8 @@ describe('cancel during submission', () => {
     const cq = await startTestServer({ comfyUrls: [sim.url] });
     try {
       await until(async () => (cq.workers[0]!.state === 'online' ? true : undefined), 'the worker online');
-      const claimNext = cq.store.claimNext.bind(cq.store);
+      // The scheduler claims the job routing chose (claimJob).
+      const claimJob = cq.store.claimJob.bind(cq.store);
       let release!: () => void;
       const released = new Promise<void>((r) => {
         release = r;
@@ -67,8 +68,8 @@ describe('cancel during submission', () => {
       const claimedId = new Promise<string>((r) => {
         claimed = r;
       });
-      cq.store.claimNext = async (...args) => {
-        const job = await claimNext(...args);
+      cq.store.claimJob = async (...args) => {
+        const job = await claimJob(...args);
         if (job) {
           claimed(job.id);
           await released; // committed as in_progress on w1; the driver does not have it yet
@@ -80,7 +81,7 @@ describe('cancel during submission', () => {
       const r = await http('POST', `${cq.url}/api/pqueue/jobs/${id}/cancel`);
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.status, 'in_progress');
-      cq.store.claimNext = claimNext;
+      cq.store.claimJob = claimJob;
       release();
       const done = await waitForStatus(cq.url, id, ['completed', 'failed', 'cancelled']);
       assert.equal(done.status, 'cancelled', JSON.stringify(done));

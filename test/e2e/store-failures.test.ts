@@ -110,9 +110,10 @@ describe('the store cannot write', () => {
 
     const store = server.store;
     const refuse = () => new QueueError('STORE_BUSY', 'locked (test)');
-    const claimNext = store.claimNext.bind(store);
+    // The scheduler claims the job routing chose (claimJob).
+    const claimJob = store.claimJob.bind(store);
     let claimsRefused = 0;
-    store.claimNext = (...args) => (claimsRefused++ === 0 ? Promise.reject(refuse()) : claimNext(...args));
+    store.claimJob = (...args) => (claimsRefused++ === 0 ? Promise.reject(refuse()) : claimJob(...args));
     const finishAndClaim = store.finishAndClaim.bind(store);
     const heldWhileRefused: boolean[] = [];
     store.finishAndClaim = (id, ...rest) => {

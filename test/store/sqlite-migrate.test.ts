@@ -23,6 +23,7 @@ it('applies every migration once and records the version', () => {
       'settings',
       'thumbnail_totals',
       'thumbnails',
+      'workers',
     ],
   );
   db.close();
