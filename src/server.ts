@@ -73,6 +73,11 @@ export interface ServerConfig {
   maxRetries: number;
   /** a worker that failed 3 jobs in a row takes no work this long (--quarantine, in minutes) */
   quarantineMs: number;
+  /**
+   * a running job from which no websocket message came for this long is interrupted and fails as
+   * `stalled`, a worker failure (--stall-timeout, in seconds; 0 = never)
+   */
+  stallTimeoutMs: number;
   /** how far a websocket client may fall behind before it loses previews, then its connection */
   wsBacklog?: BacklogLimits;
   /** Host names answered on a loopback bind besides the loopback ones (--allow-host) */
@@ -111,6 +116,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   incomingTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   maxRetries: 2,
   quarantineMs: 15 * 60_000,
+  stallTimeoutMs: 10 * 60_000,
 };
 
 export interface RunningServer {
@@ -201,6 +207,7 @@ async function startLocked(
       healthIntervalMs: config.healthIntervalMs,
       healthTimeoutMs: config.healthTimeoutMs,
       healthMisses: config.healthMisses,
+      stallTimeoutMs: config.stallTimeoutMs,
       ca: config.comfyCa,
       log: log.child({ component: 'worker', worker: id }),
     });

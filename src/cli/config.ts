@@ -37,6 +37,7 @@ export const SERVE_ENV = {
   'comfy-ca': 'COMFY_QUEUE_COMFY_CA',
   'missing-node-grace-s': 'COMFY_QUEUE_MISSING_NODE_GRACE_S',
   'max-retries': 'COMFY_QUEUE_MAX_RETRIES',
+  'stall-timeout': 'COMFY_QUEUE_STALL_TIMEOUT',
   quarantine: 'COMFY_QUEUE_QUARANTINE',
 } as const;
 
@@ -66,6 +67,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'comfy-ca': { type: 'string' },
       'missing-node-grace-s': { type: 'string' },
       'max-retries': { type: 'string' },
+      'stall-timeout': { type: 'string' },
       quarantine: { type: 'string' },
     },
   });
@@ -164,6 +166,9 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
         30 * 24 * 3600,
       ) * 1000,
     maxRetries: int(pick('max-retries'), DEFAULT_CONFIG.maxRetries, 'max-retries', 0, 100),
+    stallTimeoutMs:
+      int(pick('stall-timeout'), DEFAULT_CONFIG.stallTimeoutMs / 1000, 'stall-timeout', 0, 7 * 24 * 3600) *
+      1000,
     quarantineMs:
       int(pick('quarantine'), DEFAULT_CONFIG.quarantineMs / 60_000, 'quarantine', 0, 7 * 24 * 60) * 60_000,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',

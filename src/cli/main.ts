@@ -15,7 +15,8 @@ const SERVE_USAGE = `Usage:
                     [--simulate N] [--sim-step-ms MS] [--token T] [--worker-capacity N]
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
                     [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
-                    [--missing-node-grace-s S] [--store-busy-ms MS]
+                    [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
+                    [--quarantine MIN] [--stall-timeout S]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
 Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
@@ -36,6 +37,11 @@ answers another name than the loopback ones on a loopback --host.
 --comfy-ca FILE trusts a CA certificate for https:// workers (COMFY_QUEUE_COMFY_CA;
 NODE_EXTRA_CA_CERTS works too). A pending job that needs a node no worker has waits
 --missing-node-grace-s seconds (default 600) before it fails.
+The farm: a job that fails because of its worker goes to another one --max-retries
+times (default 2); a worker that failed 3 jobs in a row rests --quarantine minutes
+(default 15); a running job from which no message came for --stall-timeout seconds
+(default 600, COMFY_QUEUE_STALL_TIMEOUT; 0 = never) is interrupted and fails as
+"stalled", a worker failure.
 Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
 (COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
 `;

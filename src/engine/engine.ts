@@ -4,12 +4,14 @@
  * answered to the caller.
  */
 
+import { workflowKey } from '../domain/duration-estimate.js';
 import { QueueError } from '../domain/errors.js';
 import type { Job, PromptGraph } from '../domain/job.js';
 import { compareQueueOrder, isFinished, workflowIdOf } from '../domain/job.js';
 import { capabilitiesOf, type JobNeeds, needsOf } from '../farm/capabilities.js';
 import { classifyFailure } from '../farm/failure-class.js';
-import { rankWorkers, waitingReason } from '../farm/routing.js';
+import { busyFor, earliestFinishTakers, type PlannedJob, RunTimes } from '../farm/finish-times.js';
+import { pickNext, rankWorkers, waitingReason } from '../farm/routing.js';
 import { WorkerRegistry } from '../farm/worker-registry.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { FinishPatch, JobStore } from '../store/job-store.js';
@@ -31,11 +33,15 @@ export interface EngineOptions {
   registry?: WorkerRegistry;
   /** how often the scheduler looks for work even when nothing woke it (a missed wake-up never strands a job) */
   tickMs?: number;
+  /** benchmarks only: route without model affinity (a worker's loaded checkpoint does not count) */
+  noModelAffinity?: boolean;
   log?: Logger;
 }
 
 /** Pending jobs the scheduler looks at per pass: the first ones in run order. */
 const ROUTING_WINDOW = 200;
+/** Pending jobs laid out by the earliest-finish rule (finish-times.ts): enough to give a slow worker its share. */
+const PLAN_WINDOW = 64;
 
 /** Why a pending job is not dispatched for now (no worker can run it), and since when. */
 export interface PendingHold {
@@ -71,7 +77,13 @@ export class Engine implements WorkerReports {
   private readonly unroutable = new Map<string, { reason: string; since: number }>();
   /** what each recently seen job needs of a worker, by id */
   private readonly needsCache = new Map<string, JobNeeds>();
+  /** each recently seen job's run-time key (its workflow, seeds and texts aside), by id */
+  private readonly runKeyCache = new Map<string, string>();
   private tickTimer: NodeJS.Timeout | null = null;
+  /** how long each workflow runs on each worker, for the earliest-finish rule */
+  readonly runTimes = new RunTimes();
+  /** jobs handed to workers: their run-time key, and when ComfyUI started executing them */
+  private readonly handed = new Map<string, { key: string; runStart?: number }>();
   readonly registry: WorkerRegistry;
   private readonly log: Logger;
 
@@ -115,6 +127,7 @@ export class Engine implements WorkerReports {
       job.worker ?? undefined,
     );
     if (back) {
+      this.handed.delete(job.id);
       this.log.warn({ job: job.id, worker: job.worker }, `job back in the queue: ${reason}`);
       this.bus.publish({ type: 'job.released', job: back, reason });
     }
@@ -382,6 +395,9 @@ export class Engine implements WorkerReports {
       })
       .finally(() => {
         this.pumping = false;
+        // A wake-up that came after the loop's last check but before this point would wait for the
+        // tick: look again now.
+        if (this.pumpAgain && !this.closed) this.pump();
       });
   }
 
@@ -401,24 +417,23 @@ export class Engine implements WorkerReports {
     const live = () => this.liveWorkers();
     const room = (w: { id: string }) => this.roomOf(w.id);
     if (!live().some((w) => room(w) > 0)) return true;
+    let pending: Job[];
+    try {
+      pending = await this.store.listPending(ROUTING_WINDOW);
+    } catch (err) {
+      if (this.closed) return false;
+      this.retryClaims(err);
+      return false;
+    }
+    // Workers the earliest-finish rule keeps from taking work now (a faster one will end it sooner).
+    const withheld = this.withheld(pending);
+    const roomNow = (w: { id: string }) => (withheld.has(w.id) ? 0 : room(w));
     const seen = new Set<string>();
-    const taken = { count: 0 };
-    const window = this.pendingWindow(taken);
-    for (;;) {
-      let next: IteratorResult<Job>;
-      try {
-        next = await window.next();
-      } catch (err) {
-        if (this.closed) return false;
-        this.retryClaims(err);
-        return false;
-      }
-      if (next.done) break;
-      const job = next.value;
+    for (const job of pending) {
       seen.add(job.id);
       if (this.holds.has(job.id)) continue;
       const needs = this.needsFor(job);
-      const snapshots = this.registry.snapshots(live(), room);
+      const snapshots = this.registry.snapshots(live(), roomNow);
       const best = rankWorkers(needs, snapshots)[0];
       if (!best) {
         this.noteUnroutable(job, needs);
@@ -440,32 +455,45 @@ export class Engine implements WorkerReports {
       } finally {
         this.claiming.set(w.id, (this.claiming.get(w.id) ?? 1) - 1);
       }
-      if (claimed) taken.count++;
       if (claimed && this.workers.get(w.id) === w) this.dispatch(w, claimed, needs);
       else if (claimed) await this.returnUnowned(claimed, `worker ${w.id} was removed`);
     }
-    if (seen.size >= ROUTING_WINDOW)
-      for (const id of this.unroutable.keys()) if (!seen.has(id)) this.unroutable.delete(id);
+    for (const id of this.unroutable.keys()) if (!seen.has(id)) this.unroutable.delete(id);
     this.stealForIdle(live());
     return true;
   }
 
   /**
-   * The first pending jobs in run order, read in pages that grow (most passes
-   * need only the first few jobs), up to ROUTING_WINDOW. `taken` counts the
-   * jobs the caller claimed meanwhile: they left the pending list, so the
-   * next page starts that much earlier and no job is skipped.
+   * The online workers with room that the earliest-finish layout of the first
+   * pending jobs gives nothing (finish-times.ts); empty when it has no opinion.
    */
-  private async *pendingWindow(taken = { count: 0 }): AsyncGenerator<Job> {
-    let read = 0;
-    let page = 8;
-    while (read < ROUTING_WINDOW) {
-      const jobs = await this.store.listPending(Math.min(page, ROUTING_WINDOW - read), read - taken.count);
-      for (const job of jobs) yield job;
-      if (jobs.length < page) return;
-      read += jobs.length;
-      page *= 4;
+  private withheld(pending: readonly Job[]): Set<string> {
+    const none = new Set<string>();
+    const online = this.liveWorkers().filter((w) => w.online);
+    if (online.length < 2 || pending.length === 0) return none;
+    const everyone = this.registry.snapshots(online, () => 1);
+    const jobs: PlannedJob[] = [];
+    for (const job of pending.slice(0, PLAN_WINDOW)) {
+      if (this.holds.has(job.id)) continue;
+      const able = rankWorkers(this.needsFor(job), everyone).map((s) => s.id);
+      jobs.push({ key: this.runKeyOf(job), able });
     }
+    const busy = new Map<string, number | null>();
+    for (const s of everyone) if (s.state === 'online') busy.set(s.id, this.busyMs(s.id));
+    const takers = earliestFinishTakers(jobs, busy, (w, k) => this.runTimes.estimate(w, k));
+    if (!takers) return none;
+    return new Set(online.filter((w) => !takers.has(w.id)).map((w) => w.id));
+  }
+
+  /** How long a worker needs for what it holds, by its run times; null when one is unknown. */
+  private busyMs(id: string): number | null {
+    const w = this.workers.get(id);
+    if (!w) return null;
+    const held = w.heldJobIds().map((jobId) => {
+      const h = this.handed.get(jobId);
+      return { key: h?.key, startedAt: h?.runStart };
+    });
+    return busyFor(id, held, (wk, k) => this.runTimes.estimate(wk, k), this.opts.now());
   }
 
   /** A job no online worker can run now: remembered with the reason (shown on the job), logged once. */
@@ -497,12 +525,32 @@ export class Engine implements WorkerReports {
     for (const owner of this.workers.values()) {
       for (const job of owner.waitingJobs()) {
         const needs = this.needsFor(job);
-        if (idle.some((s) => s.id !== owner.id && rankWorkers(needs, [s]).length > 0)) {
+        if (
+          idle.some(
+            (s) =>
+              s.id !== owner.id &&
+              rankWorkers(needs, [s]).length > 0 &&
+              !this.slowerThan(s.id, owner.id, job),
+          )
+        ) {
           owner.takeBack(job.id).catch((err) => this.logWorkerCall(owner, job.id, 'take-back', err));
           return; // one at a time: the pass that follows re-routes it
         }
       }
     }
+  }
+
+  /**
+   * Whether the job, waiting on `owner`, would end later on the idle worker `idle` than where it
+   * is (run times known on both); unknown run times say no, and the job is taken back as before.
+   */
+  private slowerThan(idle: string, owner: string, job: Job): boolean {
+    const key = this.runKeyOf(job);
+    const there = this.runTimes.estimate(idle, key);
+    const ownerBusy = this.busyMs(owner);
+    const idleBusy = this.busyMs(idle);
+    if (there === null || ownerBusy === null || idleBusy === null) return false;
+    return idleBusy + there >= ownerBusy;
   }
 
   private liveWorkers(): { id: string; online: boolean; freeSlots: number }[] {
@@ -531,6 +579,17 @@ export class Engine implements WorkerReports {
     return needs;
   }
 
+  private runKeyOf(job: Job): string {
+    let key = this.runKeyCache.get(job.id);
+    if (key === undefined) {
+      key = workflowKey(job.prompt);
+      if (this.runKeyCache.size >= 4 * ROUTING_WINDOW)
+        this.runKeyCache.delete(this.runKeyCache.keys().next().value!);
+      this.runKeyCache.set(job.id, key);
+    }
+    return key;
+  }
+
   /** A claim failed (the database is busy, full, unreadable): try again later rather than stall. */
   private retryClaims(err: unknown): void {
     this.log.error(
@@ -547,7 +606,8 @@ export class Engine implements WorkerReports {
   }
 
   private dispatch(w: WorkerPort, job: Job, needs: JobNeeds = this.needsFor(job)): void {
-    this.registry.started(w.id, needs.checkpoint);
+    this.registry.started(w.id, this.opts.noModelAffinity ? null : needs.checkpoint);
+    this.handed.set(job.id, { key: this.runKeyOf(job) });
     this.bus.publish({ type: 'job.started', job });
     this.log.debug({ job: job.id, worker: w.id }, 'job dispatched');
     w.run(job);
@@ -597,12 +657,26 @@ export class Engine implements WorkerReports {
    * retry budget; the infrastructure's → back without spending a retry; the
    * workflow's → failed at once.
    */
-  async finished(worker: string, jobId: string, patch: FinishPatch): Promise<void> {
+  async finished(worker: string, jobId: string, patch: FinishPatch, attempt?: number): Promise<void> {
     const w = this.workers.get(worker);
-    if (patch.status === 'failed' && patch.error && (await this.retriedAfterFailure(worker, jobId, patch)))
+    if (attempt !== undefined && !(await this.heldUnder(worker, jobId, attempt))) {
+      // A report of an earlier claim (fencing): the job moved on; nothing of it counts.
+      this.log.warn({ job: jobId, worker, attempt }, 'report of an earlier claim ignored');
+      this.pump();
       return;
-    if (patch.status === 'completed')
+    }
+    if (
+      patch.status === 'failed' &&
+      patch.error &&
+      (await this.retriedAfterFailure(worker, jobId, patch, attempt))
+    )
+      return;
+    if (patch.status === 'completed') {
       await this.noteHealth(worker, () => this.registry.recordSuccess(worker));
+      const h = this.handed.get(jobId);
+      if (h?.runStart !== undefined) this.runTimes.record(worker, h.key, this.opts.now() - h.runStart);
+    }
+    this.handed.delete(jobId);
     const next = w ? await this.nextFor(w) : null;
     if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 0) + 1);
     let result: { finished: Job | null; next: Job | null };
@@ -613,12 +687,14 @@ export class Engine implements WorkerReports {
         patch,
         worker,
         next ? { now, leaseUntil: now + this.opts.leaseMs, jobId: next.job.id } : null,
+        attempt,
       );
     } finally {
       if (next) this.claiming.set(worker, (this.claiming.get(worker) ?? 1) - 1);
     }
     this.cancelBeforeRun.delete(jobId);
     this.needsCache.delete(jobId);
+    this.runKeyCache.delete(jobId);
     if (result.finished) this.bus.publish({ type: 'job.finished', job: result.finished });
     if (w) this.registry.idle(worker);
     if (result.next && w && next) this.dispatch(w, result.next, next.needs);
@@ -626,9 +702,15 @@ export class Engine implements WorkerReports {
   }
 
   /** Applies the failure rules; true when the job went back to the queue instead of failing. */
-  private async retriedAfterFailure(worker: string, jobId: string, patch: FinishPatch): Promise<boolean> {
+  private async retriedAfterFailure(
+    worker: string,
+    jobId: string,
+    patch: FinishPatch,
+    attempt?: number,
+  ): Promise<boolean> {
     const job = await this.store.get(jobId);
     if (job?.status !== 'in_progress' || job.worker !== worker || !patch.error) return false;
+    if (attempt !== undefined && job.attempts !== attempt) return false;
     const failure = classifyFailure(patch.error);
     const needs = this.needsFor(job);
     const health = await this.noteHealth(worker, () =>
@@ -650,9 +732,10 @@ export class Engine implements WorkerReports {
     }
     const back =
       failure === 'worker'
-        ? await this.store.retry(jobId, patch.error, worker)
-        : await this.store.release(jobId, patch.error, worker);
+        ? await this.store.retry(jobId, patch.error, worker, attempt)
+        : await this.store.release(jobId, patch.error, worker, attempt);
     if (!back) return false;
+    this.handed.delete(jobId);
     const reason = `${failure === 'worker' ? 'worker failure' : 'infrastructure'} on ${worker}: ${patch.error.message}`;
     this.log.warn({ job: jobId, worker, retries: back.retries }, `job back in the queue after a ${reason}`);
     this.bus.publish({ type: 'job.released', job: back, reason });
@@ -680,27 +763,42 @@ export class Engine implements WorkerReports {
       (x) => this.roomOf(x.id),
     );
     if (me?.state !== 'online' || me.freeSlots <= 0) return null;
-    for await (const job of this.pendingWindow()) {
-      if (this.holds.has(job.id)) continue;
-      const needs = this.needsFor(job);
-      if (rankWorkers(needs, [me]).length > 0) return { job, needs };
-    }
-    return null;
+    const pending = await this.store.listPending(ROUTING_WINDOW);
+    if (this.withheld(pending).has(w.id)) return null;
+    const candidates = pending
+      .filter((job) => !this.holds.has(job.id))
+      .map((job) => ({ job, needs: this.needsFor(job) }));
+    if (this.opts.noModelAffinity)
+      return candidates.find((c) => rankWorkers(c.needs, [me]).length > 0) ?? null;
+    const others = this.registry.snapshots(
+      this.liveWorkers().filter((x) => x.id !== w.id),
+      () => 1,
+    );
+    return pickNext(me, others, candidates, 2 * (others.length + 1));
+  }
+
+  /** Whether `worker` holds the job under the claim whose token is `attempt` (a read; the store's write fences). */
+  private async heldUnder(worker: string, jobId: string, attempt: number): Promise<boolean> {
+    const job = await this.store.get(jobId);
+    return job?.status === 'in_progress' && job.worker === worker && job.attempts === attempt;
   }
 
   async withdrawn(
     worker: string,
     jobId: string,
     reason = 'taken back: the queue order changed',
+    attempt?: number,
   ): Promise<void> {
-    const job = await this.store.release(jobId, null, worker);
+    const job = await this.store.release(jobId, null, worker, attempt);
+    if (job) this.handed.delete(jobId);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
 
-  async lost(worker: string, jobId: string, reason: string): Promise<void> {
+  async lost(worker: string, jobId: string, reason: string, attempt?: number): Promise<void> {
     const current = await this.store.get(jobId);
     if (current?.status !== 'in_progress' || current.worker !== worker) return;
+    if (attempt !== undefined && current.attempts !== attempt) return; // an earlier claim's report
     if (current.attempts >= this.opts.maxAttempts) {
       const job = await this.store.finish(
         jobId,
@@ -713,11 +811,19 @@ export class Engine implements WorkerReports {
           },
         },
         worker,
+        current.attempts,
       );
+      if (job) this.handed.delete(jobId);
       if (job) this.bus.publish({ type: 'job.finished', job });
       return;
     }
-    const job = await this.store.release(jobId, { type: 'worker_lost', message: reason }, worker);
+    const job = await this.store.release(
+      jobId,
+      { type: 'worker_lost', message: reason },
+      worker,
+      current.attempts,
+    );
+    if (job) this.handed.delete(jobId);
     if (job) this.bus.publish({ type: 'job.released', job, reason });
     this.pump();
   }
@@ -728,6 +834,10 @@ export class Engine implements WorkerReports {
   }
 
   frame(worker: string, jobId: string | null, frame: WorkerFrame): void {
+    if (jobId && frame.kind === 'text' && frame.message.type === 'execution_start') {
+      const h = this.handed.get(jobId);
+      if (h) h.runStart = this.opts.now();
+    }
     for (const l of this.frameListeners) l(worker, jobId, frame);
   }
 

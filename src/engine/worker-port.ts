@@ -46,13 +46,19 @@ export type WorkerFrame =
   | { kind: 'text'; message: ComfyMessage; raw: string }
   | { kind: 'binary'; frame: BinaryFrame | null; raw: Buffer };
 
+/**
+ * Reports name the job's attempt the worker got at claim time (`job.attempts`
+ * of the claimed job): the fencing token of its lease. A report whose attempt
+ * is no longer the job's current one (the job moved on and was claimed again,
+ * maybe by the same worker id) changes nothing.
+ */
 export interface WorkerReports {
   /** ComfyUI finished the job, or refused it. */
-  finished(worker: string, jobId: string, patch: FinishPatch): Promise<void>;
+  finished(worker: string, jobId: string, patch: FinishPatch, attempt?: number): Promise<void>;
   /** ComfyUI does not have the job: it goes back to pending. */
-  lost(worker: string, jobId: string, reason: string): Promise<void>;
+  lost(worker: string, jobId: string, reason: string, attempt?: number): Promise<void>;
   /** The job was taken back before it started: it goes back to its place in the queue. */
-  withdrawn(worker: string, jobId: string, reason?: string): Promise<void>;
+  withdrawn(worker: string, jobId: string, reason?: string, attempt?: number): Promise<void>;
   stateChanged(worker: string, state: WorkerState, detail?: string): void;
   /** A frame from ComfyUI; jobId is set when it belongs to a job this worker runs. */
   frame(worker: string, jobId: string | null, frame: WorkerFrame): void;

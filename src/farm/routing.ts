@@ -95,3 +95,34 @@ export function waitingReason(needs: JobNeeds, workers: readonly WorkerSnapshot[
   const states = able.map((w) => `${w.id} is ${w.state}`).join(', ');
   return `every worker able to run it is away (${states})`;
 }
+
+/**
+ * The job a worker with a free slot takes next, from pending jobs in run
+ * order: the first it can run, with model affinity. Among the first `window`
+ * jobs it can run, one of its own checkpoint comes first, and one whose
+ * checkpoint another online worker able to run it has loaded is left to that
+ * worker (it runs there without a model load). Nothing starves: a job left
+ * to another worker is that worker's own-checkpoint job, taken when it has
+ * room; past the window, the first job it can run is taken.
+ */
+export function pickNext<T extends { needs: JobNeeds }>(
+  me: WorkerSnapshot,
+  others: readonly WorkerSnapshot[],
+  jobs: Iterable<T>,
+  window: number,
+): T | null {
+  let first: T | null = null;
+  let seen = 0;
+  for (const job of jobs) {
+    if (rankWorkers(job.needs, [me]).length === 0) continue;
+    first ??= job;
+    const ckpt = job.needs.checkpoint;
+    if (ckpt === null || ckpt === me.lastCheckpoint) return job;
+    const loadedElsewhere = others.some(
+      (o) => o.id !== me.id && o.state === 'online' && o.lastCheckpoint === ckpt && canEverRun(job.needs, o),
+    );
+    if (!loadedElsewhere) return job;
+    if (++seen >= window) break;
+  }
+  return first;
+}

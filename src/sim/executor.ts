@@ -54,6 +54,10 @@ export interface ExecutorOptions {
   failRate: number;
   /** what a failRate failure raises: an ordinary RuntimeError, or CUDA out of memory */
   failKind?: 'runtime' | 'oom';
+  /** the sampler hangs at this step, sending nothing, until interrupted */
+  stallAtStep?: number;
+  /** a checkpoint change sleeps this long */
+  modelLoadMs?: number;
   signal: AbortSignal;
 }
 
@@ -75,6 +79,8 @@ export class Executor {
   lastNodeId: string | null = null;
   private interruptRequested = false;
   private cache = new Map<string, Cached>();
+  /** the checkpoint in memory, and how many times one was loaded (`GET /sim/models`) */
+  readonly models = { loaded: null as string | null, loads: 0 };
 
   constructor(private readonly opts: ExecutorOptions) {}
 
@@ -218,6 +224,8 @@ export class Executor {
           random: Math.random,
           step: async (value: number, max: number, o: StepOptions) => {
             await this.wait(o.waitMs);
+            // A hung worker: no message at all until someone interrupts the prompt.
+            while (value === this.opts.stallAtStep && !this.interruptRequested) await this.wait(5);
             if (this.interruptRequested) throw new Interrupted(id);
             // ComfyUI's ProgressBar throttle: first, last and preview-carrying updates always go out.
             const now = performance.now();
@@ -230,6 +238,7 @@ export class Executor {
             if (simulatedFailure && value === Math.ceil(max / 2)) throw failure;
           },
         };
+        if (node.class_type === 'CheckpointLoaderSimple') await this.loadModel(currentInputs.ckpt_name);
         const behaviour = BEHAVIOURS[node.class_type];
         const result = behaviour ? await behaviour(ctx) : { outputs: [] };
         values.set(id, result.outputs);
@@ -287,6 +296,15 @@ export class Executor {
       meta,
     };
     return { entry, outcome };
+  }
+
+  /** A checkpoint other than the one in memory takes modelLoadMs to load. */
+  private async loadModel(name: unknown): Promise<void> {
+    const ckpt = String(name);
+    if (this.models.loaded === ckpt) return;
+    this.models.loaded = ckpt;
+    this.models.loads++;
+    await this.wait(this.opts.modelLoadMs ?? 0);
   }
 
   private sendStep(

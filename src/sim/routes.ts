@@ -173,6 +173,7 @@ const GET: Record<string, Handler> = {
   '/view': view,
   '/sim/executions': ({ sim, res }) => sendJson(res, 200, sim.executions),
   '/sim/wire': ({ sim, res }) => sendJson(res, 200, sim.wireStats),
+  '/sim/models': ({ sim, res }) => sendJson(res, 200, sim.executor.models),
 };
 
 const POST: Record<string, Handler> = {

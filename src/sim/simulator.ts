@@ -37,6 +37,16 @@ export interface SimulatorOptions {
   failKind?: 'runtime' | 'oom';
   /** The checkpoints its CheckpointLoaderSimple offers (default: the three of node-catalog.ts). */
   checkpoints?: readonly string[];
+  /**
+   * Tests: the sampler hangs at this step (1-based) of every prompt, sending
+   * nothing more, until the prompt is interrupted: a worker that stalls mid-job.
+   */
+  stallAtStep?: number;
+  /**
+   * Time a checkpoint change costs, ms (default 0): a CheckpointLoaderSimple
+   * run whose ckpt_name differs from the last one loaded sleeps this long.
+   */
+  modelLoadMs?: number;
   /** Node types this worker does not have (a custom node pack not installed). */
   withoutNodes?: readonly string[];
   /** Folder for `output` images; default: kept in memory. */
@@ -101,6 +111,8 @@ export class SimState {
       stepMs: opts.stepMs ?? 50,
       failRate: opts.failRate ?? 0,
       failKind: opts.failKind ?? 'runtime',
+      stallAtStep: opts.stallAtStep,
+      modelLoadMs: opts.modelLoadMs ?? 0,
       signal: this.abort.signal,
     });
   }

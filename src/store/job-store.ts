@@ -133,25 +133,40 @@ export interface JobStore {
   /**
    * in_progress → completed | failed | cancelled. With `expectedWorker`, only
    * while that worker still holds the job: a worker whose lease lapsed and
-   * whose job went elsewhere must not finish it. `outputs`/`error` left
-   * undefined keep their stored value; null clears it.
+   * whose job went elsewhere must not finish it. With `expectedAttempt` (the
+   * fencing token: the job's `attempts` as its claim returned it), only while
+   * that claim is the current one: a report of an earlier claim changes
+   * nothing, even from the same worker. `outputs`/`error` left undefined keep
+   * their stored value; null clears it.
    */
-  finish(id: string, patch: FinishPatch, expectedWorker?: string): Promise<Job | null>;
+  finish(
+    id: string,
+    patch: FinishPatch,
+    expectedWorker?: string,
+    expectedAttempt?: number,
+  ): Promise<Job | null>;
   /**
    * in_progress → pending, keeping its place in the queue (the worker never ran it).
-   * Clears worker, lease and started_at; keeps attempts. `expectedWorker` as in `finish`.
+   * Clears worker, lease and started_at; keeps attempts. `expectedWorker` and `expectedAttempt` as in `finish`.
    */
-  release(id: string, error?: JobError | null, expectedWorker?: string): Promise<Job | null>;
+  release(
+    id: string,
+    error?: JobError | null,
+    expectedWorker?: string,
+    expectedAttempt?: number,
+  ): Promise<Job | null>;
   /**
    * `finish` of a job held by `worker`, then — when `claim` is given —
    * `claimNext` for the same worker, in one transaction: the dispatch path
-   * pays one commit per job instead of two.
+   * pays one commit per job instead of two. `expectedAttempt` as in `finish`
+   * (the claim is made either way).
    */
   finishAndClaim(
     id: string,
     patch: FinishPatch,
     worker: string,
     claim: { now: number; leaseUntil: number; jobId?: string } | null,
+    expectedAttempt?: number,
   ): Promise<{ finished: Job | null; next: Job | null }>;
   /**
    * pending → cancelled or failed, without running (a person's cancel, or a job that can no longer run).
@@ -189,9 +204,10 @@ export interface JobStore {
 
   /**
    * in_progress → pending after a worker failure (out of memory, a crash): the job keeps its place,
-   * its worker, lease and started_at are cleared and one retry is spent. `expectedWorker` as in `finish`.
+   * its worker, lease and started_at are cleared and one retry is spent. `expectedWorker` and
+   * `expectedAttempt` as in `finish`.
    */
-  retry(id: string, error: JobError, expectedWorker: string): Promise<Job | null>;
+  retry(id: string, error: JobError, expectedWorker: string, expectedAttempt?: number): Promise<Job | null>;
 
   /** Every registered worker, oldest first. */
   listWorkers(): Promise<WorkerRecord[]>;

@@ -43,6 +43,11 @@ export interface DriverOptions {
   healthTimeoutMs?: number;
   /** misses in a row after which the worker is unresponsive (default 3) */
   healthMisses?: number;
+  /**
+   * a running job from which no websocket message came for this long is
+   * interrupted and reported failed as `stalled` (default 10 minutes; 0 = never)
+   */
+  stallTimeoutMs?: number;
   /** a CA certificate (PEM) trusted for an https:// worker */
   ca?: string | null;
   log?: Logger;
@@ -62,8 +67,13 @@ interface Active {
   job: Job;
   phase: Phase;
   lastSeen: number;
+  /** when ComfyUI last sent anything about this job (a message or a preview), for the stall rule */
+  lastMessage: number;
   cancelRequested: boolean;
 }
+
+/** The stall rule's default: long enough for a slow node that reports no progress (a big VAE decode). */
+export const DEFAULT_STALL_TIMEOUT_MS = 10 * 60_000;
 
 const TERMINAL = new Set(['execution_success', 'execution_error', 'execution_interrupted']);
 
@@ -179,7 +189,9 @@ export class WorkerDriver implements WorkerPort {
     }
     const taken = this.take(jobId);
     if (!taken) return;
-    await this.report(taken, 'its withdrawal', () => this.host.withdrawn(this.id, jobId));
+    await this.report(taken, 'its withdrawal', () =>
+      this.host.withdrawn(this.id, jobId, undefined, taken.job.attempts),
+    );
     this.host.idle(this.id);
   }
 
@@ -198,13 +210,27 @@ export class WorkerDriver implements WorkerPort {
 
   /** Submits a job the engine claimed for this worker. */
   run(job: Job): void {
-    this.active.set(job.id, { job, phase: 'submitting', lastSeen: this.opts.now(), cancelRequested: false });
+    const now = this.opts.now();
+    this.active.set(job.id, {
+      job,
+      phase: 'submitting',
+      lastSeen: now,
+      lastMessage: now,
+      cancelRequested: false,
+    });
     this.background('submission', this.submit(job));
   }
 
   /** Takes over a job this worker held before a restart; it is reconciled once the worker answers. */
   adopt(job: Job): void {
-    this.active.set(job.id, { job, phase: 'uncertain', lastSeen: this.opts.now(), cancelRequested: false });
+    const now = this.opts.now();
+    this.active.set(job.id, {
+      job,
+      phase: 'uncertain',
+      lastSeen: now,
+      lastMessage: now,
+      cancelRequested: false,
+    });
     if (this.state === 'online') this.background('reconcile', this.reconcile(job.id));
   }
 
@@ -282,7 +308,9 @@ export class WorkerDriver implements WorkerPort {
         endedAt: this.opts.now(),
         error: errorFromRejection(result.status, result.body),
       };
-      await this.report(taken, 'its rejection', () => this.host.finished(this.id, job.id, patch));
+      await this.report(taken, 'its rejection', () =>
+        this.host.finished(this.id, job.id, patch, taken.job.attempts),
+      );
       this.host.idle(this.id);
       return;
     }
@@ -402,6 +430,7 @@ export class WorkerDriver implements WorkerPort {
                 this.id,
                 id,
                 `worker ${this.id} unreachable: the job had not started there`,
+                a.job.attempts,
               ),
             ),
       );
@@ -452,10 +481,13 @@ export class WorkerDriver implements WorkerPort {
     if (message.type === 'execution_start' && pid) this.executing = pid;
     const a = pid ? this.active.get(pid) : undefined;
     if (a) {
-      a.lastSeen = this.opts.now();
+      a.lastSeen = a.lastMessage = this.opts.now();
       if (message.type === 'execution_start') a.phase = 'running';
       if (TERMINAL.has(message.type) && this.executing === pid) this.executing = null;
-      if (message.type === 'executing' && message.data.node === null)
+      // Only a run seen to start is collected: an end for a job not started here yet is the end of an
+      // earlier run under the same prompt_id (a stalled one, interrupted before the job came back);
+      // the poll reconciles a job whose start went unseen.
+      if (message.type === 'executing' && message.data.node === null && a.phase === 'running')
         this.background('collecting the outcome', this.collect(a.job.id));
     }
     this.host.frame(this.id, a ? a.job.id : null, { kind: 'text', message, raw });
@@ -464,6 +496,8 @@ export class WorkerDriver implements WorkerPort {
   private onBinary(frame: BinaryFrame | null, raw: Buffer): void {
     const pid = frame && frame.type === 4 && 'metadata' in frame ? frame.metadata.prompt_id : this.executing;
     const jobId = pid && this.active.has(pid) ? pid : null;
+    const a = jobId ? this.active.get(jobId) : undefined;
+    if (a) a.lastSeen = a.lastMessage = this.opts.now();
     this.host.frame(this.id, jobId, { kind: 'binary', frame, raw });
   }
 
@@ -496,6 +530,11 @@ export class WorkerDriver implements WorkerPort {
       const queue = await this.client.queue();
       if (queue.running.includes(jobId) || queue.pending.includes(jobId)) {
         if (a.phase === 'uncertain') a.phase = 'submitted';
+        // Running although its execution_start went unseen (a reconnect): the stall rule watches it from now.
+        if (a.phase === 'submitted' && queue.running.includes(jobId)) {
+          a.phase = 'running';
+          a.lastMessage = this.opts.now();
+        }
         a.lastSeen = this.opts.now();
         // Still there although cancelled (the cancel met a prompt not yet queued, or a lost request).
         if (a.cancelRequested) await this.enforceCancel(jobId);
@@ -526,7 +565,9 @@ export class WorkerDriver implements WorkerPort {
       outputs: outcome.outputs,
       error: outcome.error,
     };
-    await this.report(taken, 'its outcome', () => this.host.finished(this.id, jobId, patch));
+    await this.report(taken, 'its outcome', () =>
+      this.host.finished(this.id, jobId, patch, taken.job.attempts),
+    );
     this.host.idle(this.id);
   }
 
@@ -542,7 +583,9 @@ export class WorkerDriver implements WorkerPort {
       endedAt: this.opts.now(),
       error: { type: 'interrupted', message },
     };
-    await this.report(a, 'its cancellation', () => this.host.finished(this.id, a.job.id, patch));
+    await this.report(a, 'its cancellation', () =>
+      this.host.finished(this.id, a.job.id, patch, a.job.attempts),
+    );
     this.host.idle(this.id);
   }
 
@@ -554,7 +597,7 @@ export class WorkerDriver implements WorkerPort {
       await this.reportCancelled(taken, 'Cancelled; the worker no longer had it');
     } else {
       this.log.warn({ job: jobId }, `job lost: ${reason}`);
-      await this.report(taken, 'its loss', () => this.host.lost(this.id, jobId, reason));
+      await this.report(taken, 'its loss', () => this.host.lost(this.id, jobId, reason, taken.job.attempts));
     }
     this.host.idle(this.id);
   }
@@ -629,9 +672,47 @@ export class WorkerDriver implements WorkerPort {
 
   private async pollOnce(): Promise<void> {
     const now = this.opts.now();
-    for (const [id, a] of this.active) {
+    const stallMs = this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    for (const [id, a] of [...this.active]) {
       if (this.state !== 'online') return;
-      if (now - a.lastSeen >= this.opts.pollMs) await this.reconcile(id);
+      if (stallMs > 0 && a.phase === 'running' && now - a.lastMessage >= stallMs) await this.stall(id);
+      else if (now - a.lastSeen >= this.opts.pollMs) await this.reconcile(id);
     }
+  }
+
+  /**
+   * The stall rule: a job running here from which no message came for the
+   * stall timeout is hung (a deadlocked node, a wedged GPU). It is
+   * interrupted and reported failed as `stalled`, a worker failure: it goes to
+   * another worker within the retry budget, and the worker's record counts it.
+   */
+  private async stall(jobId: string): Promise<void> {
+    const a = this.active.get(jobId);
+    if (a?.phase !== 'running') return;
+    const quietMs = this.opts.now() - a.lastMessage;
+    try {
+      await this.client.interrupt(jobId);
+    } catch (err) {
+      // Safe: the job is reported stalled either way; a worker that does not answer is found
+      // unresponsive by the health probe, and its queue is reconciled when it comes back.
+      this.log.warn({ job: jobId, err }, `interrupting a stalled job failed: ${errMessage(err)}`);
+    }
+    const taken = this.take(jobId);
+    if (!taken) return;
+    const seconds = Math.round(quietMs / 100) / 10;
+    const patch = {
+      status: 'failed' as const,
+      endedAt: this.opts.now(),
+      error: {
+        type: 'stalled',
+        message: `No message from worker ${this.id} for ${seconds} s while the job ran; interrupted`,
+      },
+    };
+    this.log.warn({ job: jobId, quietMs }, `job stalled: ${patch.error.message}`);
+    if (this.executing === jobId) this.executing = null;
+    await this.report(taken, 'its stall', () =>
+      this.host.finished(this.id, jobId, patch, taken.job.attempts),
+    );
+    this.host.idle(this.id);
   }
 }

@@ -103,3 +103,15 @@ test('--allow-host takes host names (with or without a port), from the flag or t
     assert.throws(() => resolveServeConfig(['--allow-host', bad], {}), /--allow-host/, bad);
   }
 });
+
+test('--stall-timeout is in seconds (default 600, 0 = never), from the flag or the environment', () => {
+  assert.equal(resolveServeConfig([], {}).stallTimeoutMs, 600_000);
+  assert.equal(resolveServeConfig(['--stall-timeout', '90'], {}).stallTimeoutMs, 90_000);
+  assert.equal(resolveServeConfig([], { COMFY_QUEUE_STALL_TIMEOUT: '0' }).stallTimeoutMs, 0);
+  assert.equal(
+    resolveServeConfig(['--stall-timeout', '30'], { COMFY_QUEUE_STALL_TIMEOUT: '5' }).stallTimeoutMs,
+    30_000,
+  );
+  assert.throws(() => resolveServeConfig(['--stall-timeout', '-1'], {}), /stall-timeout/);
+  assert.throws(() => resolveServeConfig(['--stall-timeout', '1.5'], {}), /stall-timeout/);
+});

@@ -58,6 +58,7 @@ describe('cancel during submission', () => {
     const cq = await startTestServer({ comfyUrls: [sim.url] });
     try {
       await until(async () => (cq.workers[0]!.state === 'online' ? true : undefined), 'the worker online');
+      // The scheduler claims the job routing chose (claimJob).
       const claimJob = cq.store.claimJob.bind(cq.store);
       let release!: () => void;
       const released = new Promise<void>((r) => {

@@ -110,6 +110,7 @@ describe('the store cannot write', () => {
 
     const store = server.store;
     const refuse = () => new QueueError('STORE_BUSY', 'locked (test)');
+    // The scheduler claims the job routing chose (claimJob).
     const claimJob = store.claimJob.bind(store);
     let claimsRefused = 0;
     store.claimJob = (...args) => (claimsRefused++ === 0 ? Promise.reject(refuse()) : claimJob(...args));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PromptGraph } from '../../src/domain/job.js';
 import { type JobNeeds, needsOf } from '../../src/farm/capabilities.js';
-import { route, type WorkerSnapshot, waitingReason } from '../../src/farm/routing.js';
+import { pickNext, route, type WorkerSnapshot, waitingReason } from '../../src/farm/routing.js';
 import { t2iPrompt } from '../helpers/harness.js';
 
 const NODES = new Set([
@@ -91,5 +91,20 @@ describe('routing', () => {
 
   it('treats a worker whose capabilities are not known yet as able', () => {
     assert.deepEqual(route(needs(), [worker('new', { nodeTypes: null, models: null })]), { worker: 'new' });
+  });
+
+  it('pickNext: own checkpoint first, leaves a job to the worker that has its checkpoint loaded, never starves', () => {
+    const models = new Set(['a.safetensors', 'b.safetensors', 'c.safetensors']);
+    const me = worker('me', { models, lastCheckpoint: 'a.safetensors' });
+    const bWorker = worker('bw', { models, lastCheckpoint: 'b.safetensors' });
+    const job = (id: string, ckpt: string) => ({ id, needs: needs({ models: [ckpt], checkpoint: ckpt }) });
+    const queue = [job('1', 'b.safetensors'), job('2', 'c.safetensors'), job('3', 'a.safetensors')];
+    assert.equal(pickNext(me, [bWorker], queue, 10)?.id, '2', "b is left to bw; c is nobody else's");
+    assert.equal(pickNext(me, [bWorker], [queue[0]!, queue[2]!], 10)?.id, '3', 'its own checkpoint');
+    assert.equal(pickNext(bWorker, [me], queue, 10)?.id, '1', 'the job left to bw is its next');
+    assert.equal(pickNext(me, [bWorker], [queue[0]!], 10)?.id, '1', 'nothing else to run: it takes it');
+    assert.equal(pickNext(me, [bWorker], queue, 1)?.id, '1', 'past the window: the first it can run');
+    const away = { ...bWorker, state: 'offline' as const };
+    assert.equal(pickNext(me, [away], queue, 10)?.id, '1', 'an offline worker keeps nothing back');
   });
 });

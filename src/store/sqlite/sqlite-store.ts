@@ -252,10 +252,21 @@ export class SqliteJobStore implements JobStore {
     await this.write(() => s.renewLeases.run({ worker, ids: JSON.stringify(ids), lease: leaseUntil }));
   }
 
-  async finish(id: string, patch: FinishPatch, expectedWorker?: string): Promise<Job | null> {
+  async finish(
+    id: string,
+    patch: FinishPatch,
+    expectedWorker?: string,
+    expectedAttempt?: number,
+  ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: expectedWorker ?? null })),
+      toJobOrNull(
+        s.finish.get({
+          ...finishParams(id, patch),
+          holder: expectedWorker ?? null,
+          attempt: expectedAttempt ?? null,
+        }),
+      ),
     );
   }
 
@@ -264,10 +275,13 @@ export class SqliteJobStore implements JobStore {
     patch: FinishPatch,
     worker: string,
     claim: { now: number; leaseUntil: number; jobId?: string } | null,
+    expectedAttempt?: number,
   ): Promise<{ finished: Job | null; next: Job | null }> {
     const s = this.s;
     return this.write(() => {
-      const finished = toJobOrNull(s.finish.get({ ...finishParams(id, patch), holder: worker }));
+      const finished = toJobOrNull(
+        s.finish.get({ ...finishParams(id, patch), holder: worker, attempt: expectedAttempt ?? null }),
+      );
       const next = !claim
         ? null
         : claim.jobId !== undefined
@@ -282,10 +296,22 @@ export class SqliteJobStore implements JobStore {
     return this.write(() => toJobOrNull(s.claimJob.get({ id, worker, now, lease: leaseUntil })));
   }
 
-  async retry(id: string, error: JobError, expectedWorker: string): Promise<Job | null> {
+  async retry(
+    id: string,
+    error: JobError,
+    expectedWorker: string,
+    expectedAttempt?: number,
+  ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(s.retry.get({ id, holder: expectedWorker, error: JSON.stringify(error) })),
+      toJobOrNull(
+        s.retry.get({
+          id,
+          holder: expectedWorker,
+          attempt: expectedAttempt ?? null,
+          error: JSON.stringify(error),
+        }),
+      ),
     );
   }
 
@@ -313,7 +339,12 @@ export class SqliteJobStore implements JobStore {
     return this.write(() => toJobOrNull(s.finishPending.get(finishParams(id, patch))));
   }
 
-  async release(id: string, error?: JobError | null, expectedWorker?: string): Promise<Job | null> {
+  async release(
+    id: string,
+    error?: JobError | null,
+    expectedWorker?: string,
+    expectedAttempt?: number,
+  ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
       toJobOrNull(
@@ -322,6 +353,7 @@ export class SqliteJobStore implements JobStore {
           set_error: error === undefined ? 0 : 1,
           error: toJson(error),
           holder: expectedWorker ?? null,
+          attempt: expectedAttempt ?? null,
         }),
       ),
     );

@@ -58,10 +58,11 @@ export function prepareStatements(db: Database.Database) {
        RETURNING *`,
     ),
     // A worker failure: back to its place among the pending jobs, one retry spent.
-    retry: p<{ id: string; holder: string; error: string }, JobRow>(
+    retry: p<{ id: string; holder: string; attempt: number | null; error: string }, JobRow>(
       `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
          retries = retries + 1, error = @error
        WHERE id = @id AND status = 'in_progress' AND worker = @holder
+         AND (@attempt IS NULL OR attempts = @attempt)
        RETURNING *`,
     ),
     renewLeases: p<{ worker: string; ids: string; lease: number }>(
@@ -80,6 +81,7 @@ export function prepareStatements(db: Database.Database) {
         set_error: number;
         error: string | null;
         holder: string | null;
+        attempt: number | null;
       },
       JobRow
     >(
@@ -87,6 +89,7 @@ export function prepareStatements(db: Database.Database) {
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
+         AND (@attempt IS NULL OR attempts = @attempt)
        RETURNING *`,
     ),
     finishPending: p<
@@ -107,10 +110,14 @@ export function prepareStatements(db: Database.Database) {
        WHERE id = @id AND status = 'pending'
        RETURNING *`,
     ),
-    release: p<{ id: string; set_error: number; error: string | null; holder: string | null }, JobRow>(
+    release: p<
+      { id: string; set_error: number; error: string | null; holder: string | null; attempt: number | null },
+      JobRow
+    >(
       `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
+         AND (@attempt IS NULL OR attempts = @attempt)
        RETURNING *`,
     ),
     pendingPlace: p<[id: string], { priority: number }>(

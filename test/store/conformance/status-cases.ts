@@ -49,6 +49,51 @@ export function statusCases(f: StoreFactory): void {
       assert.equal((await s.finish(a!.id, { status: 'cancelled', endedAt: 5 }, 'w1'))?.status, 'cancelled');
     }));
 
+  it("fencing: a report carrying an earlier claim's attempt changes nothing, even from the same worker", () =>
+    withStore(f, async (s) => {
+      const [a, b] = await enqueueOk(s, newJob(), newJob());
+      const first = await claimId(s, a!.id, 'w1');
+      assert.equal(first.attempts, 1);
+      // The claim lapses (the worker looked gone); the job runs again, on the same worker id.
+      assert.equal((await s.release(a!.id, null, 'w1', 1))?.status, 'pending');
+      const second = await claimId(s, a!.id, 'w1');
+      assert.equal(second.attempts, 2);
+      const before = await s.get(a!.id);
+      const stale = 1;
+      assert.equal(await s.finish(a!.id, { status: 'completed', endedAt: 5 }, 'w1', stale), null);
+      assert.equal(await s.release(a!.id, null, 'w1', stale), null);
+      assert.equal(await s.retry(a!.id, { type: 'stalled', message: 'x' }, 'w1', stale), null);
+      const both = await s.finishAndClaim(a!.id, { status: 'failed', endedAt: 5 }, 'w1', null, stale);
+      assert.deepEqual(both, { finished: null, next: null });
+      assert.deepEqual(await s.get(a!.id), before, 'the stale reports left the job as it was');
+      // The current claim's token works; a stale finish-and-claim still claims (the worker has room).
+      const claimed = await s.finishAndClaim(
+        a!.id,
+        { status: 'completed', endedAt: 6 },
+        'w1',
+        { now: 7, leaseUntil: 70 },
+        stale,
+      );
+      assert.equal(claimed.finished, null);
+      assert.equal(claimed.next?.id, b!.id);
+      const done = await s.finish(a!.id, { status: 'completed', endedAt: 8 }, 'w1', 2);
+      assert.equal(done?.status, 'completed');
+      assert.equal(done?.attempts, 2);
+    }));
+
+  it('fencing: retry and release take the current token only', () =>
+    withStore(f, async (s) => {
+      const [a] = await enqueueOk(s, newJob());
+      await claimId(s, a!.id, 'w1');
+      const back = await s.retry(a!.id, { type: 'stalled', message: 'no message for 10 min' }, 'w1', 1);
+      assert.equal(back?.status, 'pending');
+      assert.equal(back?.retries, 1);
+      await claimId(s, a!.id, 'w2');
+      assert.equal(await s.release(a!.id, null, 'w2', 1), null);
+      assert.equal(await s.release(a!.id, null, undefined, 1), null, 'a token alone fences too');
+      assert.equal((await s.release(a!.id, null, 'w2', 2))?.status, 'pending');
+    }));
+
   it('finishes a job and claims the next for the same worker in one call', () =>
     withStore(f, async (s) => {
       const [a, b, c] = await enqueueOk(s, newJob(), newJob(), newJob());
