@@ -105,6 +105,14 @@ async function main(argv: string[]): Promise<number> {
       log.fatal({ err }, 'uncaught exception: shutting down');
       server.close().finally(() => process.exit(1));
     });
+    // Before the report: whoever reads "listening" may stop the server at once, and a signal that
+    // arrives before its handler is installed ends the process without closing (the lock stays).
+    onExit(() =>
+      server.close().catch((err) => {
+        log.error({ err }, `closing failed: ${(err as Error).message}`);
+        throw err;
+      }),
+    );
     // The start-up report; the line naming the address comes last, so whoever waits for it has the rest.
     log.info(`dashboard: ${server.url}/dashboard/`);
     log.info(`ComfyUI's own UI, through comfy-queue: ${server.url}/ (when a worker serves it)`);
@@ -113,12 +121,6 @@ async function main(argv: string[]): Promise<number> {
     for (const w of server.workers)
       log.info({ worker: w.id, url: w.url }, `worker ${w.id}: ${w.url} (${w.state})`);
     log.info({ url: server.url }, `comfy-queue listening on ${server.url}`);
-    onExit(() =>
-      server.close().catch((err) => {
-        log.error({ err }, `closing failed: ${(err as Error).message}`);
-        throw err;
-      }),
-    );
     return -1;
   }
   if (command === 'sim') {
