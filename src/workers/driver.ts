@@ -274,10 +274,10 @@ export class WorkerDriver implements WorkerPort {
     // One submission at a time, in the order the engine claimed the jobs:
     // ComfyUI runs its queue by arrival (its `number`), and two requests in
     // flight at once may arrive in either order, swapping two jobs.
-    const posted = this.lastSubmission.then(() => this.client.postPrompt(body));
-    // The next submission waits for this answer, not for its success: a
-    // failure is handled below, by this submission.
-    this.lastSubmission = posted.catch(() => undefined);
+    // Each waits for the previous answer to settle, whatever it was: a failure is
+    // handled (and logged) below, by the submission it belongs to.
+    const posted = Promise.allSettled([this.lastSubmission]).then(() => this.client.postPrompt(body));
+    this.lastSubmission = posted;
     let result: Awaited<ReturnType<ComfyClient['postPrompt']>>;
     try {
       result = await posted;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PostPromptBody } from '../../src/comfy/client.js';
 import { startSimulator } from '../../src/sim/index.js';
-import { http, simExecutions, startTestServer, t2iPrompt, waitForStatus } from '../helpers/harness.js';
+import { http, simExecutions, startTestServer, t2iPrompt, until, waitForStatus } from '../helpers/harness.js';
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
@@ -43,17 +43,23 @@ test('the jobs handed to a worker at once run in queue order when the later subm
     if (!first) return post(body);
     first = false;
     return new Promise((resolve, reject) => {
+      let sent = false;
       const go = () => {
+        if (sent) return;
+        sent = true;
         held = null;
         post(body).then(resolve, reject);
       };
-      // Nothing overtakes (submissions are one at a time): it goes after a short delay.
-      const timer = setTimeout(go, 300);
       // The overtaking request reaches ComfyUI (it answers), then this one is sent.
       held = (overtaking) => {
-        clearTimeout(timer);
         overtaking.finally(go);
       };
+      // Nothing overtook once the worker holds both jobs and has had turns to send the second
+      // (submissions are one at a time): this one goes.
+      until(async () => (server.workers[0]!.heldJobIds().length >= 2 ? true : undefined), 'both jobs held')
+        .then(() => new Promise((r) => setImmediate(r)))
+        .then(() => new Promise((r) => setImmediate(r)))
+        .then(go, reject);
     });
   };
 
