@@ -38,10 +38,12 @@ export interface EngineOptions {
   log?: Logger;
 }
 
-/** Pending jobs the scheduler looks at per pass: the first ones in run order. */
+/** The most pending jobs the scheduler looks at per pass: the first ones in run order. */
 const ROUTING_WINDOW = 200;
-/** Pending jobs laid out by the earliest-finish rule (finish-times.ts): enough to give a slow worker its share. */
+/** The most pending jobs laid out by the earliest-finish rule (finish-times.ts): enough to give a slow worker its share. */
 const PLAN_WINDOW = 64;
+/** Pending jobs read past those a pass expects to place, for the ones that turn out unable to go anywhere. */
+const WINDOW_SLACK = 8;
 
 /** Why a pending job is not dispatched for now (no worker can run it), and since when. */
 export interface PendingHold {
@@ -416,10 +418,11 @@ export class Engine implements WorkerReports {
   private async routePass(): Promise<boolean> {
     const live = () => this.liveWorkers();
     const room = (w: { id: string }) => this.roomOf(w.id);
-    if (!live().some((w) => room(w) > 0)) return true;
+    const freeSlots = live().reduce((sum, w) => sum + room(w), 0);
+    if (freeSlots === 0) return true;
     let pending: Job[];
     try {
-      pending = await this.store.listPending(ROUTING_WINDOW);
+      pending = await this.store.listPending(this.windowFor(freeSlots + this.unroutable.size));
     } catch (err) {
       if (this.closed) return false;
       this.retryClaims(err);
@@ -473,7 +476,7 @@ export class Engine implements WorkerReports {
     if (online.length < 2 || pending.length === 0) return none;
     const everyone = this.registry.snapshots(online, () => 1);
     const jobs: PlannedJob[] = [];
-    for (const job of pending.slice(0, PLAN_WINDOW)) {
+    for (const job of pending.slice(0, this.planWindow(online.length))) {
       if (this.holds.has(job.id)) continue;
       const able = rankWorkers(this.needsFor(job), everyone).map((s) => s.id);
       jobs.push({ key: this.runKeyOf(job), able });
@@ -763,18 +766,36 @@ export class Engine implements WorkerReports {
       (x) => this.roomOf(x.id),
     );
     if (me?.state !== 'online' || me.freeSlots <= 0) return null;
-    const pending = await this.store.listPending(ROUTING_WINDOW);
+    const others = this.registry.snapshots(
+      this.liveWorkers().filter((x) => x.id !== w.id),
+      () => 1,
+    );
+    const lookahead = 2 * (others.length + 1);
+    const pending = await this.store.listPending(this.windowFor(lookahead));
     if (this.withheld(pending).has(w.id)) return null;
     const candidates = pending
       .filter((job) => !this.holds.has(job.id))
       .map((job) => ({ job, needs: this.needsFor(job) }));
     if (this.opts.noModelAffinity)
       return candidates.find((c) => rankWorkers(c.needs, [me]).length > 0) ?? null;
-    const others = this.registry.snapshots(
-      this.liveWorkers().filter((x) => x.id !== w.id),
-      () => 1,
-    );
-    return pickNext(me, others, candidates, 2 * (others.length + 1));
+    return pickNext(me, others, candidates, lookahead);
+  }
+
+  /**
+   * How many pending jobs to read for `wanted` placements: past the held-back
+   * ones, with some slack, and as many as the earliest-finish layout looks at.
+   * Reading only what a pass can use keeps a finish's cost flat however long
+   * the queue is.
+   */
+  private windowFor(wanted: number): number {
+    const online = this.liveWorkers().filter((w) => w.online).length;
+    const plan = online >= 2 ? this.planWindow(online) : 0;
+    return Math.min(ROUTING_WINDOW, Math.max(plan, wanted + this.holds.size + WINDOW_SLACK));
+  }
+
+  /** Jobs the earliest-finish rule lays out: a few per online worker. */
+  private planWindow(online: number): number {
+    return Math.min(PLAN_WINDOW, Math.max(16, 8 * online));
   }
 
   /** Whether `worker` holds the job under the claim whose token is `attempt` (a read; the store's write fences). */
