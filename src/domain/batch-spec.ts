@@ -141,6 +141,19 @@ export function materialise(
   return graph;
 }
 
+/**
+ * Why a batch name cannot be used, or null: it names the folder of the
+ * batch's outputs (`<name>/<index>`), so it must be one plain path segment.
+ */
+export function batchNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 120)
+    return 'name must be a string of 1 to 120 characters';
+  const control = [...name].some((ch) => ch.charCodeAt(0) < 0x20);
+  if (control || /[/\\:*?"<>|]/.test(name) || name.startsWith('.') || name.trim() !== name)
+    return 'name must be one folder name: no / \\ : * ? " < > |, no leading dot or spaces';
+  return null;
+}
+
 /** What a client sends, before it is checked (the API's body and the CLI's flags both build it). */
 export interface BatchRequest {
   count?: unknown;

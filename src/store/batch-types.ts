@@ -49,6 +49,8 @@ export interface BatchCounts {
   flagged: number;
   /** completed and marked done by a client */
   done: number;
+  /** the same items by the tracker's statuses (collection off: a completed job is complete) */
+  tracker: Record<TrackerStatus, number>;
 }
 
 export interface BatchPatch {

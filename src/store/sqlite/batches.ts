@@ -9,7 +9,8 @@
  */
 import type Database from 'better-sqlite3';
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
-import type { TrackerStatus } from '../../domain/tracker-status.js';
+import type { JobStatus } from '../../domain/job.js';
+import { type TrackerStatus, trackerStatus } from '../../domain/tracker-status.js';
 import type {
   BatchCounts,
   BatchItemQuery,
@@ -120,6 +121,28 @@ const TRACKER_SQL: Record<TrackerStatus, string> = {
   error: `status IN ('failed', 'cancelled') AND flagged = 0`,
   flagged: `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`,
 };
+
+function tally(rows: { status: string; flagged: number; tracker: string | null; n: number }[]): BatchCounts {
+  const out: BatchCounts = {
+    pending: 0,
+    in_progress: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    flagged: 0,
+    done: 0,
+    tracker: { inactive: 0, working: 0, complete: 0, done: 0, error: 0, flagged: 0 },
+  };
+  for (const r of rows) {
+    const status = r.status as JobStatus;
+    out[status] += r.n;
+    const t = trackerStatus({ status, flagged: r.flagged !== 0, done: r.tracker === 'done' }, null);
+    out.tracker[t] += r.n;
+    if (t === 'flagged') out.flagged += r.n;
+    if (t === 'done') out.done += r.n;
+  }
+  return out;
+}
 
 export class SqliteBatches {
   private readonly s;
@@ -292,21 +315,7 @@ export class SqliteBatches {
   }
 
   counts(id: number): BatchCounts {
-    const out: BatchCounts = {
-      pending: 0,
-      in_progress: 0,
-      completed: 0,
-      failed: 0,
-      cancelled: 0,
-      flagged: 0,
-      done: 0,
-    };
-    for (const r of this.s.counts.all(id)) {
-      out[r.status as keyof BatchCounts] += r.n;
-      if (r.flagged && r.status !== 'pending' && r.status !== 'in_progress') out.flagged += r.n;
-      if (r.tracker === 'done' && r.status === 'completed') out.done += r.n;
-    }
-    return out;
+    return tally(this.s.counts.all(id));
   }
 
   /** Items of the batch that finished (completed or failed) since `since`. */
@@ -425,13 +434,7 @@ export class SqliteBatches {
 
   /** Counts over the current run of every item of every batch. */
   allCounts(): BatchCounts {
-    const out = this.counts(-1);
-    for (const r of this.s.allCounts.all()) {
-      out[r.status as keyof BatchCounts] += r.n;
-      if (r.flagged && r.status !== 'pending' && r.status !== 'in_progress') out.flagged += r.n;
-      if (r.tracker === 'done' && r.status === 'completed') out.done += r.n;
-    }
-    return out;
+    return tally(this.s.allCounts.all());
   }
 
   /** Jobs (any) that finished per minute since `since`. */

@@ -63,7 +63,13 @@ export class FairShare {
 
   /** The tag of the first job of the same group after `job` in plain order at `priority`, if any. */
   successor(
-    job: { batch_id?: number | null; owner?: string | null; position: number; created_at: number; id: string },
+    job: {
+      batch_id?: number | null;
+      owner?: string | null;
+      position: number;
+      created_at: number;
+      id: string;
+    },
     priority: number,
   ): number | null {
     return (
