@@ -170,7 +170,7 @@ describe('batches in the SQLite store', () => {
     const old = await s.get(j1!.id);
     assert.equal(old?.status, 'failed');
     assert.equal(old?.batch?.current, false);
-    assert.equal(old?.prompt['3']!.inputs.seed, 7);
+    assert.equal(old!.prompt['3']!.inputs.seed, 7);
     const counts = await s.batchCounts(b.id);
     assert.equal(counts.pending, 2);
     assert.equal(counts.completed, 1);
