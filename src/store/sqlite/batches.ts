@@ -47,9 +47,13 @@ interface Cached {
   extraData: Record<string, unknown>;
 }
 
+/** Items whose derived graph is kept (as JSON): the scheduler reads the same pending window again and again. */
+const GRAPHS_KEPT = 2_048;
+
 /** The parsed template of each batch, for deriving its items' graphs. */
 export class BatchParts {
   private readonly cache = new Map<number, Cached>();
+  private readonly graphs = new Map<string, string>();
   private readonly byId: Database.Statement<[id: number], BatchRow>;
 
   constructor(db: Database.Database) {
@@ -60,8 +64,16 @@ export class BatchParts {
     const b = this.load(batchId);
     if (!b)
       return { prompt: {}, workflow: null, extraData: {}, name: `batch ${batchId}/${index}`, batchName: '' };
+    const key = `${batchId}:${index}`;
+    let graph = this.graphs.get(key);
+    if (graph === undefined) {
+      graph = JSON.stringify(materialise(b.template, b.spec, b.name, index));
+      if (this.graphs.size >= GRAPHS_KEPT) this.graphs.delete(this.graphs.keys().next().value!);
+      this.graphs.set(key, graph);
+    }
+    // Parsed anew for each read, as a stored graph is: no caller shares another's object.
     return {
-      prompt: materialise(b.template, b.spec, b.name, index),
+      prompt: JSON.parse(graph),
       workflow: b.workflow,
       extraData: b.extraData,
       name: `${b.name}/${index}`,
@@ -73,9 +85,10 @@ export class BatchParts {
     return this.load(batchId)?.spec ?? null;
   }
 
-  /** Forgets a batch's cached template (renamed or deleted). */
+  /** Forgets a batch's cached template and graphs (renamed or deleted). */
   drop(batchId: number): void {
     this.cache.delete(batchId);
+    for (const key of this.graphs.keys()) if (key.startsWith(`${batchId}:`)) this.graphs.delete(key);
   }
 
   private load(batchId: number): Cached | null {
@@ -236,10 +249,10 @@ export class SqliteBatches {
            weight = coalesce(@weight, weight)
          WHERE id = @id RETURNING *`,
       ),
-      running: p<[id: number], { n: number }>(
-        `SELECT count(*) AS n FROM jobs WHERE (batch_id = ?1 OR batch_past = ?1) AND status = 'in_progress'`,
+      running: p<[id: number, same: number], { n: number }>(
+        `SELECT count(*) AS n FROM jobs WHERE (batch_id = ? OR batch_past = ?) AND status = 'in_progress'`,
       ),
-      deleteJobs: p<[id: number]>(`DELETE FROM jobs WHERE batch_id = ?1 OR batch_past = ?1`),
+      deleteJobs: p<[id: number, same: number]>('DELETE FROM jobs WHERE batch_id = ? OR batch_past = ?'),
       deleteBatch: p<[id: number]>('DELETE FROM batches WHERE id = ?'),
       item: p<[id: number, index: number], JobRow>(
         'SELECT * FROM jobs WHERE batch_id = ? AND batch_index = ?',
@@ -374,8 +387,8 @@ export class SqliteBatches {
   delete(id: number): 'deleted' | 'running' | 'missing' {
     const s = this.s;
     if (!s.get.get(id)) return 'missing';
-    if ((s.running.get(id)?.n ?? 0) > 0) return 'running';
-    s.deleteJobs.run(id);
+    if ((s.running.get(id, id)?.n ?? 0) > 0) return 'running';
+    s.deleteJobs.run(id, id);
     s.deleteBatch.run(id);
     this.fair.forget(batchGroup(id));
     this.parts.drop(id);
