@@ -61,6 +61,7 @@ interface JobsQuery {
   q?: string;
   cursor?: string;
   limit?: string;
+  offset?: string;
 }
 
 function statusesOf(raw: string | string[] | undefined): TrackerStatus[] {
@@ -173,6 +174,7 @@ export function registerTrackerRoutes(app: FastifyInstance, o: TrackerRouteOptio
         toIndex: intParam(q.to, 'to', 1),
         indexes,
         after,
+        offset: intParam(q.offset, 'offset', 0) ?? 0,
         limit,
       });
       const cache = new Map<number, BatchRecord | null>();

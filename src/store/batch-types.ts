@@ -76,6 +76,8 @@ export interface BatchItemQuery {
   indexes?: readonly number[] | null;
   /** keyset: strictly after this (batch, index) */
   after?: { batchId: number; index: number } | null;
+  /** rows skipped (a virtualised grid jumping to a place); O(offset), so keyset where it can */
+  offset?: number;
   limit: number;
 }
 

@@ -465,7 +465,7 @@ export class SqliteBatches {
   /** A page of items in (batch, index) order. */
   items(q: BatchItemQuery): { rows: JobRow[]; more: boolean } {
     const where = ['batch_id IS NOT NULL'];
-    const params: Record<string, unknown> = { limit: q.limit + 1 };
+    const params: Record<string, unknown> = { limit: q.limit + 1, offset: q.offset ?? 0 };
     if (q.batchId != null) {
       where.push('batch_id = @batch');
       params.batch = q.batchId;
@@ -491,7 +491,7 @@ export class SqliteBatches {
     const rows = this.db
       .prepare<Record<string, unknown>, JobRow>(
         `SELECT * FROM jobs INDEXED BY jobs_batch_item WHERE ${where.join(' AND ')}
-         ORDER BY batch_id, batch_index LIMIT @limit`,
+         ORDER BY batch_id, batch_index LIMIT @limit OFFSET @offset`,
       )
       .all(params);
     const more = rows.length > q.limit;
