@@ -85,6 +85,8 @@ describe('batches in the SQLite store', () => {
     assert.equal(item3.name, 'faces/3');
     assert.deepEqual(item3.batch, { id: b.id, index: 3, name: 'faces', current: true });
     assert.equal((await s.counts()).pending, 4);
+    const listed = await s.listJobs({ statuses: ['pending'], limit: 10 });
+    assert.deepEqual(listed.jobs.map((j) => j.name).sort(), ['faces/1', 'faces/2', 'faces/3', 'faces/4']);
     await s.close();
   });
 
