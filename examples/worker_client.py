@@ -123,7 +123,7 @@ class RenderQueueClient:
         for key, value in (("batch", batch), ("cursor", cursor), ("limit", limit), ("q", text), ("from", index_from), ("to", index_to)):
             if value is not None:
                 query.append((key, value))
-        return self._request("GET", "/jobs", query=query)[1]
+        return self._request("GET", "/api/pqueue/tracker/jobs", query=query)[1]
 
     def get_stats(self):
         return self._request("GET", "/stats")[1]

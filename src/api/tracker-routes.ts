@@ -1,10 +1,11 @@
 /**
- * The render tracker's API, at its own paths (`/next-job`, `/job/{id}/status`,
- * `/job/{id}/flag`, `/job/{id}/reset`, `/jobs`, `/stats`, `/preview/{id}`)
- * so that its worker scripts keep working unchanged, and the same under
- * `/api/pqueue/tracker`. None of the bare paths is a ComfyUI route (ComfyUI
- * serves its jobs API at `/api/jobs` only); under `/api/pqueue` the tracker
- * has a prefix of its own because comfy-queue's own `/api/pqueue/jobs` and
+ * The render tracker's API under `/api/pqueue/tracker`, and at its own paths
+ * (`/next-job`, `/job/{id}/status`, `/job/{id}/flag`, `/job/{id}/reset`,
+ * `/stats`, `/preview/{id}`) so that its worker scripts keep working
+ * unchanged. Its listing is served under the prefix only: a bare `/jobs`
+ * stays what it is on ComfyUI (not a route: ComfyUI serves its jobs API at
+ * `/api/jobs` alone, and comfy-queue passes unknown paths to a worker). The
+ * prefix is the tracker's own because comfy-queue's `/api/pqueue/jobs` and
  * `/api/pqueue/preview` mean something else. `{id}` is a job id or
  * `<batch id or name>:<index>`.
  */
@@ -150,38 +151,40 @@ export function registerTrackerRoutes(app: FastifyInstance, o: TrackerRouteOptio
       json(await tracker.reset(req.params.id)),
     );
 
-    app.get<{ Querystring: JobsQuery }>(`${base}/jobs`, async (req) => {
-      const q = req.query;
-      const statuses = statusesOf(q.status);
-      const limit = Math.min(intParam(q.limit, 'limit', 1) ?? 100, JOBS_LIMIT_MAX);
-      const batch = q.batch ? await batches.find(q.batch) : null;
-      let after: { batchId: number; index: number } | null = null;
-      if (q.cursor) {
-        const m = /^(\d+):(\d+)$/.exec(q.cursor);
-        if (!m) throw new QueueError('INVALID_CURSOR', 'cursor must be the next_cursor of a previous page');
-        after = { batchId: Number(m[1]), index: Number(m[2]) };
-      }
-      let indexes: number[] | null = null;
-      if (q.q?.trim()) {
-        if (batch) indexes = matchingIndexes(batch, q.q);
-        else if (/^\d+$/.test(q.q.trim())) indexes = [Number(q.q.trim())];
-        else throw new QueueError('INVALID_QUERY', 'a text search needs batch=<id or name>');
-      }
-      const page = await engine.store.listBatchItems({
-        batchId: batch?.id ?? null,
-        statuses,
-        fromIndex: intParam(q.from, 'from', 1),
-        toIndex: intParam(q.to, 'to', 1),
-        indexes,
-        after,
-        offset: intParam(q.offset, 'offset', 0) ?? 0,
-        limit,
+    // Not at the bare path: see the head of this file.
+    if (base !== '')
+      app.get<{ Querystring: JobsQuery }>(`${base}/jobs`, async (req) => {
+        const q = req.query;
+        const statuses = statusesOf(q.status);
+        const limit = Math.min(intParam(q.limit, 'limit', 1) ?? 100, JOBS_LIMIT_MAX);
+        const batch = q.batch ? await batches.find(q.batch) : null;
+        let after: { batchId: number; index: number } | null = null;
+        if (q.cursor) {
+          const m = /^(\d+):(\d+)$/.exec(q.cursor);
+          if (!m) throw new QueueError('INVALID_CURSOR', 'cursor must be the next_cursor of a previous page');
+          after = { batchId: Number(m[1]), index: Number(m[2]) };
+        }
+        let indexes: number[] | null = null;
+        if (q.q?.trim()) {
+          if (batch) indexes = matchingIndexes(batch, q.q);
+          else if (/^\d+$/.test(q.q.trim())) indexes = [Number(q.q.trim())];
+          else throw new QueueError('INVALID_QUERY', 'a text search needs batch=<id or name>');
+        }
+        const page = await engine.store.listBatchItems({
+          batchId: batch?.id ?? null,
+          statuses,
+          fromIndex: intParam(q.from, 'from', 1),
+          toIndex: intParam(q.to, 'to', 1),
+          indexes,
+          after,
+          offset: intParam(q.offset, 'offset', 0) ?? 0,
+          limit,
+        });
+        const cache = new Map<number, BatchRecord | null>();
+        const jobs = [];
+        for (const job of page.jobs) jobs.push(trackerJobJson(job, await batchOf(job, cache)));
+        return { jobs, next_cursor: page.next ? `${page.next.batchId}:${page.next.index}` : null };
       });
-      const cache = new Map<number, BatchRecord | null>();
-      const jobs = [];
-      for (const job of page.jobs) jobs.push(trackerJobJson(job, await batchOf(job, cache)));
-      return { jobs, next_cursor: page.next ? `${page.next.batchId}:${page.next.index}` : null };
-    });
 
     app.get(`${base}/stats`, async () => {
       const now = o.now();

@@ -64,7 +64,7 @@ describe('comfy-queue batch', () => {
     const list = await runCli(['batches'], env);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /faces\s+finished\s+6\/6\s+0/);
-    const items = await http('GET', `${server.url}/jobs?batch=faces&limit=10`);
+    const items = await http('GET', `${server.url}/api/pqueue/tracker/jobs?batch=faces&limit=10`);
     assert.deepEqual(
       items.body.jobs.map((j: any) => [j.index, j.seed, j.traits.hat, j.sweep['3.inputs.cfg']]),
       [

@@ -71,7 +71,7 @@ test('a batch of seeds × traits × a 2×3 sweep runs every item once, as asked,
   do {
     const page: { body: { jobs: any[]; next_cursor: string | null } } = await http(
       'GET',
-      `${server.url}/jobs?batch=grid&limit=400${cursor ? `&cursor=${cursor}` : ''}`,
+      `${server.url}/api/pqueue/tracker/jobs?batch=grid&limit=400${cursor ? `&cursor=${cursor}` : ''}`,
     );
     for (const job of page.body.jobs) {
       const index: number = job.index;

@@ -34,7 +34,7 @@ describe('the render tracker with the Python client', () => {
 
   before(async () => {
     // No farm worker: external scripts do all the rendering.
-    server = await startTestServer({ comfyUrls: [], leaseMs: 8_000 });
+    server = await startTestServer({ comfyUrls: [] });
     const b = await http('POST', `${server.url}/api/pqueue/batches`, {
       name: 'tabs',
       prompt: t2iPrompt(1, 0),
@@ -137,21 +137,33 @@ describe('the render tracker with the Python client', () => {
   });
 
   it('gives the item of a client that vanished back when its lease ends', async () => {
-    const gone = await py(server.url, 'next', '--worker', 'vanishing');
-    await until(async () => {
-      const p = await py(server.url, 'preview', gone.job_id);
-      return p.status === 'inactive' ? true : undefined;
-    }, 'the expired claim to come back');
-    const next = await py(server.url, 'next', '--worker', 'heir');
-    assert.equal(next.job_id, gone.job_id, 'the returned item is next in line');
-    const late = await py(server.url, 'status', gone.job_id, 'complete', '--worker', 'vanishing');
-    assert.equal(late.error.code, 'NOT_CLAIMED', 'a report of the lapsed claim is refused');
+    // A server of its own with a short lease, so that the other cases never see a claim lapse.
+    const short = await startTestServer({ comfyUrls: [], leaseMs: 1_500 });
+    try {
+      const b = await http('POST', `${short.url}/api/pqueue/batches`, {
+        name: 'v',
+        prompt: t2iPrompt(1, 0),
+        count: 3,
+      });
+      assert.equal(b.status, 201, b.text);
+      const gone = await py(short.url, 'next', '--worker', 'vanishing');
+      await until(async () => {
+        const p = await py(short.url, 'preview', gone.job_id);
+        return p.status === 'inactive' ? true : undefined;
+      }, 'the expired claim to come back');
+      const next = await py(short.url, 'next', '--worker', 'heir');
+      assert.equal(next.job_id, gone.job_id, 'the returned item is next in line');
+      const late = await py(short.url, 'status', gone.job_id, 'complete', '--worker', 'vanishing');
+      assert.equal(late.error.code, 'NOT_CLAIMED', 'a report of the lapsed claim is refused');
+    } finally {
+      await short.close();
+    }
   });
 
   it('lists with several statuses, an index range and a cursor, and answers under /api/pqueue/tracker', async () => {
     const page1 = await http(
       'GET',
-      `${server.url}/jobs?batch=${batchId}&status=inactive,complete&from=2&to=40&limit=5`,
+      `${server.url}/api/pqueue/tracker/jobs?batch=${batchId}&status=inactive,complete&from=2&to=40&limit=5`,
     );
     assert.equal(page1.status, 200);
     assert.equal(page1.body.jobs.length, 5);
@@ -160,9 +172,14 @@ describe('the render tracker with the Python client', () => {
       `${server.url}/api/pqueue/tracker/jobs?batch=${batchId}&status=inactive&status=complete&from=2&to=40&limit=5&cursor=${page1.body.next_cursor}`,
     );
     assert.ok(page2.body.jobs[0].index > page1.body.jobs[4].index);
-    const red = await http('GET', `${server.url}/jobs?batch=tabs&q=red&limit=100`);
+    const red = await http('GET', `${server.url}/api/pqueue/tracker/jobs?batch=tabs&q=red&limit=100`);
     assert.ok(red.body.jobs.length > 0 && red.body.jobs.every((j: any) => j.traits.hat === 'red'));
-    const bad = await http('GET', `${server.url}/jobs?status=sleeping`);
+    const bad = await http('GET', `${server.url}/api/pqueue/tracker/jobs?status=sleeping`);
+    assert.notEqual(
+      (await http('GET', `${server.url}/jobs`)).status,
+      200,
+      "a bare /jobs stays ComfyUI's (none)",
+    );
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'INVALID_QUERY');
     const missing = await http('POST', `${server.url}/job/nosuch:1/flag`, {});
