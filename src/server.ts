@@ -2,12 +2,13 @@
  * Puts comfy-queue together: store, engine, workers, HTTP API. Used by the
  * `serve` command and by tests that need a whole server in-process.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import type { BacklogLimits } from './api/backlog.js';
+import { BatchService } from './engine/batches.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
 import { MemoryEventBus } from './engine/events.js';
@@ -15,6 +16,7 @@ import { ProgressBook } from './engine/progress-book.js';
 import { NO_RETENTION, Retention, type RetentionLimits } from './engine/retention.js';
 import { INSTANCE_KEY } from './engine/settings.js';
 import { ThumbnailQueue } from './engine/thumbnail-queue.js';
+import { TrackerService } from './engine/tracker.js';
 import { DEFAULT_HEALTH_RULES } from './farm/worker-health.js';
 import { parseWorkerSpec } from './farm/worker-id.js';
 import { WorkerRegistry } from './farm/worker-registry.js';
@@ -197,6 +199,19 @@ async function startLocked(
     log: log.child({ component: 'engine' }),
   });
   const progress = new ProgressBook(engine, bus, Date.now);
+  const batches = new BatchService(engine, {
+    now: Date.now,
+    randomBytes,
+    newId: randomUUID,
+    log: log.child({ component: 'batches' }),
+  });
+  const trackerFiles = join(dataDir, 'outputs');
+  const tracker = new TrackerService(engine, batches, {
+    now: Date.now,
+    leaseMs: config.leaseMs,
+    filesDir: trackerFiles,
+    log: log.child({ component: 'tracker' }),
+  });
   const makeDriver = (id: string, url: string, capacity: number) =>
     new WorkerDriver(id, url, `comfy-queue-${instance.slice(0, 8)}-${id}`, engine, {
       capacity,
@@ -282,6 +297,7 @@ async function startLocked(
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },
+    batches: { batches, tracker, filesDir: trackerFiles, now: Date.now },
     farm: {
       now: Date.now,
       addPushWorker: (id, url, capacity) => {
@@ -307,6 +323,7 @@ async function startLocked(
     });
   }
   await engine.start(workers);
+  tracker.start();
   retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('[::1]', '127.0.0.1');
@@ -333,6 +350,7 @@ async function startLocked(
         await app.close();
         thumbnails.close();
         await retention.stop();
+        tracker.stop();
         await engine.stop();
         await store.close();
         await Promise.all(sims.map((s) => s.close()));

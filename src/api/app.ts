@@ -19,6 +19,7 @@ import { type Logger, redactUrl, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import type { BacklogLimits } from './backlog.js';
+import { registerBatchRoutes } from './batch-routes.js';
 import { type ComfyOptions, registerComfy } from './comfy.js';
 import { ComfyWorkers } from './comfy-workers.js';
 import { registerCors } from './cors.js';
@@ -30,6 +31,7 @@ import { jsonNestingExceeds, tooDeep } from './json-depth.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
+import { registerTrackerRoutes, type TrackerRouteOptions } from './tracker-routes.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface AppOptions {
@@ -60,6 +62,8 @@ export interface AppOptions {
   backlog?: BacklogLimits;
   /** the server's log; requests are logged at debug level only */
   log?: Logger;
+  /** batches (/api/pqueue/batches) and the render tracker's API; off when absent */
+  batches?: Omit<TrackerRouteOptions, 'engine'>;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -227,6 +231,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
   registerHistoryRoutes(app, opts.engine, opts.history);
+  if (opts.batches) {
+    registerBatchRoutes(app, opts.batches.batches, workers);
+    registerTrackerRoutes(app, { ...opts.batches, engine: opts.engine });
+  }
   if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);
   registerDashboardRoutes(app, { workers: opts.comfy?.workers });

@@ -77,6 +77,18 @@ export const ERROR_CATALOG = {
     message:
       'The disk that holds the database is full; nothing was changed. Free space in the data folder: writing resumes by itself, no restart needed.',
   },
+  // ---- batches and the render tracker ----
+  INVALID_BATCH: {
+    status: 400,
+    message: 'The batch is not valid: its count, seed, items, sweep or bindings do not fit its workflow.',
+  },
+  BATCH_NOT_FOUND: { status: 404, message: 'No batch has this id or name.' },
+  BATCH_RUNNING: { status: 409, message: 'The batch has running jobs: cancel it first, then delete it.' },
+  NOT_CLAIMED: {
+    status: 409,
+    message: 'The job is not held by an external worker (or not by this one): claim it with /next-job first.',
+  },
+  NOT_COMPLETED: { status: 409, message: 'Only a completed job can be marked done.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

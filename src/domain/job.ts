@@ -83,6 +83,22 @@ export interface Job {
   requires: string[];
   /** times it went back to pending after a worker failure (out of memory, a crash); within --max-retries */
   retries: number;
+  /** whose single job it is for fair share: the token's name where tokens are named, else the client id */
+  owner?: string | null;
+  /** its fair-share start tag: at equal priority, lower runs sooner (store/sqlite/migrations/0007) */
+  fair?: number;
+  /** the batch item this job runs (`current`: false for an earlier run kept as history) */
+  batch?: JobBatchRef | null;
+  /** a client said it has the job's outputs (the tracker's `done`) */
+  done?: boolean;
+}
+
+export interface JobBatchRef {
+  id: number;
+  /** 1-based */
+  index: number;
+  name: string | null;
+  current: boolean;
 }
 
 /** What a client supplies to create a job; the store fills in the rest. */
@@ -104,12 +120,15 @@ export interface NewJob {
   requeuedFrom: string | null;
   /** worker tags a worker must have to run it (none by default) */
   requires?: string[];
+  /** whose job it is for fair share (default: the client id) */
+  owner?: string | null;
 }
 
-/** Queue order: priority desc, position asc, created_at asc, id asc. */
+/** Queue order: priority desc, fair-share tag asc, position asc, created_at asc, id asc. */
 export function compareQueueOrder(a: Job, b: Job): number {
   return (
     b.priority - a.priority ||
+    (a.fair ?? 0) - (b.fair ?? 0) ||
     a.position - b.position ||
     a.createdAt - b.createdAt ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)

@@ -9,6 +9,16 @@
  * (resolving null) when the job is not in it.
  */
 import type { Job, JobError, JobOutputs, JobStatus, NewJob } from '../domain/job.js';
+import type {
+  BatchCounts,
+  BatchItemPage,
+  BatchItemQuery,
+  BatchPatch,
+  BatchRecord,
+  MinuteCount,
+  NewBatch,
+  RerunSelection,
+} from './batch-types.js';
 import type { JobPage, JobQuery } from './job-query.js';
 
 export type EnqueueResult =
@@ -226,4 +236,38 @@ export interface JobStore {
   /** A small key/value of server state (the paused flag, worker client ids...). */
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+
+  // ---- batches and the render tracker (batch-types.ts) ----
+
+  /** Stores a batch and all its items in one transaction. */
+  createBatch(batch: NewBatch): Promise<BatchRecord>;
+  getBatch(id: number): Promise<BatchRecord | null>;
+  /** Every batch, oldest first. */
+  listBatches(): Promise<BatchRecord[]>;
+  /** Counts over the current run of each item. */
+  batchCounts(id: number): Promise<BatchCounts>;
+  /** Items that finished (completed or failed) since `since` (ms since epoch). */
+  batchFinishedSince(id: number, since: number): Promise<number>;
+  /** Keeps a batch's pending items from dispatch, or lets them go; resolves how many moved, or null when there is no such batch. */
+  setBatchPaused(id: number, paused: boolean): Promise<number | null>;
+  /** Cancels a batch's pending items at once; resolves how many. */
+  cancelBatchPending(id: number, now: number): Promise<number>;
+  /** The ids of a batch's items in this status. */
+  batchJobIds(id: number, status: 'pending' | 'in_progress'): Promise<string[]>;
+  /** Name, priority (of its pending items too) and weight; null when there is no such batch. */
+  updateBatch(id: number, patch: BatchPatch): Promise<BatchRecord | null>;
+  /** Deletes a batch and every run of its items; refused while one runs. */
+  deleteBatch(id: number): Promise<'deleted' | 'running' | 'missing'>;
+  /** The current run of an item (1-based index). */
+  batchItem(id: number, index: number): Promise<Job | null>;
+  /** Finished items run again as new pending jobs, the earlier runs kept as history; resolves the new jobs. */
+  rerunBatchItems(id: number, which: RerunSelection, now: number, newId: () => string): Promise<Job[]>;
+  /** A page of batch items in (batch, index) order. */
+  listBatchItems(query: BatchItemQuery): Promise<BatchItemPage>;
+  /** Marks a completed job done (a client has its outputs), or clears the mark; null when it is not completed. */
+  setDone(jobId: string, done: boolean): Promise<Job | null>;
+  /** Counts over the current run of every batch item. */
+  trackerCounts(): Promise<BatchCounts>;
+  /** Jobs finished per minute since `since`. */
+  finishedPerMinute(since: number): Promise<MinuteCount[]>;
 }

@@ -12,6 +12,9 @@ it('applies every migration once and records the version', () => {
   assert.deepEqual(
     tables.map((t) => (t as { name: string }).name),
     [
+      'batches',
+      'fair_clock',
+      'fair_groups',
       'job_counts',
       'job_files',
       'jobs',

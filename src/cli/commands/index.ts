@@ -1,4 +1,5 @@
 /** The commands that talk to a running comfy-queue, by name. */
+import { batch, batches } from './batch.js';
 import type { Command } from './common.js';
 import { history } from './history.js';
 import { cancel, pause, requeue, resume, rm } from './job-actions.js';
@@ -20,6 +21,8 @@ export const CLIENT_COMMANDS: Record<string, Command> = {
   rm,
   requeue,
   workers,
+  batch,
+  batches,
 };
 
 /** The overview lines of the client commands, for the main help. */

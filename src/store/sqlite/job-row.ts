@@ -28,6 +28,13 @@ export interface JobRow {
   requeued_from: string | null;
   requires: string | null;
   retries: number;
+  batch_id?: number | null;
+  batch_index?: number | null;
+  batch_past?: number | null;
+  owner?: string | null;
+  fair?: number;
+  held?: number;
+  tracker?: string | null;
 }
 
 /** The parameters of the INSERT, position excepted (it is chosen inside the transaction). */
@@ -44,6 +51,12 @@ export type InsertParams = Omit<
   | 'lease_until'
   | 'flagged'
   | 'retries'
+  | 'batch_id'
+  | 'batch_index'
+  | 'batch_past'
+  | 'fair'
+  | 'held'
+  | 'tracker'
 >;
 
 /** JSON text, or SQL NULL for null/undefined. */
@@ -70,11 +83,12 @@ export function insertParams(job: NewJob): InsertParams {
     targets: toJson(job.targets),
     requeued_from: job.requeuedFrom,
     requires: job.requires?.length ? JSON.stringify(job.requires) : null,
+    owner: job.owner ?? job.clientId ?? null,
   };
 }
 
 /** The job exactly as a fresh INSERT stores it, without reading it back. */
-export function newJobAsStored(job: NewJob, position: number): Job {
+export function newJobAsStored(job: NewJob, position: number, fair = 0): Job {
   return {
     id: job.id,
     name: job.name,
@@ -99,16 +113,37 @@ export function newJobAsStored(job: NewJob, position: number): Job {
     requeuedFrom: job.requeuedFrom,
     requires: job.requires ?? [],
     retries: 0,
+    owner: job.owner ?? job.clientId ?? null,
+    fair,
+    batch: null,
+    done: false,
   };
 }
 
-export function rowToJob(r: JobRow): Job {
+/** The graph, workflow, extra_data and name of a batch's job, derived from its batch (batch-templates.ts). */
+export interface BatchPart {
+  prompt: PromptGraph;
+  workflow: unknown | null;
+  extraData: Record<string, unknown>;
+  name: string;
+  batchName: string;
+}
+export type BatchResolver = (batchId: number, index: number) => BatchPart;
+
+export function rowToJob(r: JobRow, resolve?: BatchResolver): Job {
+  const batchId = r.batch_id ?? r.batch_past ?? null;
+  const index = r.batch_index ?? null;
+  // A batch's job stores no graph of its own ('' in `prompt`).
+  const part =
+    batchId !== null && index !== null && r.prompt === '' && resolve ? resolve(batchId, index) : null;
   return {
     id: r.id,
-    name: r.name,
-    prompt: JSON.parse(r.prompt) as PromptGraph,
-    workflow: fromJson<unknown>(r.workflow),
-    extraData: JSON.parse(r.extra_data) as Record<string, unknown>,
+    name: r.name ?? part?.name ?? null,
+    prompt: part ? part.prompt : (JSON.parse(r.prompt) as PromptGraph),
+    workflow: part ? part.workflow : fromJson<unknown>(r.workflow),
+    extraData: part
+      ? { ...part.extraData, create_time: r.created_at }
+      : (JSON.parse(r.extra_data) as Record<string, unknown>),
     sensitive: fromJson<Record<string, unknown>>(r.sensitive),
     clientId: r.client_id,
     priority: r.priority,
@@ -127,5 +162,12 @@ export function rowToJob(r: JobRow): Job {
     requeuedFrom: r.requeued_from,
     requires: fromJson<string[]>(r.requires) ?? [],
     retries: r.retries,
+    owner: r.owner ?? null,
+    fair: r.fair ?? 0,
+    batch:
+      batchId !== null && index !== null
+        ? { id: batchId, index, name: part?.batchName ?? null, current: r.batch_id != null }
+        : null,
+    done: r.tracker === 'done',
   };
 }

@@ -19,7 +19,9 @@ import {
 import { ftsMatchQuery } from '../../domain/search-text.js';
 import { type JobListItem, type JobPage, type JobQuery, type JobSort, sortValue } from '../job-query.js';
 
-const COLUMNS = `id, name, status, priority, position, created_at, started_at, ended_at, worker, attempts,
+// A batch's item has no name of its own: it is shown as `<batch name>/<index>` (migration 0007).
+const COLUMNS = `id, coalesce(name, (SELECT b.name FROM batches b WHERE b.id = coalesce(jobs.batch_id, jobs.batch_past))
+    || '/' || jobs.batch_index) AS name, status, priority, position, created_at, started_at, ended_at, worker, attempts,
   error, outputs, client_id, flagged, workflow_id, duration`;
 
 const SORT_COLUMN: Record<JobSort, string> = {

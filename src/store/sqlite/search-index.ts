@@ -34,7 +34,8 @@ export class SearchIndex {
   /** Re-indexes a job whose name changed (inside the caller's transaction). */
   reindex(id: string): void {
     const row = this.rowidOf.get(id);
-    if (!row) return;
+    // A batch's item stores no graph and has no text row (batches.ts).
+    if (!row || row.prompt === '') return;
     this.remove.run(row.rowid);
     this.insert.run(row.rowid, jobSearchText(row.name, JSON.parse(row.prompt) as PromptGraph));
   }
@@ -58,7 +59,8 @@ export class SearchIndex {
     const step = db.transaction((after: number): number => {
       const rows = page.all(after, BATCH);
       for (const r of rows)
-        this.insert.run(r.rowid, jobSearchText(r.name, JSON.parse(r.prompt) as PromptGraph));
+        if (r.prompt !== '')
+          this.insert.run(r.rowid, jobSearchText(r.name, JSON.parse(r.prompt) as PromptGraph));
       const last = rows.length ? rows[rows.length - 1]!.rowid : after;
       if (rows.length < BATCH) set.run(READY_KEY, '1');
       else set.run(progressKey, String(last));

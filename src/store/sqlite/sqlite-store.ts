@@ -12,6 +12,16 @@ import Database from 'better-sqlite3';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
 import { jobSearchText } from '../../domain/search-text.js';
 import type { Logger } from '../../logging/logger.js';
+import type {
+  BatchCounts,
+  BatchItemPage,
+  BatchItemQuery,
+  BatchPatch,
+  BatchRecord,
+  MinuteCount,
+  NewBatch,
+  RerunSelection,
+} from '../batch-types.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
   EnqueueResult,
@@ -25,6 +35,8 @@ import type {
   WorkerRecord,
   WorkerTotals,
 } from '../job-store.js';
+import { BatchParts, SqliteBatches } from './batches.js';
+import { batchGroup, FairShare, ownerGroup } from './fair-share.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
@@ -63,10 +75,6 @@ interface EnqueueCall {
   allOrNothing: boolean;
 }
 
-function toJobOrNull(row: JobRow | undefined): Job | null {
-  return row ? rowToJob(row) : null;
-}
-
 export class SqliteJobStore implements JobStore {
   private db: Database.Database | null = null;
   private stmts: Statements | null = null;
@@ -74,6 +82,9 @@ export class SqliteJobStore implements JobStore {
   private search: SearchIndex | null = null;
   private thumbs: SqliteThumbnails | null = null;
   private workerRows: SqliteWorkers | null = null;
+  private fairShare: FairShare | null = null;
+  private batchParts: BatchParts | null = null;
+  private batchRows: SqliteBatches | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -101,6 +112,9 @@ export class SqliteJobStore implements JobStore {
       this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
       this.workerRows = new SqliteWorkers(db);
+      this.fairShare = new FairShare(db);
+      this.batchParts = new BatchParts(db);
+      this.batchRows = new SqliteBatches(db, this.fairShare, this.batchParts);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -135,6 +149,13 @@ export class SqliteJobStore implements JobStore {
     this.search = null;
     this.thumbs = null;
   }
+
+  /** A row as a Job, a batch's job with its graph derived from its batch. */
+  private toJobOrNull(row: JobRow | undefined): Job | null {
+    return row ? this.toJob(row) : null;
+  }
+
+  private readonly toJob = (row: JobRow): Job => rowToJob(row, this.batchParts?.resolver);
 
   private assertOpen(): void {
     if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
@@ -177,6 +198,7 @@ export class SqliteJobStore implements JobStore {
     const s = this.s;
     const search = this.search!;
     const savepoint = this.callSavepoint!;
+    const fair = this.fairShare!;
     return this.write(() => {
       let next: number | null = null; // max(position)+1, read at most once per batch
       const append = () => {
@@ -189,13 +211,17 @@ export class SqliteJobStore implements JobStore {
           : null;
         const front = first !== null;
         const position = job.position ?? (front ? first - 1 : append());
-        const inserted = s.insert.run({ ...params, position });
+        if (s.get.get(job.id)) return { ok: false, code: 'DUPLICATE_ID', id: job.id };
+        const tag = front
+          ? fair.front(job.priority)
+          : fair.take(ownerGroup(params.owner), job.priority, 1, 1);
+        const inserted = s.insert.run({ ...params, position, fair: tag });
         if (inserted.changes === 0) {
           return { ok: false, code: 'DUPLICATE_ID', id: job.id };
         }
         search.add(inserted.lastInsertRowid, text);
         if (!front && job.position == null) next = position + 1;
-        return { ok: true, job: newJobAsStored(job, position) };
+        return { ok: true, job: newJobAsStored(job, position, tag) };
       };
       return calls.map((call) => {
         if (!call.allOrNothing) return call.jobs.map(insertOne);
@@ -217,15 +243,15 @@ export class SqliteJobStore implements JobStore {
   }
 
   async get(id: string): Promise<Job | null> {
-    return toJobOrNull(this.s.get.get(id));
+    return this.toJobOrNull(this.s.get.get(id));
   }
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
-    return this.s.listPending.all(limit, offset).map(rowToJob);
+    return this.s.listPending.all(limit, offset).map(this.toJob);
   }
 
   async listInProgress(): Promise<Job[]> {
-    return this.s.listInProgress.all().map(rowToJob);
+    return this.s.listInProgress.all().map(this.toJob);
   }
 
   async counts(): Promise<QueueCounts> {
@@ -242,7 +268,7 @@ export class SqliteJobStore implements JobStore {
   ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(s.claimNext.get({ worker, now, lease: leaseUntil, exclude: JSON.stringify(exclude) })),
+      this.toJobOrNull(s.claimNext.get({ worker, now, lease: leaseUntil, exclude: JSON.stringify(exclude) })),
     );
   }
 
@@ -260,7 +286,7 @@ export class SqliteJobStore implements JobStore {
   ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(
+      this.toJobOrNull(
         s.finish.get({
           ...finishParams(id, patch),
           holder: expectedWorker ?? null,
@@ -279,21 +305,25 @@ export class SqliteJobStore implements JobStore {
   ): Promise<{ finished: Job | null; next: Job | null }> {
     const s = this.s;
     return this.write(() => {
-      const finished = toJobOrNull(
+      const finished = this.toJobOrNull(
         s.finish.get({ ...finishParams(id, patch), holder: worker, attempt: expectedAttempt ?? null }),
       );
       const next = !claim
         ? null
         : claim.jobId !== undefined
-          ? toJobOrNull(s.claimJob.get({ id: claim.jobId, worker, now: claim.now, lease: claim.leaseUntil }))
-          : toJobOrNull(s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }));
+          ? this.toJobOrNull(
+              s.claimJob.get({ id: claim.jobId, worker, now: claim.now, lease: claim.leaseUntil }),
+            )
+          : this.toJobOrNull(
+              s.claimNext.get({ worker, now: claim.now, lease: claim.leaseUntil, exclude: '[]' }),
+            );
       return { finished, next };
     });
   }
 
   async claimJob(id: string, worker: string, now: number, leaseUntil: number): Promise<Job | null> {
     const s = this.s;
-    return this.write(() => toJobOrNull(s.claimJob.get({ id, worker, now, lease: leaseUntil })));
+    return this.write(() => this.toJobOrNull(s.claimJob.get({ id, worker, now, lease: leaseUntil })));
   }
 
   async retry(
@@ -304,7 +334,7 @@ export class SqliteJobStore implements JobStore {
   ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(
+      this.toJobOrNull(
         s.retry.get({
           id,
           holder: expectedWorker,
@@ -336,7 +366,7 @@ export class SqliteJobStore implements JobStore {
   async finishPending(id: string, patch: FinishPatch): Promise<Job | null> {
     if (patch.status === 'completed') throw new TypeError('finishPending: a pending job cannot complete');
     const s = this.s;
-    return this.write(() => toJobOrNull(s.finishPending.get(finishParams(id, patch))));
+    return this.write(() => this.toJobOrNull(s.finishPending.get(finishParams(id, patch))));
   }
 
   async release(
@@ -347,7 +377,7 @@ export class SqliteJobStore implements JobStore {
   ): Promise<Job | null> {
     const s = this.s;
     return this.write(() =>
-      toJobOrNull(
+      this.toJobOrNull(
         s.release.get({
           id,
           set_error: error === undefined ? 0 : 1,
@@ -361,6 +391,7 @@ export class SqliteJobStore implements JobStore {
 
   async reorder(ids: readonly string[]): Promise<number> {
     const s = this.s;
+    const fair = this.fairShare!;
     return this.write(() => {
       // Listed pending jobs grouped by priority, in the order given.
       const groups = new Map<number, string[]>();
@@ -375,8 +406,9 @@ export class SqliteJobStore implements JobStore {
       for (const [priority, group] of groups) {
         // Below the first queued job of that priority: min − n … min − 1.
         const min = s.minQueuedPosition.get({ priority })!.position!;
+        const tag = fair.front(priority);
         group.forEach((id, i) => {
-          s.setPendingPosition.run(min - group.length + i, id);
+          s.setPendingPosition.run(min - group.length + i, tag, id);
         });
         moved += group.length;
       }
@@ -386,14 +418,24 @@ export class SqliteJobStore implements JobStore {
 
   async setPriority(id: string, priority: number): Promise<Job | null> {
     const s = this.s;
-    return this.write(() => toJobOrNull(s.setPriority.get(priority, id)));
+    const fair = this.fairShare!;
+    return this.write(() => {
+      // Its fair-share tag among its new peers keeps its group's plain order: the tag of the group's
+      // next job there (position decides the tie), or a new one after the group's last.
+      const row = s.get.get(id);
+      if (row?.status !== 'pending') return null;
+      const grp = row.batch_id != null ? batchGroup(row.batch_id) : ownerGroup(row.owner);
+      const next = fair.successor(row, priority);
+      s.setPendingFair.run(next ?? fair.take(grp, priority, 1, 1), id);
+      return this.toJobOrNull(s.setPriority.get(priority, id));
+    });
   }
 
   async rename(id: string, name: string | null): Promise<Job | null> {
     const s = this.s;
     const search = this.search!;
     return this.write(() => {
-      const job = toJobOrNull(s.rename.get(name, id));
+      const job = this.toJobOrNull(s.rename.get(name, id));
       if (job) search.reindex(id);
       return job;
     });
@@ -401,7 +443,7 @@ export class SqliteJobStore implements JobStore {
 
   async setFlagged(id: string, flagged: boolean): Promise<Job | null> {
     const s = this.s;
-    return this.write(() => toJobOrNull(s.setFlagged.get(flagged ? 1 : 0, id)));
+    return this.write(() => this.toJobOrNull(s.setFlagged.get(flagged ? 1 : 0, id)));
   }
 
   async delete(ids: readonly string[], statuses: readonly JobStatus[]): Promise<string[]> {
@@ -459,6 +501,92 @@ export class SqliteJobStore implements JobStore {
   async setSetting(key: string, value: string): Promise<void> {
     const s = this.s;
     await this.write(() => s.setSetting.run(key, value));
+  }
+
+  // ---- batches ----
+
+  private get batches(): SqliteBatches {
+    if (!this.batchRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.batchRows;
+  }
+
+  async createBatch(batch: NewBatch): Promise<BatchRecord> {
+    const b = this.batches;
+    return this.write(() => b.create(batch));
+  }
+
+  async getBatch(id: number): Promise<BatchRecord | null> {
+    return this.batches.get(id);
+  }
+
+  async listBatches(): Promise<BatchRecord[]> {
+    return this.batches.list();
+  }
+
+  async batchCounts(id: number): Promise<BatchCounts> {
+    return this.batches.counts(id);
+  }
+
+  async batchFinishedSince(id: number, since: number): Promise<number> {
+    return this.batches.finishedSince(id, since);
+  }
+
+  async setBatchPaused(id: number, paused: boolean): Promise<number | null> {
+    const b = this.batches;
+    const n = await this.write(() => b.setPaused(id, paused));
+    return n < 0 ? null : n;
+  }
+
+  async cancelBatchPending(id: number, now: number): Promise<number> {
+    const b = this.batches;
+    return this.write(() => b.cancelPending(id, now));
+  }
+
+  async batchJobIds(id: number, status: 'pending' | 'in_progress'): Promise<string[]> {
+    return this.batches.idsWithStatus(id, status);
+  }
+
+  async updateBatch(id: number, patch: BatchPatch): Promise<BatchRecord | null> {
+    const b = this.batches;
+    return this.write(() => b.update(id, patch));
+  }
+
+  async deleteBatch(id: number): Promise<'deleted' | 'running' | 'missing'> {
+    const b = this.batches;
+    return this.write(() => b.delete(id));
+  }
+
+  async batchItem(id: number, index: number): Promise<Job | null> {
+    return this.toJobOrNull(this.batches.item(id, index) ?? undefined);
+  }
+
+  async rerunBatchItems(id: number, which: RerunSelection, now: number, newId: () => string): Promise<Job[]> {
+    const b = this.batches;
+    const rows = await this.write(() => b.rerun(id, which, now, newId));
+    return rows.map(this.toJob);
+  }
+
+  async listBatchItems(query: BatchItemQuery): Promise<BatchItemPage> {
+    const { rows, more } = this.batches.items(query);
+    const jobs = rows.map(this.toJob);
+    const last = rows[rows.length - 1];
+    return {
+      jobs,
+      next: more && last ? { batchId: last.batch_id!, index: last.batch_index! } : null,
+    };
+  }
+
+  async setDone(jobId: string, done: boolean): Promise<Job | null> {
+    const b = this.batches;
+    return this.toJobOrNull((await this.write(() => b.setDone(jobId, done))) ?? undefined);
+  }
+
+  async trackerCounts(): Promise<BatchCounts> {
+    return this.batches.allCounts();
+  }
+
+  async finishedPerMinute(since: number): Promise<MinuteCount[]> {
+    return this.batches.perMinute(since);
   }
 }
 

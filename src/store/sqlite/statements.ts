@@ -1,7 +1,8 @@
 /**
  * Every SQL statement of the SQLite adapter, prepared once per connection.
- * Queries on the pending queue name `status = 'pending'` literally so that
- * the planner can use the partial index `jobs_pending_order`. Lists of ids
+ * Queries on the pending queue name `status = 'pending' AND held = 0`
+ * literally so that the planner can use the partial index `jobs_run_order`
+ * (fair share first: migration 0007). Lists of ids
  * travel as one JSON array parameter (json_each), so one prepared statement
  * serves any length.
  */
@@ -9,19 +10,19 @@ import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../domain/job.js';
 import type { InsertParams, JobRow } from './job-row.js';
 
-const RUN_ORDER = 'priority DESC, position, created_at, id';
+const RUN_ORDER = 'priority DESC, fair, position, created_at, id';
 // Without statistics the planner prefers jobs_status_created and sorts every
 // pending row; naming the partial index keeps queue reads O(log n + k).
-const PENDING = `jobs INDEXED BY jobs_pending_order WHERE status = 'pending'`;
+const PENDING = `jobs INDEXED BY jobs_run_order WHERE status = 'pending' AND held = 0`;
 
 export function prepareStatements(db: Database.Database) {
   const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
   return {
-    insert: p<InsertParams & { position: number }>(
+    insert: p<InsertParams & { position: number; fair: number }>(
       `INSERT INTO jobs (id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position,
-         status, created_at, targets, requeued_from, requires)
+         status, created_at, targets, requeued_from, requires, owner, fair)
        VALUES (@id, @name, @prompt, @workflow, @extra_data, @sensitive, @client_id, @priority, @position,
-         'pending', @created_at, @targets, @requeued_from, @requires)
+         'pending', @created_at, @targets, @requeued_from, @requires, @owner, @fair)
        ON CONFLICT (id) DO NOTHING`,
     ),
     maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
@@ -123,8 +124,11 @@ export function prepareStatements(db: Database.Database) {
     pendingPlace: p<[id: string], { priority: number }>(
       `SELECT priority FROM jobs WHERE id = ? AND status = 'pending'`,
     ),
-    setPendingPosition: p<[position: number, id: string]>(
-      `UPDATE jobs SET position = ? WHERE id = ? AND status = 'pending'`,
+    setPendingPosition: p<[position: number, fair: number, id: string]>(
+      `UPDATE jobs SET position = ?, fair = ? WHERE id = ? AND status = 'pending'`,
+    ),
+    setPendingFair: p<[fair: number, id: string]>(
+      `UPDATE jobs SET fair = ? WHERE id = ? AND status = 'pending'`,
     ),
     setPriority: p<[priority: number, id: string], JobRow>(
       `UPDATE jobs SET priority = ? WHERE id = ? AND status = 'pending' RETURNING *`,
