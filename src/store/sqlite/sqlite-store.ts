@@ -14,6 +14,7 @@ import { jobSearchText } from '../../domain/search-text.js';
 import type { Logger } from '../../logging/logger.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
+  CollectionRecord,
   EnqueueResult,
   FinishPatch,
   JobStore,
@@ -25,6 +26,7 @@ import type {
   WorkerRecord,
   WorkerTotals,
 } from '../job-store.js';
+import { SqliteCollections } from './collections.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
@@ -74,6 +76,7 @@ export class SqliteJobStore implements JobStore {
   private search: SearchIndex | null = null;
   private thumbs: SqliteThumbnails | null = null;
   private workerRows: SqliteWorkers | null = null;
+  private collectionRows: SqliteCollections | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -101,6 +104,7 @@ export class SqliteJobStore implements JobStore {
       this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
       this.workerRows = new SqliteWorkers(db);
+      this.collectionRows = new SqliteCollections(db);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -134,6 +138,7 @@ export class SqliteJobStore implements JobStore {
     this.lister = null;
     this.search = null;
     this.thumbs = null;
+    this.collectionRows = null;
   }
 
   private assertOpen(): void {
@@ -459,6 +464,29 @@ export class SqliteJobStore implements JobStore {
   async setSetting(key: string, value: string): Promise<void> {
     const s = this.s;
     await this.write(() => s.setSetting.run(key, value));
+  }
+
+  // --- Output collection ---
+  private get collections(): SqliteCollections {
+    if (!this.collectionRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.collectionRows;
+  }
+
+  async listUncollected(
+    since: number,
+    after: { endedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<Job[]> {
+    return this.collections.uncollected(since, after, limit);
+  }
+
+  async getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]> {
+    return this.collections.get(jobIds);
+  }
+
+  async saveCollection(record: CollectionRecord): Promise<boolean> {
+    const rows = this.collections;
+    return this.write(() => rows.save(record));
   }
 }
 
