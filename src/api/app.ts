@@ -27,6 +27,8 @@ import { registerEventsWs } from './events-ws.js';
 import { type FarmOptions, registerFarmRoutes } from './farm-routes.js';
 import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
 import { jsonNestingExceeds, tooDeep } from './json-depth.js';
+import type { Outputs } from '../outputs/outputs.js';
+import { registerOutputsRoutes } from './outputs-routes.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
@@ -60,6 +62,8 @@ export interface AppOptions {
   backlog?: BacklogLimits;
   /** the server's log; requests are logged at debug level only */
   log?: Logger;
+  /** collected outputs: each job's `collection` and GET /api/pqueue/jobs/{id}/outputs/{n} */
+  outputs?: Outputs;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -225,7 +229,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log)
     : undefined;
   if (workers) app.addHook('onClose', async () => workers.close());
-  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
+  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers, opts.outputs);
+  if (opts.outputs) registerOutputsRoutes(app, opts.engine, opts.outputs);
   registerHistoryRoutes(app, opts.engine, opts.history);
   if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);

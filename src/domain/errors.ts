@@ -77,6 +77,16 @@ export const ERROR_CATALOG = {
     message:
       'The disk that holds the database is full; nothing was changed. Free space in the data folder: writing resumes by itself, no restart needed.',
   },
+  // --- Output collection ---
+  OUTPUT_NOT_COLLECTED: {
+    status: 404,
+    message: "The job's outputs are not collected (yet): see its `collection` field.",
+  },
+  OUTPUT_NOT_FOUND: { status: 404, message: 'The job has no collected output file with this number.' },
+  OUTPUT_UNREACHABLE: {
+    status: 502,
+    message: 'The collect folder or bucket did not give the file back; try again.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
