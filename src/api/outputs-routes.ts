@@ -10,7 +10,10 @@ export function registerOutputsRoutes(app: FastifyInstance, engine: Engine, outp
     const job = await engine.getOrThrow(parseUuidParam(req.params.id));
     const n = Number(req.params.n);
     if (!/^[1-9][0-9]{0,5}$/.test(req.params.n) || !Number.isSafeInteger(n)) {
-      throw new QueueError('OUTPUT_NOT_FOUND', 'An output is numbered from 1, as its job lists it in collection.files.');
+      throw new QueueError(
+        'OUTPUT_NOT_FOUND',
+        'An output is numbered from 1, as its job lists it in collection.files.',
+      );
     }
     const out = await outputs.open(job, n);
     reply.header('content-type', out.contentType);

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isLoopbackName, normaliseAllowedHost } from '../api/request-origin.js';
 import { parseWorkerSpec } from '../farm/worker-id.js';
-import { parseCollect } from '../outputs/collect-target.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
+import { parseCollect } from '../outputs/collect-target.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
 import { joinNegativeValues } from './args.js';
 

@@ -28,7 +28,10 @@ export type ParsedCollect = { ok: true; target: CollectTarget } | { ok: false; e
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-export function parseCollect(raw: string | undefined, env: Record<string, string | undefined>): ParsedCollect {
+export function parseCollect(
+  raw: string | undefined,
+  env: Record<string, string | undefined>,
+): ParsedCollect {
   if (raw === undefined) return { ok: true, target: DEFAULT_COLLECT };
   const value = raw.trim();
   const bad = (why: string): ParsedCollect => ({ ok: false, error: `--collect ${raw}: ${why}` });
@@ -36,7 +39,9 @@ export function parseCollect(raw: string | undefined, env: Record<string, string
   if (value === 'off') return { ok: true, target: { kind: 'off' } };
   if (value.startsWith('s3://')) return parseS3(value.slice(5), env, bad);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-    return bad('only folders and s3://bucket/prefix are supported (give a folder, s3://bucket/prefix or off)');
+    return bad(
+      'only folders and s3://bucket/prefix are supported (give a folder, s3://bucket/prefix or off)',
+    );
   }
   return { ok: true, target: { kind: 'folder', dir: value } };
 }

@@ -23,8 +23,8 @@ import type { CollectedFile, CollectionRecord, JobStore } from '../store/job-sto
 import { type BackoffRules, DEFAULT_BACKOFF, retryDelay } from './backoff.js';
 import { collectKey, type KeyJob } from './collect-key.js';
 import { type FileSource, MissingFileError } from './file-source.js';
-import type { OutputTarget } from './output-target.js';
 import { collectedFiles } from './output-files.js';
+import type { OutputTarget } from './output-target.js';
 
 /** The setting that holds when collection began: jobs that completed earlier are not collected. */
 export const COLLECT_SINCE_KEY = 'collect.since';
@@ -213,7 +213,7 @@ export class OutputCollector {
       return;
     }
     // Deleted, or run again since: the newer completion is requested by its own event.
-    if (!job || job.status !== 'completed' || job.endedAt !== endedAt) return this.done(task, endedAt);
+    if (job?.status !== 'completed' || job.endedAt !== endedAt) return this.done(task, endedAt);
     let files: CollectedFile[];
     try {
       files = await this.copyAll(job);
@@ -222,7 +222,9 @@ export class OutputCollector {
       return;
     }
     try {
-      const saved = await this.store.saveCollection(this.record(task.jobId, endedAt, 'stored', files, task.failures, null));
+      const saved = await this.store.saveCollection(
+        this.record(task.jobId, endedAt, 'stored', files, task.failures, null),
+      );
       if (saved) this.stored++;
       this.targetFailures = 0;
       this.done(task, endedAt);
@@ -264,7 +266,10 @@ export class OutputCollector {
     try {
       await this.store.saveCollection(this.record(task.jobId, endedAt, state, [], task.failures, message));
     } catch (saveErr) {
-      this.opts.log.error({ job: job.id, err: saveErr }, `collection failure not recorded: ${errMessage(saveErr)}`);
+      this.opts.log.error(
+        { job: job.id, err: saveErr },
+        `collection failure not recorded: ${errMessage(saveErr)}`,
+      );
     }
     if (giveUp) {
       this.failed++;
@@ -293,7 +298,10 @@ export class OutputCollector {
       }, wait);
       return;
     }
-    this.opts.log.warn({ job: job.id, worker: job.worker, tries: task.failures }, `outputs not fetched: ${message}`);
+    this.opts.log.warn(
+      { job: job.id, worker: job.worker, tries: task.failures },
+      `outputs not fetched: ${message}`,
+    );
     this.retryLater(task);
   }
 
@@ -332,4 +340,3 @@ export class OutputCollector {
     };
   }
 }
-

@@ -26,7 +26,8 @@ export class FolderTarget implements OutputTarget {
   async init(): Promise<void> {
     try {
       await mkdir(join(this.dir, PARTIAL), { recursive: true });
-      for (const left of await readdir(join(this.dir, PARTIAL))) await rm(join(this.dir, PARTIAL, left), { force: true });
+      for (const left of await readdir(join(this.dir, PARTIAL)))
+        await rm(join(this.dir, PARTIAL, left), { force: true });
     } catch (err) {
       throw new Error(`--collect ${this.dir}: the folder cannot be used (${(err as Error).message})`);
     }

@@ -19,7 +19,11 @@ export function collectedFiles(outputs: Record<string, unknown> | null): OutputF
         if (typeof f.filename !== 'string' || f.filename === '') continue;
         const type = typeof f.type === 'string' ? f.type : 'output';
         if (type !== 'output') continue;
-        const ref = { filename: f.filename, subfolder: typeof f.subfolder === 'string' ? f.subfolder : '', type };
+        const ref = {
+          filename: f.filename,
+          subfolder: typeof f.subfolder === 'string' ? f.subfolder : '',
+          type,
+        };
         const id = `${ref.subfolder}\u0000${ref.filename}`;
         if (seen.has(id)) continue;
         seen.add(id);

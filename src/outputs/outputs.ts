@@ -39,7 +39,7 @@ export class Outputs {
   /** Collected file `n` (from 1) of a job; QueueError when there is none. */
   async open(job: Job, n: number): Promise<CollectedOutput> {
     const [record] = await this.store.getCollections([job.id]);
-    if (!record || record.state !== 'stored' || record.endedAt !== job.endedAt) {
+    if (record?.state !== 'stored' || record.endedAt !== job.endedAt) {
       throw new QueueError('OUTPUT_NOT_COLLECTED');
     }
     const file = record.files[n - 1];

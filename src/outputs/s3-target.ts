@@ -33,7 +33,9 @@ export class S3Target implements OutputTarget {
       await mkdir(this.spoolDir, { recursive: true });
       for (const left of await readdir(this.spoolDir)) await rm(join(this.spoolDir, left), { force: true });
     } catch (err) {
-      throw new Error(`--collect ${this.name}: the spool folder ${this.spoolDir} cannot be used (${(err as Error).message})`);
+      throw new Error(
+        `--collect ${this.name}: the spool folder ${this.spoolDir} cannot be used (${(err as Error).message})`,
+      );
     }
   }
 

@@ -12,8 +12,8 @@ import type { Logger } from '../logging/logger.js';
 import { DataFolderError } from '../store/data-lock.js';
 import type { JobStore } from '../store/job-store.js';
 import type { BackoffRules } from './backoff.js';
-import type { CollectTarget } from './collect-target.js';
 import type { KeyJob } from './collect-key.js';
+import type { CollectTarget } from './collect-target.js';
 import { OutputCollector } from './collector.js';
 import { comfyViewSource, type FileSource } from './file-source.js';
 import { FolderTarget } from './folder-target.js';
@@ -56,7 +56,8 @@ export interface Collection {
 
 export async function startCollection(deps: CollectionDeps): Promise<Collection> {
   const target = makeTarget(deps);
-  if (!target) return { outputs: new Outputs(deps.store, null, deps.log), collector: null, close: async () => {} };
+  if (!target)
+    return { outputs: new Outputs(deps.store, null, deps.log), collector: null, close: async () => {} };
   try {
     await target.init();
   } catch (err) {

@@ -260,7 +260,11 @@ export interface JobStore {
    * Completed jobs that ended at or after `since` whose outputs are not collected yet: no record of
    * their latest completion, or a `pending` one. In (ended_at, id) order, after the keyset `after`.
    */
-  listUncollected(since: number, after: { endedAt: number; id: string } | null, limit: number): Promise<Job[]>;
+  listUncollected(
+    since: number,
+    after: { endedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<Job[]>;
   /** The collection records of these jobs (those that have one). */
   getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]>;
   /**

@@ -20,7 +20,10 @@ test('a job of no batch is named jobs/<day created>/<id>, which no other job sha
   const job = { id: '0b6f0c1e-1c1d-4a51-9d1a-5b0f6f1f2a3b', createdAt: created };
   assert.equal(collectKey(job, png, 1, 1), `jobs/2026-12-01/${job.id}.png`);
   assert.equal(collectKey(job, png, 3, 4), `jobs/2026-12-01/${job.id}_3.png`);
-  assert.equal(collectKey({ ...job, batchName: null, index: null }, png, 1, 1), `jobs/2026-12-01/${job.id}.png`);
+  assert.equal(
+    collectKey({ ...job, batchName: null, index: null }, png, 1, 1),
+    `jobs/2026-12-01/${job.id}.png`,
+  );
   const keys = new Set<string>();
   for (let i = 0; i < 50; i++) {
     const other = { id: `job-${i}`, createdAt: created };
@@ -73,7 +76,11 @@ test('--collect: folder, off, s3 with the AWS variables; bad values are one clea
   assert.equal(minio.target.region, 'eu-central-1');
   assert.equal(minio.target.prefix, '');
   assert.equal(minio.target.sessionToken, 'T');
-  const s3Endpoint = parseCollect('s3://renders', { ...env, AWS_ENDPOINT_URL: 'http://a', AWS_ENDPOINT_URL_S3: 'http://b' });
+  const s3Endpoint = parseCollect('s3://renders', {
+    ...env,
+    AWS_ENDPOINT_URL: 'http://a',
+    AWS_ENDPOINT_URL_S3: 'http://b',
+  });
   assert.ok(s3Endpoint.ok && s3Endpoint.target.kind === 's3' && s3Endpoint.target.endpoint === 'http://b');
 
   const refused = (raw: string, e: Record<string, string> = env) => {
@@ -93,7 +100,10 @@ test('--collect: folder, off, s3 with the AWS variables; bad values are one clea
 
 test('backoff doubles up to its cap, with at most a quarter more of jitter', () => {
   const rules = { baseMs: 1000, maxMs: 60_000 };
-  assert.deepEqual([1, 2, 3, 4].map((n) => retryDelay(n, rules, 0)), [1000, 2000, 4000, 8000]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((n) => retryDelay(n, rules, 0)),
+    [1000, 2000, 4000, 8000],
+  );
   assert.equal(retryDelay(20, rules, 0), 60_000);
   assert.equal(retryDelay(1000, rules, 0.999), 74_985);
   assert.equal(retryDelay(1, rules, 0.5), 1125);
@@ -107,7 +117,10 @@ test('the files collected: type output only, each once, in the order of the outp
         { filename: 'p.png', subfolder: '', type: 'temp' },
       ],
     },
-    '12': { gifs: [{ filename: 'v.mp4', subfolder: '', type: 'output', format: 'video/h264-mp4' }], text: ['hi'] },
+    '12': {
+      gifs: [{ filename: 'v.mp4', subfolder: '', type: 'output', format: 'video/h264-mp4' }],
+      text: ['hi'],
+    },
     '13': { images: [{ filename: 'a.png', subfolder: 'x', type: 'output' }], animated: [false] },
   };
   assert.deepEqual(collectedFiles(outputs), [
@@ -122,7 +135,13 @@ test('the collection field of a job', () => {
   const on = { since: 100, target: 'file:///out' };
   assert.equal(collectionJson({ status: 'in_progress', endedAt: null }, null, on), null);
   assert.equal(collectionJson({ status: 'failed', endedAt: 500 }, null, on), null);
-  assert.deepEqual(collectionJson(done, null, on), { state: 'pending', target: 'file:///out', files: [], attempts: 0, error: null });
+  assert.deepEqual(collectionJson(done, null, on), {
+    state: 'pending',
+    target: 'file:///out',
+    files: [],
+    attempts: 0,
+    error: null,
+  });
   assert.equal(collectionJson({ ...done, endedAt: 50 }, null, on)?.state, 'off');
   assert.equal(collectionJson(done, null, null)?.state, 'off');
   const rec = {

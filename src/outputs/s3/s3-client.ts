@@ -5,7 +5,7 @@
  * without, AWS's virtual-hosted style (`https://<bucket>.s3.<region>.amazonaws.com/<key>`).
  */
 import { createReadStream } from 'node:fs';
-import { type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { S3Settings } from '../collect-target.js';
@@ -46,7 +46,13 @@ export class S3Client {
   }
 
   /** Uploads a local file as the object `key`; `sha256` is the file's hex SHA-256. */
-  async putFile(key: string, file: string, bytes: number, sha256: string, contentType: string): Promise<void> {
+  async putFile(
+    key: string,
+    file: string,
+    bytes: number,
+    sha256: string,
+    contentType: string,
+  ): Promise<void> {
     const url = this.objectUrl(key);
     const res = await this.send(
       'PUT',
@@ -99,7 +105,9 @@ export class S3Client {
     };
     return new Promise((resolve, reject) => {
       const fail = (e: Error) =>
-        reject(e instanceof S3Error ? e : new S3Error(0, 'Unreachable', `${method} ${url.origin}: ${e.message}`));
+        reject(
+          e instanceof S3Error ? e : new S3Error(0, 'Unreachable', `${method} ${url.origin}: ${e.message}`),
+        );
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(options, resolve);
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.timeoutMs} ms`)));
       req.on('error', fail);

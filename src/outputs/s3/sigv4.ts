@@ -43,7 +43,10 @@ export function encodeKeyPath(key: string): string {
 }
 
 export function amzDate(now: number): string {
-  return new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function hmac(key: Buffer | string, data: string): Buffer {

@@ -18,7 +18,9 @@ function record(jobId: string, endedAt: number, over: Partial<CollectionRecord> 
     endedAt,
     state: 'stored',
     target: 'file:///srv/outputs',
-    files: [{ key: `jobs/${jobId}.png`, bytes: 12, filename: 'ComfyUI_0001.png', subfolder: '', type: 'output' }],
+    files: [
+      { key: `jobs/${jobId}.png`, bytes: 12, filename: 'ComfyUI_0001.png', subfolder: '', type: 'output' },
+    ],
     attempts: 0,
     error: null,
     updatedAt: endedAt + 1,
@@ -50,8 +52,14 @@ export function collectionCases(f: StoreFactory): void {
       const b = await completed(s, 200);
       const c = await completed(s, 300);
       assert.equal(await s.saveCollection(record(a, 100)), true);
-      assert.equal(await s.saveCollection(record(b, 200, { state: 'pending', attempts: 2, error: 'down' })), true);
-      assert.equal(await s.saveCollection(record(c, 300, { state: 'failed', files: [], error: 'gone' })), true);
+      assert.equal(
+        await s.saveCollection(record(b, 200, { state: 'pending', attempts: 2, error: 'down' })),
+        true,
+      );
+      assert.equal(
+        await s.saveCollection(record(c, 300, { state: 'failed', files: [], error: 'gone' })),
+        true,
+      );
       assert.deepEqual(ids(await s.listUncollected(0, null, 10)), [b]);
       const got = new Map((await s.getCollections([a, b, c, 'nope'])).map((r) => [r.jobId, r]));
       assert.equal(got.size, 3);
