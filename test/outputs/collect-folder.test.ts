@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -140,7 +140,7 @@ describe('outputs collected into a folder', () => {
 });
 
 function tempDirRemove(path: string): void {
-  spawnSync('rm', ['-rf', path]);
+  rmSync(path, { recursive: true, force: true });
 }
 
 describe('collection survives kill -9', () => {
