@@ -65,6 +65,8 @@ class StageError extends Error {
 }
 
 const PAGE = 1000;
+/** how long closing waits for the transfers under way */
+const CLOSE_WAIT_MS = 10_000;
 /** how far back of the previous sweep each periodic sweep starts */
 const SWEEP_OVERLAP_MS = 10 * 60_000;
 
@@ -167,7 +169,14 @@ export class OutputCollector {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.ready.clear();
-    await Promise.allSettled([...this.inFlight]);
+    // A transfer that hangs (a worker or bucket that does not answer) does not hold the shutdown up:
+    // what it leaves unrecorded is taken up by the start-up sweep of the next run.
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    });
+    await Promise.race([Promise.allSettled([...this.inFlight]), limit]);
+    clearTimeout(timer);
   }
 
   private drain(): void {
@@ -229,6 +238,7 @@ export class OutputCollector {
       this.targetFailures = 0;
       this.done(task, endedAt);
     } catch (err) {
+      if (this.closed) return this.interrupted(task, err);
       this.opts.log.error({ job: task.jobId, err }, `collected outputs not recorded: ${errMessage(err)}`);
       this.retryLater(task);
     }
@@ -257,7 +267,13 @@ export class OutputCollector {
     return out;
   }
 
+  /** A transfer cut short by the shutdown: not a failure of the job; the next start takes it up. */
+  private interrupted(task: Task, err: unknown): void {
+    this.opts.log.info({ job: task.jobId }, `collection interrupted by the shutdown (${errMessage(err)})`);
+  }
+
   private async onFailure(task: Task, endedAt: number, job: Job, err: StageError): Promise<void> {
+    if (this.closed) return this.interrupted(task, err);
     task.failures++;
     const message = err.message;
     const missing = err.stage === 'source' && err.error instanceof MissingFileError;
