@@ -256,12 +256,17 @@ export class OutputCollector {
       } catch (err) {
         throw new StageError('source', err);
       }
+      // A source that streams may fail half-way: that is the source's failure, not the target's.
+      let sourceError: unknown = null;
+      body.once('error', (e) => {
+        sourceError = e;
+      });
       try {
         const { bytes } = await this.opts.target.put(key, body);
         out.push({ key, bytes, filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
       } catch (err) {
         body.destroy();
-        throw new StageError('target', err);
+        throw sourceError ? new StageError('source', sourceError) : new StageError('target', err);
       }
     }
     return out;

@@ -190,3 +190,35 @@ test('jobs that completed before the collector started are found by its sweep; e
   await collector.close();
   await store.close();
 });
+
+test('a file whose stream breaks half-way is retried for its job alone; the others go on', async () => {
+  let breaks = 1;
+  const { store, bus, collector, dir, lines } = await setup({
+    async open(job) {
+      if (job.id === broken.id && breaks-- > 0) {
+        return new Readable({
+          read() {
+            this.push(Buffer.from('half a fi'));
+            this.destroy(new Error('socket hang up'));
+          },
+        });
+      }
+      return Readable.from([Buffer.from(`whole file of ${job.id}`)]);
+    },
+  });
+  const broken = await completedJob(store, { '9': { images: [image('a.png')] } });
+  const fine = await completedJob(store, { '9': { images: [image('b.png')] } });
+  bus.publish({ type: 'job.finished', job: broken });
+  bus.publish({ type: 'job.finished', job: fine });
+  await collector.idle();
+  const recs = new Map((await store.getCollections([broken.id, fine.id])).map((r) => [r.jobId, r]));
+  assert.equal(recs.get(fine.id)?.attempts, 0);
+  assert.equal(recs.get(broken.id)?.state, 'stored');
+  assert.equal(recs.get(broken.id)?.attempts, 1);
+  const key = recs.get(broken.id)!.files[0]!.key;
+  assert.equal(readFileSync(join(dir, key), 'utf8'), `whole file of ${broken.id}`);
+  const warnings = lines.filter((l) => l.level === 40).map((l) => String(l.msg));
+  assert.deepEqual(warnings, ['outputs not fetched: socket hang up']);
+  await collector.close();
+  await store.close();
+});
