@@ -234,7 +234,10 @@ export class OutputCollector {
       const saved = await this.store.saveCollection(
         this.record(task.jobId, endedAt, 'stored', files, task.failures, null),
       );
-      if (saved) this.stored++;
+      if (saved) {
+        this.stored++;
+        this.publish(task.jobId, 'stored', files, null);
+      }
       this.targetFailures = 0;
       this.done(task, endedAt);
     } catch (err) {
@@ -285,7 +288,10 @@ export class OutputCollector {
     const giveUp = missing && task.failures >= (this.opts.missingTries ?? 3);
     const state = giveUp ? 'failed' : 'pending';
     try {
-      await this.store.saveCollection(this.record(task.jobId, endedAt, state, [], task.failures, message));
+      const saved = await this.store.saveCollection(
+        this.record(task.jobId, endedAt, state, [], task.failures, message),
+      );
+      if (saved && giveUp) this.publish(task.jobId, 'failed', [], message);
     } catch (saveErr) {
       this.opts.log.error(
         { job: job.id, err: saveErr },
@@ -335,6 +341,21 @@ export class OutputCollector {
       this.drain();
     }, wait);
     this.timers.set(task.jobId, timer);
+  }
+
+  private publish(
+    jobId: string,
+    state: 'stored' | 'failed',
+    files: CollectedFile[],
+    error: string | null,
+  ): void {
+    this.bus.publish({
+      type: 'job.collected',
+      jobId,
+      state,
+      files: files.map((f) => ({ key: f.key, bytes: f.bytes })),
+      error,
+    });
   }
 
   private get backoff(): BackoffRules {

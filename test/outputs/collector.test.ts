@@ -91,9 +91,22 @@ test('a file its worker no longer has fails the collection after three tries, lo
       throw new MissingFileError('worker w1 has no output file a.png');
     },
   });
+  const events: unknown[] = [];
+  bus.subscribe((e) => {
+    if (e.type === 'job.collected') events.push(e);
+  });
   const job = await completedJob(store, { '9': { images: [image('a.png')] } });
   bus.publish({ type: 'job.finished', job });
   await collector.idle();
+  assert.deepEqual(events, [
+    {
+      type: 'job.collected',
+      jobId: job.id,
+      state: 'failed',
+      files: [],
+      error: 'worker w1 has no output file a.png',
+    },
+  ]);
   const [rec] = await store.getCollections([job.id]);
   assert.equal(rec?.state, 'failed');
   assert.equal(rec?.attempts, 3);
@@ -114,6 +127,10 @@ test('a batch item is stored as <batch>/<index>, its several files as <index>_<n
     { open: async (_job, f) => Readable.from([bytes.get(f.filename)!]) },
     (job) => ({ id: job.id, batchName: 'cats', index: Number(job.name ?? 7), createdAt: job.createdAt }),
   );
+  const events: unknown[] = [];
+  bus.subscribe((e) => {
+    if (e.type === 'job.collected') events.push(e);
+  });
   const one = await completedJob(store, { '9': { images: [image('a.png')] } });
   const two = await completedJob(store, {
     '9': { images: [image('a.png')] },
@@ -135,6 +152,25 @@ test('a batch item is stored as <batch>/<index>, its several files as <index>_<n
     ],
   );
   assert.deepEqual(readFileSync(join(dir, 'cats/7_2.webm')), bytes.get('b.webm'));
+  assert.deepEqual(events, [
+    {
+      type: 'job.collected',
+      jobId: one.id,
+      state: 'stored',
+      files: [{ key: 'cats/7.png', bytes: 11 }],
+      error: null,
+    },
+    {
+      type: 'job.collected',
+      jobId: two.id,
+      state: 'stored',
+      files: [
+        { key: 'cats/7_1.png', bytes: 11 },
+        { key: 'cats/7_2.webm', bytes: 7 },
+      ],
+      error: null,
+    },
+  ]);
   await collector.close();
   await store.close();
 });
