@@ -170,3 +170,29 @@ test('the collection field of a job', () => {
   // A record of an earlier run of the job is not this run's.
   assert.equal(collectionJson({ ...done, endedAt: 700 }, rec, on)?.state, 'pending');
 });
+
+test('S3 addressing: path-style with an endpoint, virtual-hosted on AWS, path-style for dotted buckets', async () => {
+  const { S3Client } = await import('../../src/outputs/s3/s3-client.js');
+  const base = {
+    bucket: 'renders',
+    prefix: 'studio/a b',
+    region: 'eu-west-1',
+    endpoint: null,
+    accessKeyId: 'AK',
+    secretAccessKey: 'SK',
+    sessionToken: null,
+  };
+  const opts = { now: Date.now, timeoutMs: 1000 };
+  assert.equal(
+    new S3Client(base, opts).objectUrl('cats/7.png').href,
+    'https://renders.s3.eu-west-1.amazonaws.com/studio/a%20b/cats/7.png',
+  );
+  assert.equal(
+    new S3Client({ ...base, bucket: 'my.renders', prefix: '' }, opts).objectUrl('x(1).png').href,
+    'https://s3.eu-west-1.amazonaws.com/my.renders/x%281%29.png',
+  );
+  assert.equal(
+    new S3Client({ ...base, endpoint: 'http://127.0.0.1:9000/minio' }, opts).objectUrl('cats/7.png').href,
+    'http://127.0.0.1:9000/minio/renders/studio/a%20b/cats/7.png',
+  );
+});
