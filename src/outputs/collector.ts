@@ -308,17 +308,19 @@ export class OutputCollector {
       return;
     }
     if (err.stage === 'target') {
+      // The job goes first when the target is tried again.
+      const rest = [...this.ready.entries()];
+      this.ready.clear();
+      this.ready.set(task.jobId, task);
+      for (const [id, t] of rest) this.ready.set(id, t);
+      // Transfers that were under way together fail together: one wait for all of them.
+      if (this.targetTimer) return;
       this.targetFailures++;
       const wait = retryDelay(this.targetFailures, this.backoff, this.opts.random());
       this.opts.log.warn(
         { job: job.id, target: this.opts.target.name, retryInMs: wait },
         `cannot store outputs in ${this.opts.target.name}: ${message}`,
       );
-      // The job goes first when the target is tried again.
-      const rest = [...this.ready.entries()];
-      this.ready.clear();
-      this.ready.set(task.jobId, task);
-      for (const [id, t] of rest) this.ready.set(id, t);
       this.targetTimer = setTimeout(() => {
         this.targetTimer = null;
         this.drain();
