@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { startSimulator } from '../../src/sim/index.js';
+import { EventClient } from '../helpers/event-client.js';
 import {
   type ChildServer,
   CLI,
@@ -69,6 +70,8 @@ describe('outputs collected into a folder', () => {
       await server.close();
       tempDirRemove(data);
     });
+    const events = await EventClient.connect(server.url);
+    cleanups.push(() => events.close());
     const many = await http('POST', `${server.url}/api/pqueue/jobs`, { prompt: fourImages(7) });
     const one = await http('POST', `${server.url}/api/pqueue/jobs`, { prompt: t2iPrompt(1, 8) });
     assert.equal(many.status, 201, many.text);
@@ -93,6 +96,16 @@ describe('outputs collected into a folder', () => {
       assert.equal(served.headers.get('content-type'), 'image/png');
       assert.deepEqual(Buffer.from(await served.arrayBuffer()), want);
     }
+
+    const told = await events.waitForText(
+      (m) => m.type === 'job.collected' && m.job_id === job.prompt_id,
+      'job.collected on the event websocket',
+    );
+    assert.equal(told.state, 'stored');
+    assert.deepEqual(
+      told.files,
+      job.collection.files.map((f: { key: string; bytes: number }) => ({ key: f.key, bytes: f.bytes })),
+    );
 
     const single = await waitCollected(server.url, one.body.prompt_id);
     assert.deepEqual(
