@@ -21,9 +21,9 @@ import type { EventBus } from '../engine/events.js';
 import { errMessage, type Logger } from '../logging/logger.js';
 import type { CollectedFile, CollectionRecord, JobStore } from '../store/job-store.js';
 import { type BackoffRules, DEFAULT_BACKOFF, retryDelay } from './backoff.js';
-import { collectKey, type KeyJob } from './collect-key.js';
+import type { KeyJob } from './collect-key.js';
+import { copyJobFiles, StageError } from './copy-files.js';
 import { type FileSource, MissingFileError } from './file-source.js';
-import { collectedFiles } from './output-files.js';
 import type { OutputTarget } from './output-target.js';
 
 /** The setting that holds when collection began: jobs that completed earlier are not collected. */
@@ -52,16 +52,6 @@ interface Task {
   endedAt: number;
   /** tries of this job that failed (its record's attempts) */
   failures: number;
-}
-
-/** Why a transfer failed: the source (this job only) or the folder/bucket (every job waits). */
-class StageError extends Error {
-  constructor(
-    readonly stage: 'source' | 'target',
-    readonly error: unknown,
-  ) {
-    super(errMessage(error));
-  }
 }
 
 const PAGE = 1000;
@@ -225,9 +215,14 @@ export class OutputCollector {
     if (job?.status !== 'completed' || job.endedAt !== endedAt) return this.done(task, endedAt);
     let files: CollectedFile[];
     try {
-      files = await this.copyAll(job);
+      files = await copyJobFiles(job, this.opts.source, this.opts.target, this.opts.keyJob?.(job) ?? job);
     } catch (err) {
-      await this.onFailure(task, endedAt, job, err as StageError);
+      await this.onFailure(
+        task,
+        endedAt,
+        job,
+        err instanceof StageError ? err : new StageError('source', err),
+      );
       return;
     }
     try {
@@ -245,34 +240,6 @@ export class OutputCollector {
       this.opts.log.error({ job: task.jobId, err }, `collected outputs not recorded: ${errMessage(err)}`);
       this.retryLater(task);
     }
-  }
-
-  private async copyAll(job: Job): Promise<CollectedFile[]> {
-    const refs = collectedFiles(job.outputs);
-    const keyJob = this.opts.keyJob?.(job) ?? job;
-    const out: CollectedFile[] = [];
-    for (const [i, ref] of refs.entries()) {
-      const key = collectKey(keyJob, ref, i + 1, refs.length);
-      let body: Awaited<ReturnType<FileSource['open']>>;
-      try {
-        body = await this.opts.source.open(job, ref);
-      } catch (err) {
-        throw new StageError('source', err);
-      }
-      // A source that streams may fail half-way: that is the source's failure, not the target's.
-      let sourceError: unknown = null;
-      body.once('error', (e) => {
-        sourceError = e;
-      });
-      try {
-        const { bytes } = await this.opts.target.put(key, body);
-        out.push({ key, bytes, filename: ref.filename, subfolder: ref.subfolder, type: ref.type });
-      } catch (err) {
-        body.destroy();
-        throw sourceError ? new StageError('source', sourceError) : new StageError('target', err);
-      }
-    }
-    return out;
   }
 
   /** A transfer cut short by the shutdown: not a failure of the job; the next start takes it up. */
