@@ -22,6 +22,8 @@ import { parseWorkerSpec } from './farm/worker-id.js';
 import { WorkerRegistry } from './farm/worker-registry.js';
 import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
+import { type CollectTarget, DEFAULT_COLLECT } from './outputs/collect-target.js';
+import { type CollectTuning, startCollection } from './outputs/start-collection.js';
 import { startSimulator } from './sim/index.js';
 import { acquireDataLock, type DataLock } from './store/data-lock.js';
 import type { JobStore } from './store/job-store.js';
@@ -86,6 +88,10 @@ export interface ServerConfig {
   allowHosts: string[];
   /** a request to comfy-queue must arrive whole (headers and body) within this many ms, else 408; 0 = no limit */
   incomingTimeoutMs: number;
+  /** where completed jobs' output files are collected (--collect): a folder (default <data>/outputs), S3, or off */
+  collect: CollectTarget;
+  /** retry and sweep timings of the collection (tests) */
+  collectTuning?: CollectTuning;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -119,6 +125,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxRetries: 2,
   quarantineMs: 15 * 60_000,
   stallTimeoutMs: 10 * 60_000,
+  collect: DEFAULT_COLLECT,
 };
 
 export interface RunningServer {
@@ -281,6 +288,24 @@ async function startLocked(
   }
   if (outputDirs.size > 0)
     new IncompleteMarkers(engine, outputDirs, Date.now, log.child({ component: 'incomplete-marker' }));
+  // Before the engine starts: no job completes unheard, and what completed before a crash is collected.
+  const collection = await startCollection({
+    store,
+    bus,
+    dataDir,
+    target: config.collect,
+    fetchFile,
+    knowsWorker: (id) => drivers.has(id),
+    keyJob: (job) => ({
+      id: job.id,
+      createdAt: job.createdAt,
+      batchName: job.batch?.name ?? null,
+      index: job.batch?.index ?? null,
+    }),
+    now: Date.now,
+    log: log.child({ component: 'collect' }),
+    tuning: config.collectTuning,
+  });
   const durations = new DurationIndex(engine, progress, Date.now);
   await durations.warm(store);
   const app = await buildApp({
@@ -298,6 +323,7 @@ async function startLocked(
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },
     batches: { batches, tracker, filesDir: trackerFiles, now: Date.now },
+    outputs: collection.outputs,
     farm: {
       now: Date.now,
       addPushWorker: (id, url, capacity) => {
@@ -352,6 +378,7 @@ async function startLocked(
         await retention.stop();
         tracker.stop();
         await engine.stop();
+        await collection.close();
         await store.close();
         await Promise.all(sims.map((s) => s.close()));
       } finally {

@@ -16,6 +16,7 @@ import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
 import { type Logger, redactUrl, silentLogger } from '../logging/logger.js';
+import type { Outputs } from '../outputs/outputs.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type QueueEstimates, registerAdminRoutes } from './admin-routes.js';
 import type { BacklogLimits } from './backlog.js';
@@ -28,6 +29,7 @@ import { registerEventsWs } from './events-ws.js';
 import { type FarmOptions, registerFarmRoutes } from './farm-routes.js';
 import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
 import { jsonNestingExceeds, tooDeep } from './json-depth.js';
+import { registerOutputsRoutes } from './outputs-routes.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
@@ -64,6 +66,8 @@ export interface AppOptions {
   log?: Logger;
   /** batches (/api/pqueue/batches) and the render tracker's API; off when absent */
   batches?: Omit<TrackerRouteOptions, 'engine'>;
+  /** collected outputs: each job's `collection` and GET /api/pqueue/jobs/{id}/outputs/{n} */
+  outputs?: Outputs;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): Record<string, unknown> {
@@ -229,7 +233,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log)
     : undefined;
   if (workers) app.addHook('onClose', async () => workers.close());
-  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
+  registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers, opts.outputs);
+  if (opts.outputs) registerOutputsRoutes(app, opts.engine, opts.outputs);
   registerHistoryRoutes(app, opts.engine, opts.history);
   if (opts.batches) {
     registerBatchRoutes(app, opts.batches.batches, workers);

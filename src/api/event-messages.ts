@@ -41,6 +41,8 @@ export function messageOf(e: QueueEvent, at: number): EventMessage | null {
     case 'queue.paused':
     case 'queue.resumed':
       return { type: e.type, at };
+    case 'job.collected':
+      return { type: e.type, at, job_id: e.jobId, state: e.state, files: e.files, error: e.error };
     case 'worker.state':
       return { type: `worker.${e.state}`, at, worker: e.worker, detail: e.detail ?? null };
     default:

@@ -5,6 +5,7 @@ import type { PromptGraph } from '../domain/job.js';
 import type { NodeErrors } from '../domain/prompt-graph.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
+import type { Outputs } from '../outputs/outputs.js';
 import type { QueueEstimates } from './admin-routes.js';
 import type { ComfyWorkers } from './comfy-workers.js';
 import { readEnqueueBody } from './enqueue-body.js';
@@ -19,6 +20,7 @@ export function registerPqueueRoutes(
   progress: ProgressBook,
   estimates?: QueueEstimates,
   workers?: ComfyWorkers,
+  outputs?: Outputs,
 ): void {
   app.post('/api/pqueue/jobs', async (req, reply) => {
     const sent = readEnqueueBody(req.body);
@@ -73,11 +75,14 @@ export function registerPqueueRoutes(
 
   app.get<{ Params: { id: string } }>('/api/pqueue/jobs/:id', async (req) => {
     const job = await engine.getOrThrow(parseUuidParam(req.params.id));
-    return jobJson(job, {
-      full: true,
-      progress: progress.get(job.id) ?? undefined,
-      waiting: job.status === 'pending' ? engine.waitingOf(job.id) : undefined,
-    });
+    return {
+      ...jobJson(job, {
+        full: true,
+        progress: progress.get(job.id) ?? undefined,
+        waiting: job.status === 'pending' ? engine.waitingOf(job.id) : undefined,
+      }),
+      ...(outputs ? { collection: await outputs.collectionOf(job) } : {}),
+    };
   });
 
   app.get<{ Querystring: { limit?: string } }>('/api/pqueue', async (req) => {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { isLoopbackName, normaliseAllowedHost } from '../api/request-origin.js';
 import { parseWorkerSpec } from '../farm/worker-id.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
+import { parseCollect } from '../outputs/collect-target.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
 import { joinNegativeValues } from './args.js';
 
@@ -39,6 +40,7 @@ export const SERVE_ENV = {
   'max-retries': 'COMFY_QUEUE_MAX_RETRIES',
   'stall-timeout': 'COMFY_QUEUE_STALL_TIMEOUT',
   quarantine: 'COMFY_QUEUE_QUARANTINE',
+  collect: 'COMFY_QUEUE_COLLECT',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -69,6 +71,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'max-retries': { type: 'string' },
       'stall-timeout': { type: 'string' },
       quarantine: { type: 'string' },
+      collect: { type: 'string' },
     },
   });
   const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
@@ -152,8 +155,12 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       throw new ConfigError(`--comfy-ca ${caFile}: not a PEM certificate file`);
     }
   }
+  // --collect: a folder (default <data>/outputs), s3://bucket/prefix with the AWS_* variables, or off.
+  const collect = parseCollect(pick('collect'), env);
+  if (!collect.ok) throw new ConfigError(collect.error);
   return {
     ...DEFAULT_CONFIG,
+    collect: collect.target,
     logLevel: logLevel as LogLevel,
     logJson: values['log-json'] ?? envFlag(env[SERVE_ENV['log-json']], 'log-json'),
     comfyCa,

@@ -16,7 +16,7 @@ const SERVE_USAGE = `Usage:
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
                     [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
                     [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
-                    [--quarantine MIN] [--stall-timeout S]
+                    [--quarantine MIN] [--stall-timeout S] [--collect DIR|s3://BUCKET/PREFIX|off]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
 Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);

@@ -89,6 +89,16 @@ export const ERROR_CATALOG = {
     message: 'The job is not held by an external worker (or not by this one): claim it with /next-job first.',
   },
   NOT_COMPLETED: { status: 409, message: 'Only a completed job can be marked done.' },
+  // --- Output collection ---
+  OUTPUT_NOT_COLLECTED: {
+    status: 404,
+    message: "The job's outputs are not collected (yet): see its `collection` field.",
+  },
+  OUTPUT_NOT_FOUND: { status: 404, message: 'The job has no collected output file with this number.' },
+  OUTPUT_UNREACHABLE: {
+    status: 502,
+    message: 'The collect folder or bucket did not give the file back; try again.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

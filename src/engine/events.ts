@@ -22,6 +22,14 @@ export type QueueEvent =
   | { type: 'queue.paused' }
   | { type: 'queue.resumed' }
   | { type: 'worker.state'; worker: string; state: WorkerState; detail?: string }
+  /** a completed job's output files are all stored in the collect folder or bucket, or given up (src/outputs) */
+  | {
+      type: 'job.collected';
+      jobId: string;
+      state: 'stored' | 'failed';
+      files: { key: string; bytes: number }[];
+      error: string | null;
+    }
   /**
    * A ComfyUI message of a job, relayed as the worker sent it: `text` is the
    * JSON text frame, `binary` a binary frame. `jobId` is null for broadcast

@@ -104,6 +104,34 @@ export interface WorkerTotals {
   busyMs: number;
 }
 
+/** A file of a job copied to the collect folder or bucket (src/outputs). */
+export interface CollectedFile {
+  /** where it is, relative to the folder or the bucket's prefix: `<batch>/<index>.png`, `jobs/…` */
+  key: string;
+  bytes: number;
+  /** the file on the worker, as the job's outputs list it */
+  filename: string;
+  subfolder: string;
+  type: string;
+}
+
+/** Where a completed job's outputs are: being copied (`pending`), all copied (`stored`) or given up (`failed`). */
+export interface CollectionRecord {
+  jobId: string;
+  /** the job's ended_at of the completion collected: a job that ends again is collected again */
+  endedAt: number;
+  state: 'pending' | 'stored' | 'failed';
+  /** the folder (`file:///abs/dir`) or bucket (`s3://bucket/prefix`) the files went to */
+  target: string;
+  /** every file, once stored; those copied so far while pending */
+  files: CollectedFile[];
+  /** transfers tried and failed */
+  attempts: number;
+  /** the last failure, while pending or failed */
+  error: string | null;
+  updatedAt: number;
+}
+
 export interface JobStore {
   /** Opens the database and applies pending migrations. */
   init(): Promise<void>;
@@ -270,4 +298,21 @@ export interface JobStore {
   trackerCounts(): Promise<BatchCounts>;
   /** Jobs finished per minute since `since`. */
   finishedPerMinute(since: number): Promise<MinuteCount[]>;
+  // --- Output collection (src/outputs) ---
+  /**
+   * Completed jobs that ended at or after `since` whose outputs are not collected yet: no record of
+   * their latest completion, or a `pending` one. In (ended_at, id) order, after the keyset `after`.
+   */
+  listUncollected(
+    since: number,
+    after: { endedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<Job[]>;
+  /** The collection records of these jobs (those that have one). */
+  getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]>;
+  /**
+   * Stores or replaces a job's collection record, only while the job is completed with that
+   * `endedAt` (a transfer of an earlier run never marks a later one); false when nothing was written.
+   */
+  saveCollection(record: CollectionRecord): Promise<boolean>;
 }

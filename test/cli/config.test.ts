@@ -14,6 +14,23 @@ describe('serve configuration', () => {
     assert.equal(c.token, null);
   });
 
+  test('--collect: <data>/outputs by default, a folder, off, or s3:// with the AWS variables', () => {
+    assert.deepEqual(resolveServeConfig([], {}).collect, { kind: 'folder', dir: null });
+    assert.deepEqual(resolveServeConfig(['--collect', 'off'], {}).collect, { kind: 'off' });
+    assert.deepEqual(resolveServeConfig([], { COMFY_QUEUE_COLLECT: '/srv/out' }).collect, {
+      kind: 'folder',
+      dir: '/srv/out',
+    });
+    const s3 = resolveServeConfig(['--collect', 's3://renders/a'], {
+      AWS_ACCESS_KEY_ID: 'AK',
+      AWS_SECRET_ACCESS_KEY: 'SK',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9000',
+    }).collect;
+    assert.equal(s3.kind, 's3');
+    assert.ok(s3.kind === 's3' && s3.endpoint === 'http://127.0.0.1:9000' && s3.prefix === 'a');
+    assert.throws(() => resolveServeConfig(['--collect', 's3://renders'], {}), ConfigError);
+  });
+
   test('flags win over the environment, which wins over defaults', () => {
     const env = {
       COMFY_QUEUE_PORT: '9000',

@@ -13,6 +13,7 @@ it('applies every migration once and records the version', () => {
     tables.map((t) => (t as { name: string }).name),
     [
       'batches',
+      'collections',
       'fair_clock',
       'fair_groups',
       'job_counts',

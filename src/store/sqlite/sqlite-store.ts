@@ -24,6 +24,7 @@ import type {
 } from '../batch-types.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
+  CollectionRecord,
   EnqueueResult,
   FinishPatch,
   JobStore,
@@ -36,6 +37,7 @@ import type {
   WorkerTotals,
 } from '../job-store.js';
 import { BatchParts, SqliteBatches } from './batches.js';
+import { SqliteCollections } from './collections.js';
 import { batchGroup, FairShare, ownerGroup } from './fair-share.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
@@ -85,6 +87,7 @@ export class SqliteJobStore implements JobStore {
   private fairShare: FairShare | null = null;
   private batchParts: BatchParts | null = null;
   private batchRows: SqliteBatches | null = null;
+  private collectionRows: SqliteCollections | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -115,6 +118,7 @@ export class SqliteJobStore implements JobStore {
       this.fairShare = new FairShare(db);
       this.batchParts = new BatchParts(db);
       this.batchRows = new SqliteBatches(db, this.fairShare, this.batchParts);
+      this.collectionRows = new SqliteCollections(db, this.toJob);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -148,6 +152,7 @@ export class SqliteJobStore implements JobStore {
     this.lister = null;
     this.search = null;
     this.thumbs = null;
+    this.collectionRows = null;
   }
 
   /** A row as a Job, a batch's job with its graph derived from its batch. */
@@ -587,6 +592,29 @@ export class SqliteJobStore implements JobStore {
 
   async finishedPerMinute(since: number): Promise<MinuteCount[]> {
     return this.batches.perMinute(since);
+  }
+
+  // --- Output collection ---
+  private get collections(): SqliteCollections {
+    if (!this.collectionRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.collectionRows;
+  }
+
+  async listUncollected(
+    since: number,
+    after: { endedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<Job[]> {
+    return this.collections.uncollected(since, after, limit);
+  }
+
+  async getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]> {
+    return this.collections.get(jobIds);
+  }
+
+  async saveCollection(record: CollectionRecord): Promise<boolean> {
+    const rows = this.collections;
+    return this.write(() => rows.save(record));
   }
 }
 
