@@ -28,6 +28,7 @@ import { type FarmOptions, registerFarmRoutes } from './farm-routes.js';
 import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js';
 import { jsonNestingExceeds, tooDeep } from './json-depth.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
+import { registerQueueRoutes } from './queue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
 import { ensureWebsocket } from './websocket-plugin.js';
@@ -226,6 +227,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     : undefined;
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
+  registerQueueRoutes(app, opts.engine);
   registerHistoryRoutes(app, opts.engine, opts.history);
   if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);

@@ -226,4 +226,11 @@ export interface JobStore {
   /** A small key/value of server state (the paused flag, worker client ids...). */
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+
+  // ---- queue handling (move a selection to the top or bottom, one job by one place) ----
+  /**
+   * Sets the priority and position of pending jobs in one commit (the caller computed them, see
+   * domain/queue-moves.ts); jobs no longer pending are skipped. Resolves how many moved.
+   */
+  placePending(placements: readonly { id: string; priority: number; position: number }[]): Promise<number>;
 }

@@ -30,6 +30,7 @@ import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob,
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
 import { SearchIndex } from './search-index.js';
+import { preparePlacement } from './place-pending.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
 import { SqliteWorkers } from './workers.js';
@@ -134,6 +135,7 @@ export class SqliteJobStore implements JobStore {
     this.lister = null;
     this.search = null;
     this.thumbs = null;
+    this.placement = null;
   }
 
   private assertOpen(): void {
@@ -460,6 +462,16 @@ export class SqliteJobStore implements JobStore {
     const s = this.s;
     await this.write(() => s.setSetting.run(key, value));
   }
+
+  // ---- queue handling ----
+  private placement: ReturnType<typeof preparePlacement> | null = null;
+
+  async placePending(placements: readonly { id: string; priority: number; position: number }[]): Promise<number> {
+    if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
+    this.placement ??= preparePlacement(this.db);
+    const placement = this.placement;
+    return this.write(() => placement.run(placements));
+  }
 }
 
 function finishParams(id: string, patch: FinishPatch) {
@@ -472,4 +484,5 @@ function finishParams(id: string, patch: FinishPatch) {
     set_error: patch.error === undefined ? 0 : 1,
     error: toJson(patch.error),
   };
+
 }
