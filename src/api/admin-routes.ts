@@ -44,7 +44,12 @@ async function pendingWindow(
   q: string,
 ): Promise<{ jobs: Job[]; matched: number | null }> {
   if (!q) return { jobs: await engine.store.listPending(limit, offset), matched: null };
-  const page = await engine.store.listJobs({ statuses: ['pending'], text: q, limit: null, countTotal: false });
+  const page = await engine.store.listJobs({
+    statuses: ['pending'],
+    text: q,
+    limit: null,
+    countTotal: false,
+  });
   const ordered = page.jobs
     .map((j) => ({ id: j.id, priority: j.priority, position: j.position, createdAt: j.createdAt }))
     .sort(compareRunOrder);
@@ -73,7 +78,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
       ]);
       running.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
       // Estimates count from the head of the queue: a window further down has its start times from the jobs before it.
-      const head = offset === 0 && !q ? window.jobs : await engine.store.listPending(Math.min(offset + limit, MAX_LIMIT));
+      const head =
+        offset === 0 && !q
+          ? window.jobs
+          : await engine.store.listPending(Math.min(offset + limit, MAX_LIMIT));
       const estimates = deps.estimates?.(running, head);
       const waiting = engine.waitingJobIds();
       const cards = [...running, ...window.jobs].map((j) => {

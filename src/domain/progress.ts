@@ -12,9 +12,9 @@
  * are all read.
  */
 import type { PromptGraph } from './job.js';
+import { nodeWeights } from './node-weights.js';
 import { analyzeGraph, type ProgressGraph } from './progress-graph.js';
 import { isTracked, type NodeProgressEntry, type ProgressInput, promptIdOf } from './progress-messages.js';
-import { nodeWeights } from './node-weights.js';
 import { type NodeOutput, withNodeOutput } from './progress-outputs.js';
 
 /** The phase of the run; the snapshot splits `running` into `indeterminate` and `running`. */
@@ -263,7 +263,8 @@ function fromProgressState(
 
 function finish(state: ProgressState, phase: ProgressPhase, now: number): ProgressState {
   // The last node ends with the run: timed, so that the next run of the workflow knows its weight.
-  const last = phase === 'completed' && state.current?.countedAs ? markDone(state, state.current.countedAs, now) : state;
+  const last =
+    phase === 'completed' && state.current?.countedAs ? markDone(state, state.current.countedAs, now) : state;
   const current = phase === 'completed' ? null : state.current;
   return { ...last, phase, endedAt: now, current, percent: phase === 'completed' ? 100 : state.percent };
 }

@@ -5,12 +5,15 @@
  * domain/queue-moves.ts; the engine publishes the change and takes back jobs
  * waiting on workers that now have others before them.
  */
-import { byOne, compareRunOrder, type QueuePlace, toBottom, toTop } from '../domain/queue-moves.js';
+
 import { QueueError } from '../domain/errors.js';
+import { byOne, compareRunOrder, type QueuePlace, toBottom, toTop } from '../domain/queue-moves.js';
 import type { Engine } from './engine.js';
 
 /** Which pending jobs: the listed ones, or all that match `q` (all pending without it), less `except`. */
-export type Selection = { ids: readonly string[] } | { match: { q?: string | null }; except?: readonly string[] };
+export type Selection =
+  | { ids: readonly string[] }
+  | { match: { q?: string | null }; except?: readonly string[] };
 
 export type BulkAction = 'delete' | 'top' | 'bottom';
 
@@ -54,7 +57,8 @@ export async function bulk(engine: Engine, action: BulkAction, sel: Selection): 
   const all = await pendingPlaces(engine);
   const selected = all.filter((p) => ids.has(p.id));
   const rest = all.filter((p) => !ids.has(p.id));
-  const placements = action === 'top' ? toTop(selected, rest[0] ?? null) : toBottom(selected, rest.at(-1) ?? null);
+  const placements =
+    action === 'top' ? toTop(selected, rest[0] ?? null) : toBottom(selected, rest.at(-1) ?? null);
   const count = placements.length ? await engine.store.placePending(placements) : 0;
   if (count) engine.queueMoved(placements.map((p) => p.id));
   return { action, count };

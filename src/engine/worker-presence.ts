@@ -22,7 +22,8 @@ export class WorkerPresence {
   ) {
     engine.bus.subscribe((e) => {
       if (e.type !== 'worker.state') return;
-      if (this.since.get(e.worker)?.state !== e.state) this.since.set(e.worker, { state: e.state, at: now() });
+      if (this.since.get(e.worker)?.state !== e.state)
+        this.since.set(e.worker, { state: e.state, at: now() });
     });
   }
 

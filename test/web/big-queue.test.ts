@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import type { PromptGraph } from '../../src/domain/job.js';
 import { startSimulator } from '../../src/sim/index.js';
 import { launchBrowser, NO_BROWSER, screenshot } from '../helpers/browser.js';
 import { http, startTestServer, t2iPrompt, until } from '../helpers/harness.js';
@@ -23,7 +24,7 @@ describe('a queue of 100,000 jobs in the browser', { skip: NO_BROWSER }, () => {
     sim = await startSimulator({ port: 0, stepMs: 20 });
     server = await startTestServer({ comfyUrls: [sim.url] });
     await server.engine.pause();
-    const prompt = t2iPrompt(2, 1);
+    const prompt = t2iPrompt(2, 1) as unknown as PromptGraph;
     for (let i = 0; i < JOBS; i += 10_000) {
       await server.engine.enqueueMany(
         Array.from({ length: 10_000 }, (_, k) => ({
@@ -50,22 +51,39 @@ describe('a queue of 100,000 jobs in the browser', { skip: NO_BROWSER }, () => {
     await page.getByTestId('pending-list').evaluate((el) => {
       el.scrollTop = el.scrollHeight;
     });
-    await page.getByTestId('job-card').filter({ hasText: `plain ${JOBS - 1}` }).waitFor();
-    await page.getByTestId('job-card').filter({ hasText: '#100,000' }).or(page.getByText('#100000')).first().waitFor();
+    await page
+      .getByTestId('job-card')
+      .filter({ hasText: `plain ${JOBS - 1}` })
+      .waitFor();
+    await page
+      .getByTestId('job-card')
+      .filter({ hasText: '#100,000' })
+      .or(page.getByText('#100000'))
+      .first()
+      .waitFor();
     assert.ok((await page.getByTestId('job-card').count()) < 60);
     await screenshot(page, 'queue-100k-end');
   });
 
   test('select all matching a filter (server-side) and move them to the top', async () => {
     await page.getByTestId('queue-filter').fill('lucky');
-    await page.getByTestId('queue-count').filter({ hasText: '10,000 of 100,000 match' }).waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId('queue-count')
+      .filter({ hasText: '10,000 of 100,000 match' })
+      .waitFor({ timeout: 30_000 });
     await page.getByTestId('select-all').click();
     await page.getByTestId('selected-count').filter({ hasText: '10,000 selected' }).waitFor();
     await page.getByTestId('move-top').click();
-    await until(async () => {
-      const q = await pending(3);
-      return q.jobs.every((c: { workflow_name: string }) => c.workflow_name.startsWith('lucky')) ? true : undefined;
-    }, 'the lucky jobs on top', 60_000);
+    await until(
+      async () => {
+        const q = await pending(3);
+        return q.jobs.every((c: { workflow_name: string }) => c.workflow_name.startsWith('lucky'))
+          ? true
+          : undefined;
+      },
+      'the lucky jobs on top',
+      60_000,
+    );
     // The 10,000th job is the last lucky one, the next is the first plain one, in their old order.
     const edge = await pending(2, 9_999);
     assert.deepEqual(
@@ -104,7 +122,10 @@ describe('a queue of 100,000 jobs in the browser', { skip: NO_BROWSER }, () => {
     assert.equal((await pending(1)).pending_total, JOBS);
     await row.getByTestId('delete').click();
     await page.getByTestId('confirm-yes').click();
-    await until(async () => ((await pending(1)).pending_total === JOBS - 1 ? true : undefined), 'one job deleted');
+    await until(
+      async () => ((await pending(1)).pending_total === JOBS - 1 ? true : undefined),
+      'one job deleted',
+    );
     await row.waitFor({ state: 'detached' });
   });
 
@@ -112,7 +133,11 @@ describe('a queue of 100,000 jobs in the browser', { skip: NO_BROWSER }, () => {
     await page.getByTestId('clear-queue').click();
     await page.getByTestId('confirm-dialog').filter({ hasText: '99,999 jobs' }).waitFor();
     await page.getByTestId('confirm-yes').click();
-    await until(async () => ((await pending(1)).pending_total === 0 ? true : undefined), 'an empty queue', 60_000);
+    await until(
+      async () => ((await pending(1)).pending_total === 0 ? true : undefined),
+      'an empty queue',
+      60_000,
+    );
     await page.getByText('No jobs in queue').waitFor();
   });
 });

@@ -97,11 +97,17 @@ describe('the dashboard in a browser', { skip: NO_BROWSER }, () => {
 
     // Up and down move by one place, not by priority.
     await card('bravo').getByTestId('move-up').click();
-    await until(async () => ((await queue()).pending[0]?.prompt_id === ids.bravo ? true : undefined), 'bravo first');
+    await until(
+      async () => ((await queue()).pending[0]?.prompt_id === ids.bravo ? true : undefined),
+      'bravo first',
+    );
     await page.getByTestId('job-card').first().filter({ hasText: 'bravo' }).waitFor();
     assert.equal((await job(ids.bravo!)).priority, 0);
     await card('bravo').getByTestId('move-down').click();
-    await until(async () => ((await queue()).pending[1]?.prompt_id === ids.bravo ? true : undefined), 'bravo second');
+    await until(
+      async () => ((await queue()).pending[1]?.prompt_id === ids.bravo ? true : undefined),
+      'bravo second',
+    );
   });
 
   test('delete one, several selected, and cancel, from the UI', async () => {

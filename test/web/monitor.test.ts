@@ -16,12 +16,17 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
   const ids: Record<string, string> = {};
 
   async function enqueue(name: string, steps: number): Promise<void> {
-    const r = await http('POST', `${server.url}/api/pqueue/jobs`, { name, prompt: t2iPrompt(steps, steps + name.length) });
+    const r = await http('POST', `${server.url}/api/pqueue/jobs`, {
+      name,
+      prompt: t2iPrompt(steps, steps + name.length),
+    });
     assert.equal(r.status, 201, r.text);
     ids[name] = r.body.prompt_id;
   }
-  const percent = async () => Number(((await page.getByTestId('current-percent').textContent()) ?? '').replace('%', ''));
-  const stepOf = async () => Number(/Step (\d+)\//.exec((await page.getByTestId('current-step').textContent()) ?? '')?.[1] ?? -1);
+  const percent = async () =>
+    Number(((await page.getByTestId('current-percent').textContent()) ?? '').replace('%', ''));
+  const stepOf = async () =>
+    Number(/Step (\d+)\//.exec((await page.getByTestId('current-step').textContent()) ?? '')?.[1] ?? -1);
 
   before(async () => {
     sim = await startSimulator({ port: 0, stepMs: 120 });
@@ -51,7 +56,8 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
     // Each job once: the running one as its panel only, the others as one card each.
     assert.equal(await page.getByTestId('current-job').filter({ hasText: 'long render' }).count(), 1);
     assert.equal(await page.locator(`[data-id="${ids['long render']}"]`).count(), 0);
-    for (const name of ['second', 'third']) assert.equal(await page.locator(`[data-id="${ids[name]}"]`).count(), 1, name);
+    for (const name of ['second', 'third'])
+      assert.equal(await page.locator(`[data-id="${ids[name]}"]`).count(), 1, name);
     assert.equal(await page.getByTestId('current-job').count(), 1);
     await page.getByTestId('running-total').filter({ hasText: '1 running · 1 next on workers' }).waitFor();
     await page.getByTestId('pending-total').filter({ hasText: '1 pending' }).waitFor();
@@ -73,7 +79,10 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
     await sim.close();
     await page.getByTestId('offline-banner').filter({ hasText: 'w1 is offline since' }).waitFor();
     const panel = page.getByTestId('current-job').filter({ hasText: 'long render' });
-    await panel.getByTestId('stale-note').filter({ hasText: /waiting for w1 to come back since \d/ }).waitFor();
+    await panel
+      .getByTestId('stale-note')
+      .filter({ hasText: /waiting for w1 to come back since \d/ })
+      .waitFor();
     assert.equal(await panel.getAttribute('data-stale'), 'true');
     assert.equal((await panel.getByTestId('current-eta').textContent())?.trim(), 'ETA –');
     // A job handed to w1 but not started never reads "next on w1" while w1 is away.

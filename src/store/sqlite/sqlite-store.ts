@@ -29,8 +29,8 @@ import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
-import { SearchIndex } from './search-index.js';
 import { preparePlacement } from './place-pending.js';
+import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
 import { SqliteWorkers } from './workers.js';
@@ -466,7 +466,9 @@ export class SqliteJobStore implements JobStore {
   // ---- queue handling ----
   private placement: ReturnType<typeof preparePlacement> | null = null;
 
-  async placePending(placements: readonly { id: string; priority: number; position: number }[]): Promise<number> {
+  async placePending(
+    placements: readonly { id: string; priority: number; position: number }[],
+  ): Promise<number> {
     if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
     this.placement ??= preparePlacement(this.db);
     const placement = this.placement;
@@ -484,5 +486,4 @@ function finishParams(id: string, patch: FinishPatch) {
     set_error: patch.error === undefined ? 0 : 1,
     error: toJson(patch.error),
   };
-
 }
