@@ -186,8 +186,9 @@ export class QueueClient {
     const params = new URLSearchParams({
       status: (q.statuses.length ? q.statuses : FINISHED).join(','),
       limit: String(limit),
-      sort: 'created_at',
-      order: q.sort === 'oldest' ? 'asc' : 'desc',
+      // The time a tile shows is when the job ended: that is what newest/oldest sort on.
+      sort: q.sort === 'longest' || q.sort === 'shortest' ? 'execution_duration' : 'ended_at',
+      order: q.sort === 'oldest' || q.sort === 'shortest' ? 'asc' : 'desc',
     });
     if (q.from !== null) params.set('since', String(q.from));
     if (q.to !== null) params.set('until', String(q.to));
@@ -208,7 +209,9 @@ export class QueueClient {
       name: j.display_name,
       status: j.status,
       created_at: j.created_at,
+      started_at: j.started_at,
       ended_at: j.ended_at,
+      duration_ms: j.started_at && j.ended_at ? j.ended_at - j.started_at : null,
       worker: j.worker,
       flagged: j.flagged,
       workflow_id: j.workflow_id,

@@ -225,7 +225,10 @@ export interface HistoryItem {
   name: string;
   status: JobStatus;
   created_at: number;
+  started_at: number | null;
   ended_at: number | null;
+  /** ended_at − started_at, null unless both are set */
+  duration_ms: number | null;
   worker: string | null;
   flagged: boolean;
   workflow_id: string | null;
@@ -241,7 +244,8 @@ export interface HistoryQuery {
   text: string;
   worker: string;
   flagged: boolean;
-  sort: 'newest' | 'oldest';
+  /** newest/oldest: by when they ended (the time shown); longest/shortest: by how long they ran */
+  sort: 'newest' | 'oldest' | 'longest' | 'shortest';
 }
 
 export interface HistoryPage {
