@@ -31,6 +31,7 @@ import { registerPqueueRoutes } from './pqueue-routes.js';
 import { registerQueueRoutes } from './queue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface AppOptions {
@@ -228,6 +229,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers);
   registerQueueRoutes(app, opts.engine);
+  registerStatsRoutes(app, opts.engine);
   registerHistoryRoutes(app, opts.engine, opts.history);
   if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);

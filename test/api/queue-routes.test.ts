@@ -92,4 +92,15 @@ describe('queue handling routes', () => {
     assert.deepEqual(r.body, { action: 'delete', count: 3 });
     assert.deepEqual(await order(), [5, 3, 1]);
   });
+
+  test('stats: a window out of the list is refused; a window answers per-worker figures', async () => {
+    const bad = await http('GET', `${server.url}/api/pqueue/stats?window=2y`);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'INVALID_QUERY');
+    const s = (await http('GET', `${server.url}/api/pqueue/stats?window=24h`)).body;
+    assert.equal(s.window, '24h');
+    assert.equal(s.buckets.length, 48);
+    assert.deepEqual(s.workers, []);
+    assert.equal(s.completed, 0);
+  });
 });

@@ -127,4 +127,21 @@ describe('history: the detail of a job, the list view, requeue', { skip: NO_BROW
     await page.keyboard.press('Escape');
     await d.waitFor({ state: 'detached' });
   });
+
+  test('stats per worker over a window, and the header shows the worker’s VRAM', async () => {
+    await page.getByTestId('nav-stats').click();
+    const w1 = page.locator('[data-testid=worker-stat][data-worker=w1]');
+    await w1.waitFor();
+    const cells = await w1.locator('td').allTextContents();
+    // Three jobs ran, one failed; a requeued one may have finished meanwhile.
+    assert.ok(Number(cells[1]) >= 2, cells.join(' | '));
+    assert.equal(cells[2], '1');
+    assert.match(cells[4] ?? '', /^\d+(\.\d)?s$/);
+    await page.getByTestId('window-7d').click();
+    await page.locator('[data-testid=window-7d][aria-checked=true]').waitFor();
+    const vram = page.getByTestId('gauge-VRAM w1');
+    await vram.waitFor();
+    assert.match((await vram.textContent()) ?? '', /\d+%/);
+    await screenshot(page, 'stats');
+  });
 });
