@@ -144,4 +144,23 @@ describe('history: the detail of a job, the list view, requeue', { skip: NO_BROW
     assert.match((await vram.textContent()) ?? '', /\d+%/);
     await screenshot(page, 'stats');
   });
+
+  test('the theme follows the system, and the switch overrides it', async () => {
+    const root = page.locator('.cq-root');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.locator('.cq-root[data-theme=light]').waitFor();
+    await page.getByTestId('theme-toggle').filter({ hasText: 'Auto (light)' }).waitFor();
+    await page.getByTestId('nav-history').click();
+    await row('slow cat').waitFor();
+    await screenshot(page, 'theme-light');
+    await page.getByTestId('theme-toggle').click();
+    assert.equal(await root.getAttribute('data-theme'), 'light');
+    await page.getByTestId('theme-toggle').click();
+    await page.locator('.cq-root[data-theme=dark]').waitFor();
+    await page.reload();
+    await page.locator('.cq-root[data-theme=dark]').waitFor();
+    await page.getByTestId('theme-toggle').filter({ hasText: 'Dark' }).waitFor();
+    await page.getByTestId('theme-toggle').click();
+    await page.locator('.cq-root[data-theme=light]').waitFor();
+  });
 });
