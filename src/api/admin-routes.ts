@@ -30,6 +30,8 @@ export interface AdminRouteDeps {
 }
 
 const MAX_LIMIT = 10_000;
+/** Pending jobs deeper than this get no start-time estimate in a window of the queue. */
+const ESTIMATE_DEPTH = 1_000;
 
 function int(raw: string | undefined, dflt: number, min: number, max: number): number {
   const n = Number.parseInt(raw ?? '', 10);
@@ -77,11 +79,14 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
         engine.store.counts(),
       ]);
       running.sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
-      // Estimates count from the head of the queue: a window further down has its start times from the jobs before it.
+      // Start times count from the head of the queue, so a window further down needs the jobs before it:
+      // estimated for the first ESTIMATE_DEPTH places only (deeper, "starts in" would mean little anyway).
       const head =
         offset === 0 && !q
           ? window.jobs
-          : await engine.store.listPending(Math.min(offset + limit, MAX_LIMIT));
+          : offset + limit <= ESTIMATE_DEPTH
+            ? await engine.store.listPending(offset + limit)
+            : [];
       const estimates = deps.estimates?.(running, head);
       const waiting = engine.waitingJobIds();
       const cards = [...running, ...window.jobs].map((j) => {

@@ -36,25 +36,30 @@ async function pendingPlaces(engine: Engine, q?: string | null): Promise<QueuePl
     .sort(compareRunOrder);
 }
 
-/** The ids a selection names, among the pending jobs. */
-export async function resolveSelection(engine: Engine, sel: Selection): Promise<Set<string>> {
+/** The ids a selection names, among the pending jobs (`all`: every pending job, when already read). */
+export async function resolveSelection(
+  engine: Engine,
+  sel: Selection,
+  all?: QueuePlace[],
+): Promise<Set<string>> {
   if ('ids' in sel) return new Set(sel.ids);
   const except = new Set(sel.except ?? []);
-  const matching = await pendingPlaces(engine, sel.match.q);
+  const q = sel.match.q?.trim();
+  const matching = q ? await pendingPlaces(engine, q) : (all ?? (await pendingPlaces(engine)));
   return new Set(matching.filter((p) => !except.has(p.id)).map((p) => p.id));
 }
 
 export async function bulk(engine: Engine, action: BulkAction, sel: Selection): Promise<BulkResult> {
-  const ids = await resolveSelection(engine, sel);
   if (action === 'delete') {
     // Pending jobs only: a selection never deletes a running or finished job.
-    const all = await pendingPlaces(engine);
-    const doomed = all.filter((p) => ids.has(p.id)).map((p) => p.id);
-    if (doomed.length === 0) return { action, count: 0 };
-    const out = await engine.delete(doomed);
-    return { action, count: out.deleted.length };
+    const ids = await resolveSelection(engine, sel);
+    if (ids.size === 0) return { action, count: 0 };
+    const deleted = await engine.store.delete([...ids], ['pending']);
+    if (deleted.length) engine.bus.publish({ type: 'job.deleted', ids: deleted });
+    return { action, count: deleted.length };
   }
   const all = await pendingPlaces(engine);
+  const ids = await resolveSelection(engine, sel, all);
   const selected = all.filter((p) => ids.has(p.id));
   const rest = all.filter((p) => !ids.has(p.id));
   const placements =
