@@ -44,7 +44,7 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
   test('a job waiting in the worker’s own queue reads "next on w1", each job appears once, counts match', async () => {
     await http('POST', `${server.url}/api/pqueue/pause`);
     await enqueue('long render', 200);
-    await enqueue('second', 5);
+    await enqueue('second', 200);
     await enqueue('third', 5);
     await page.goto(`${server.url}/dashboard/`);
     await page.getByTestId('live').filter({ hasText: 'LIVE' }).waitFor();
@@ -75,10 +75,19 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
     await screenshot(page, 'monitor-running-and-next');
   });
 
+  test('the running job cancelled: the one next on w1 starts and shows as running', async () => {
+    await page.getByTestId('current-job').filter({ hasText: 'long render' }).getByTestId('cancel').click();
+    const panel = page.getByTestId('current-job').filter({ hasText: 'second' });
+    await panel.waitFor();
+    await until(async () => ((await stepOf()) >= 1 ? true : undefined), 'a step of the second job');
+    await page.getByTestId('waiting-job').filter({ hasText: 'third' }).waitFor();
+    assert.equal(await page.getByTestId('current-job').count(), 1);
+  });
+
   test('a worker that dies mid-job: an offline banner, the job marked stale and waiting for it', async () => {
     await sim.close();
     await page.getByTestId('offline-banner').filter({ hasText: 'w1 is offline since' }).waitFor();
-    const panel = page.getByTestId('current-job').filter({ hasText: 'long render' });
+    const panel = page.getByTestId('current-job').filter({ hasText: 'second' });
     await panel
       .getByTestId('stale-note')
       .filter({ hasText: /waiting for w1 to come back since \d/ })
@@ -98,7 +107,7 @@ describe('the monitor tells the truth', { skip: NO_BROWSER }, () => {
     await page.getByTestId('reconnecting').waitFor();
     assert.equal(await page.locator('main[data-stale=true]').count(), 1);
     // The last state stays on screen, not "No jobs in queue".
-    await page.getByTestId('job-card').filter({ hasText: 'third' }).waitFor();
+    await page.locator(`[data-id="${ids.third}"]`).waitFor();
     assert.equal(await page.getByText('Failed to fetch').count(), 0);
     await screenshot(page, 'monitor-reconnecting');
     sim = await startSimulator({ port: 0, stepMs: 20 });

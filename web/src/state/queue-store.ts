@@ -171,10 +171,17 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
         for (const r of msg.running) if (r.progress) state.progress[r.job.prompt_id] = r.progress;
         void refresh();
         return;
-      case 'progress':
+      case 'progress': {
         if (msg.progress) state.progress[msg.job_id] = msg.progress;
         state.progressAt[msg.job_id] = Date.now();
+        // A job waiting in its worker's own queue started: no queue event says so, its progress does.
+        const card = state.cards.find((c) => c.prompt_id === msg.job_id);
+        if (card?.status === 'waiting' && msg.progress && msg.progress.status !== 'queued') {
+          card.status = 'running';
+          refreshSoon();
+        }
         return;
+      }
       case 'telemetry': {
         const { type: _type, ...t } = msg;
         state.telemetry = t;
