@@ -142,6 +142,8 @@ describe('the dashboard in a browser', { skip: NO_BROWSER }, () => {
     await card('charlie').click();
     const detail = page.getByTestId('job-detail');
     await detail.getByText(ids.charlie!).waitFor();
+    await detail.getByTestId('detail-steps').filter({ hasText: '30' }).waitFor();
+    await detail.getByText('Every input of the graph').click();
     await detail.getByText('KSampler #3').first().waitFor();
     await screenshot(page, '03-job-detail');
     await page.keyboard.press('Escape');
