@@ -25,6 +25,8 @@ for (const project of ['tsconfig.test.json', 'tsconfig.json', 'web/tsconfig.json
 // The dashboard and the ComfyUI extension (dist/web), for the browser tests under test/web.
 const web = spawnSync('npm', ['run', 'build:web', '--silent'], { stdio: 'inherit' });
 if (web.status !== 0) process.exit(web.status ?? 1);
+// That was `npm run build`: a later `npm start` (and the test of it) need not build again.
+spawnSync(process.execPath, ['scripts/build-if-changed.mjs', '--stamp'], { stdio: 'inherit' });
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],

@@ -31,8 +31,10 @@ import { type HistoryOptions, registerHistoryRoutes } from './history-routes.js'
 import { jsonNestingExceeds, tooDeep } from './json-depth.js';
 import { registerOutputsRoutes } from './outputs-routes.js';
 import { registerPqueueRoutes } from './pqueue-routes.js';
+import { registerQueueRoutes } from './queue-routes.js';
 import { judgeRequest, type OriginPolicy } from './request-origin.js';
 import { indexRoutes, isWebsocketRoute } from './route-index.js';
+import { registerStatsRoutes } from './stats-routes.js';
 import { registerTrackerRoutes, type TrackerRouteOptions } from './tracker-routes.js';
 import { ensureWebsocket } from './websocket-plugin.js';
 
@@ -235,6 +237,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers, opts.outputs);
   if (opts.outputs) registerOutputsRoutes(app, opts.engine, opts.outputs);
+  registerQueueRoutes(app, opts.engine);
+  registerStatsRoutes(app, opts.engine);
   registerHistoryRoutes(app, opts.engine, opts.history);
   if (opts.batches) {
     registerBatchRoutes(app, opts.batches.batches, workers);

@@ -129,6 +129,7 @@ export function apiJob(item: JobListItem): Dict {
 export function apiJobFull(job: Job, workflowId: string | null): Dict {
   const item: JobListItem = {
     ...job,
+    fair: job.fair ?? 0,
     workflowId,
     durationMs: job.startedAt !== null && job.endedAt !== null ? job.endedAt - job.startedAt : 0,
   };

@@ -16,3 +16,15 @@ export const RequeueBody = z
   .strictObject({ new_seed: z.boolean().optional(), priority: priority.optional() })
   .optional();
 export const FlagBody = z.strictObject({ flagged: z.boolean() });
+
+// ---- queue handling (queue-routes.ts) ----
+const searchText = z.string().max(500, 'a search has at most 500 characters');
+export const BulkBody = z.union([
+  z.strictObject({ action: z.enum(['delete', 'top', 'bottom']), prompt_ids: idList }),
+  z.strictObject({
+    action: z.enum(['delete', 'top', 'bottom']),
+    match: z.strictObject({ q: searchText.optional() }),
+    except: z.array(promptId).max(100_000).optional(),
+  }),
+]);
+export const MoveBody = z.strictObject({ by: z.union([z.literal(-1), z.literal(1)]) });

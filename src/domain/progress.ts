@@ -12,6 +12,7 @@
  * are all read.
  */
 import type { PromptGraph } from './job.js';
+import { nodeWeights } from './node-weights.js';
 import { analyzeGraph, type ProgressGraph } from './progress-graph.js';
 import { isTracked, type NodeProgressEntry, type ProgressInput, promptIdOf } from './progress-messages.js';
 import { type NodeOutput, withNodeOutput } from './progress-outputs.js';
@@ -72,6 +73,10 @@ export interface ProgressState {
   readonly plainNodes: { readonly ms: number; readonly count: number };
   /** bumped by `feed` whenever something a snapshot shows changed (clock-derived fields aside) */
   readonly revision: number;
+  /** what each counted node weighs in the percentage (node-weights.ts) */
+  readonly weights: Readonly<Record<string, number>>;
+  /** how long each counted node that finished while it was the current one ran, ms: learned for later runs */
+  readonly nodeMs: Readonly<Record<string, number>>;
 }
 
 export interface ProgressOptions {
@@ -85,12 +90,15 @@ export interface ProgressOptions {
   instantNodeTypes?: readonly string[];
   /** partial execution targets: only they and their ancestors count */
   targets?: readonly string[] | null;
+  /** learned durations (ms) of the nodes in earlier runs of this workflow on this worker */
+  learnedMs?: Readonly<Record<string, number>> | null;
 }
 
 export function createProgress(options: ProgressOptions): ProgressState {
+  const graph = analyzeGraph(options.prompt, options);
   return {
     promptId: options.promptId,
-    graph: analyzeGraph(options.prompt, options),
+    graph,
     startedAt: options.startedAt,
     phase: 'queued',
     endedAt: null,
@@ -102,6 +110,8 @@ export function createProgress(options: ProgressOptions): ProgressState {
     error: null,
     plainNodes: { ms: 0, count: 0 },
     revision: 0,
+    weights: nodeWeights(options.prompt, graph.counted, options.learnedMs ?? null),
+    nodeMs: {},
   };
 }
 
@@ -228,7 +238,8 @@ function markDone(state: ProgressState, id: string, now: number): ProgressState 
   const plainNodes = timed
     ? { ms: state.plainNodes.ms + (now - cur.startedAt), count: state.plainNodes.count + 1 }
     : state.plainNodes;
-  return { ...state, done: new Set([...state.done, id]), plainNodes };
+  const nodeMs = cur && cur.countedAs === id ? { ...state.nodeMs, [id]: now - cur.startedAt } : state.nodeMs;
+  return { ...state, done: new Set([...state.done, id]), plainNodes, nodeMs };
 }
 
 function fromProgressState(
@@ -251,8 +262,11 @@ function fromProgressState(
 }
 
 function finish(state: ProgressState, phase: ProgressPhase, now: number): ProgressState {
+  // The last node ends with the run: timed, so that the next run of the workflow knows its weight.
+  const last =
+    phase === 'completed' && state.current?.countedAs ? markDone(state, state.current.countedAs, now) : state;
   const current = phase === 'completed' ? null : state.current;
-  return { ...state, phase, endedAt: now, current, percent: phase === 'completed' ? 100 : state.percent };
+  return { ...last, phase, endedAt: now, current, percent: phase === 'completed' ? 100 : state.percent };
 }
 
 /** Counted nodes that will really run. */
@@ -276,10 +290,23 @@ export function currentFraction(state: ProgressState): number {
   return Math.min(1, Math.max(0, cur.value / cur.max));
 }
 
+/**
+ * Percent over the weights of the nodes that will run: the finished ones, plus
+ * the running node's weight times its step fraction, so that the bar moves
+ * with the steps (and with time, once node durations are learned).
+ */
 function withPercent(state: ProgressState): ProgressState {
   if (state.phase === 'completed') return state.percent === 100 ? state : { ...state, percent: 100 };
-  const total = effectiveTotal(state);
-  const raw = total > 0 ? (100 * (doneCount(state) + currentFraction(state))) / total : 0;
+  const w = (id: string) => state.weights[id] ?? 1;
+  let total = 0;
+  let done = 0;
+  for (const id of state.graph.counted) {
+    if (state.cached.has(id)) continue;
+    total += w(id);
+    if (state.done.has(id)) done += w(id);
+  }
+  const cur = state.current?.countedAs;
+  const raw = total > 0 ? (100 * (done + (cur ? currentFraction(state) * w(cur) : 0))) / total : 0;
   const percent = Math.max(state.percent, Math.min(100, raw));
   return percent === state.percent ? state : { ...state, percent };
 }

@@ -294,6 +294,12 @@ export class Engine implements WorkerReports {
     this.withdrawWaiting(() => true);
   }
 
+  /** Pending jobs changed places (queue-handling.ts): told, and jobs waiting on workers are taken back. */
+  queueMoved(ids: string[]): void {
+    this.bus.publish({ type: 'queue.reordered', ids });
+    this.withdrawWaiting(() => true);
+  }
+
   async setPriority(id: string, priority: number): Promise<Job> {
     await this.requirePending(id);
     const job = await this.store.setPriority(id, priority);

@@ -57,6 +57,8 @@ export interface JobListItem {
   name: string | null;
   status: JobStatus;
   priority: number;
+  /** the fair-share tag: at equal priority, lower runs sooner */
+  fair: number;
   position: number;
   createdAt: number;
   startedAt: number | null;

@@ -315,4 +315,12 @@ export interface JobStore {
    * `endedAt` (a transfer of an earlier run never marks a later one); false when nothing was written.
    */
   saveCollection(record: CollectionRecord): Promise<boolean>;
+  // ---- queue handling (move a selection to the top or bottom, one job by one place) ----
+  /**
+   * Sets the priority, fair-share tag and position of pending jobs in one commit (the caller computed them, see
+   * domain/queue-moves.ts); jobs no longer pending are skipped. Resolves how many moved.
+   */
+  placePending(
+    placements: readonly { id: string; priority: number; fair: number; position: number }[],
+  ): Promise<number>;
 }

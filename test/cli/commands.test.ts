@@ -315,9 +315,13 @@ describe('history, workers, watch', () => {
   test('workers lists the simulated worker', async () => {
     const r = await runCli(['workers'], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^w1 +http:\/\/127\.0\.0\.1:\d+ +online/m);
+    assert.match(r.stdout, /^ID +URL +STATE +CAP +TAGS +JOBS +LAST HOUR/m);
+    assert.match(r.stdout, /^w1 +http:\/\/127\.0\.0\.1:\d+ +online +\d+ .*\d+ done, \d+ failed/m);
     const j = JSON.parse((await runCli(['workers', '--json'], env)).stdout);
     assert.equal(j[0].id, 'w1');
+    assert.equal(j[0].mode, 'active');
+    assert.ok(Array.isArray(j[0].tags));
+    assert.equal(j[0].quarantined_until, null);
   });
 
   test('watch prints a line per change and exits 0 on Ctrl-C', async () => {

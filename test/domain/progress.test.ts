@@ -128,24 +128,25 @@ function checkSamplerRate(steps: readonly Step[]): void {
 }
 
 const START = ['execution_start starting 0.0 -', 'execution_cached starting 0.0 -'];
-const SAVE = [
-  'progress_state indeterminate 50.0 -',
-  'executing indeterminate 50.0 -',
+/** The save node after a sampler of `steps` steps: a sampler weighs its steps, the save node one. */
+const save = (steps: number) => [
+  `progress_state indeterminate ${((100 * steps) / (steps + 1)).toFixed(1)} -`,
+  `executing indeterminate ${((100 * steps) / (steps + 1)).toFixed(1)} -`,
   'executed indeterminate 100.0 -',
   'progress_state indeterminate 100.0 -',
 ];
 const END = ['execution_success completed 100.0 -', 'executing completed 100.0 -'];
 
 describe('progress replaying recorded ComfyUI runs', () => {
-  test('01 normal run: indeterminate, 10 steps to 50 %, save, 100 % on success', () => {
+  test('01 normal run: indeterminate, 10 steps to 91 % (a sampler weighs its steps), save, 100 % on success', () => {
     const { promptId, steps } = replay('01_post_prompt', recordedMessages('01_basic_fake_sampler'));
     assert.deepEqual(rows(promptId, steps), [
       ...START,
       'progress_state indeterminate 0.0 -',
       'executing indeterminate 0.0 -',
-      ...samplerRows(10, 0.5),
-      'progress_state running 50.0 10/10',
-      ...SAVE,
+      ...samplerRows(10, 10 / 11),
+      'progress_state running 90.9 10/10',
+      ...save(10),
       ...END,
     ]);
     checkInvariants(steps, promptId);
@@ -179,9 +180,9 @@ describe('progress replaying recorded ComfyUI runs', () => {
     assert.deepEqual(rows(promptId, steps), [
       ...START,
       'progress_state indeterminate 0.0 -',
-      ...samplerRows(10, 0.5, ['progress_state']),
-      'progress_state running 50.0 10/10',
-      ...SAVE.filter((r) => !r.startsWith('executing')),
+      ...samplerRows(10, 10 / 11, ['progress_state']),
+      'progress_state running 90.9 10/10',
+      ...save(10).filter((r) => !r.startsWith('executing')),
       'execution_success completed 100.0 -',
     ]);
     checkInvariants(steps, promptId);
@@ -196,8 +197,8 @@ describe('progress replaying recorded ComfyUI runs', () => {
     assert.deepEqual(rows(promptId, steps), [
       ...START,
       'executing indeterminate 0.0 -',
-      ...samplerRows(10, 0.5, ['progress']),
-      'executing indeterminate 50.0 -',
+      ...samplerRows(10, 10 / 11, ['progress']),
+      'executing indeterminate 90.9 -',
       'executed indeterminate 100.0 -',
       ...END,
     ]);
@@ -211,9 +212,9 @@ describe('progress replaying recorded ComfyUI runs', () => {
       ...START,
       'progress_state indeterminate 0.0 -',
       'executing indeterminate 0.0 -',
-      ...samplerRows(5, 0.5),
-      'progress_state running 50.0 5/5',
-      ...SAVE,
+      ...samplerRows(5, 5 / 6),
+      'progress_state running 83.3 5/5',
+      ...save(5),
       ...END,
     ]);
     checkInvariants(steps, promptId);
@@ -261,9 +262,9 @@ describe('progress replaying recorded ComfyUI runs', () => {
       ...START,
       'progress_state indeterminate 0.0 -',
       'executing indeterminate 0.0 -',
-      ...samplerRows(30, 0.5, undefined, 5),
-      'execution_interrupted cancelled 8.3 5/30',
-      'executing cancelled 8.3 5/30',
+      ...samplerRows(30, 30 / 31, undefined, 5),
+      'execution_interrupted cancelled 16.1 5/30',
+      'executing cancelled 16.1 5/30',
     ]);
     checkInvariants(steps, promptId);
     const last = steps.at(-1)!.snap;
@@ -279,7 +280,7 @@ describe('progress replaying recorded ComfyUI runs', () => {
       'progress_state indeterminate 0.0 -',
       'executing indeterminate 0.0 -',
     ]);
-    assert.deepEqual(r.slice(4, 64), samplerRows(30, 0.5));
+    assert.deepEqual(r.slice(4, 64), samplerRows(30, 30 / 31));
     assert.deepEqual(r.slice(-2), END);
     checkInvariants(steps, promptId);
     checkSamplerRate(steps);
@@ -291,9 +292,9 @@ describe('progress replaying recorded ComfyUI runs', () => {
       ...START,
       'progress_state indeterminate 0.0 -',
       'executing indeterminate 0.0 -',
-      ...samplerRows(10, 0.5, undefined, 3),
-      'execution_error failed 15.0 3/10',
-      'executing failed 15.0 3/10',
+      ...samplerRows(10, 10 / 11, undefined, 3),
+      'execution_error failed 27.3 3/10',
+      'executing failed 27.3 3/10',
     ]);
     checkInvariants(steps, promptId);
     assert.deepEqual(steps.at(-1)!.snap.error, {
@@ -314,7 +315,7 @@ describe('progress replaying recorded ComfyUI runs', () => {
       (s) => s.message.type === 'progress_state' && s.snap.currentNode?.step?.value === 7,
     );
     assert.ok(jump);
-    assert.equal(jump.snap.percent, 35);
+    assert.equal(jump.snap.percent, 700 / 11);
     // The four steps missed while disconnected are one sample of 4 steps: the rate stays per step.
     assert.ok(jump.snap.itPerSec !== null && jump.snap.itPerSec > 5);
     assert.equal(steps.at(-1)!.snap.status, 'completed');

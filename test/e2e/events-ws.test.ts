@@ -161,6 +161,11 @@ describe('the event websocket against the simulator', () => {
       (m) => m.type === 'job.started' && m.job.prompt_id === queued.body.prompt_id,
       'the reordered job to start',
     );
+    // Handed to the worker, it is "waiting" until ComfyUI starts it: its progress says when.
+    await c.waitForText(
+      (m) => m.type === 'progress' && m.job_id === queued.body.prompt_id && m.progress?.status !== 'queued',
+      'the reordered job to run',
+    );
 
     const q = await http('GET', `${base}/api/admin/queue`);
     assert.equal(q.status, 200);

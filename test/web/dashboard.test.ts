@@ -95,20 +95,30 @@ describe('the dashboard in a browser', { skip: NO_BROWSER }, () => {
     );
     await card('alpha renamed').waitFor();
 
-    await card('bravo').getByTestId('priority-up').click();
-    await until(async () => ((await job(ids.bravo!)).priority === 1 ? true : undefined), 'priority 1');
+    // Up and down move by one place, not by priority.
+    await card('bravo').getByTestId('move-up').click();
+    await until(
+      async () => ((await queue()).pending[0]?.prompt_id === ids.bravo ? true : undefined),
+      'bravo first',
+    );
     await page.getByTestId('job-card').first().filter({ hasText: 'bravo' }).waitFor();
-    await card('bravo').getByTestId('priority-down').click();
-    await until(async () => ((await job(ids.bravo!)).priority === 0 ? true : undefined), 'priority 0');
+    assert.equal((await job(ids.bravo!)).priority, 0);
+    await card('bravo').getByTestId('move-down').click();
+    await until(
+      async () => ((await queue()).pending[1]?.prompt_id === ids.bravo ? true : undefined),
+      'bravo second',
+    );
   });
 
   test('delete one, several selected, and cancel, from the UI', async () => {
     for (const name of ['delta', 'echo', 'foxtrot', 'golf']) await enqueue(name);
     await card('golf').waitFor();
     await card('delta').getByTestId('delete').click();
+    await page.getByTestId('confirm-yes').click();
     await card('echo').getByRole('checkbox').check();
     await card('foxtrot').getByRole('checkbox').check();
     await page.getByTestId('delete-selected').click();
+    await page.getByTestId('confirm-yes').click();
     for (const name of ['delta', 'echo', 'foxtrot'])
       await until(
         async () =>
@@ -132,6 +142,8 @@ describe('the dashboard in a browser', { skip: NO_BROWSER }, () => {
     await card('charlie').click();
     const detail = page.getByTestId('job-detail');
     await detail.getByText(ids.charlie!).waitFor();
+    await detail.getByTestId('detail-steps').filter({ hasText: '30' }).waitFor();
+    await detail.getByText('Every input of the graph').click();
     await detail.getByText('KSampler #3').first().waitFor();
     await screenshot(page, '03-job-detail');
     await page.keyboard.press('Escape');

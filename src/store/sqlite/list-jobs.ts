@@ -21,7 +21,7 @@ import { type JobListItem, type JobPage, type JobQuery, type JobSort, sortValue 
 
 // A batch's item has no name of its own: it is shown as `<batch name>/<index>` (migration 0007).
 const COLUMNS = `id, coalesce(name, (SELECT b.name FROM batches b WHERE b.id = coalesce(jobs.batch_id, jobs.batch_past))
-    || '/' || jobs.batch_index) AS name, status, priority, position, created_at, started_at, ended_at, worker, attempts,
+    || '/' || jobs.batch_index) AS name, status, priority, fair, position, created_at, started_at, ended_at, worker, attempts,
   error, outputs, client_id, flagged, workflow_id, duration`;
 
 const SORT_COLUMN: Record<JobSort, string> = {
@@ -106,6 +106,7 @@ interface ListRow {
   flagged: number;
   workflow_id: string | null;
   duration: number;
+  fair: number;
 }
 
 function toItem(r: ListRow): JobListItem {
@@ -114,6 +115,7 @@ function toItem(r: ListRow): JobListItem {
     name: r.name,
     status: r.status,
     priority: r.priority,
+    fair: r.fair,
     position: r.position,
     createdAt: r.created_at,
     startedAt: r.started_at,

@@ -43,6 +43,7 @@ import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
+import { preparePlacement } from './place-pending.js';
 import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
@@ -153,6 +154,7 @@ export class SqliteJobStore implements JobStore {
     this.search = null;
     this.thumbs = null;
     this.collectionRows = null;
+    this.placement = null;
   }
 
   /** A row as a Job, a batch's job with its graph derived from its batch. */
@@ -615,6 +617,18 @@ export class SqliteJobStore implements JobStore {
   async saveCollection(record: CollectionRecord): Promise<boolean> {
     const rows = this.collections;
     return this.write(() => rows.save(record));
+  }
+
+  // ---- queue handling ----
+  private placement: ReturnType<typeof preparePlacement> | null = null;
+
+  async placePending(
+    placements: readonly { id: string; priority: number; fair: number; position: number }[],
+  ): Promise<number> {
+    if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
+    this.placement ??= preparePlacement(this.db);
+    const placement = this.placement;
+    return this.write(() => placement.run(placements));
   }
 }
 

@@ -13,6 +13,7 @@ import type {
   Job,
   JobFull,
   JobStatus,
+  QueueSelection,
   Telemetry,
 } from './types.js';
 
@@ -97,8 +98,22 @@ export class QueueClient {
     return parsed as T;
   }
 
-  adminQueue(limit = 500): Promise<AdminQueue> {
-    return this.request('GET', `/api/admin/queue?limit=${limit}`);
+  adminQueue(opts: { limit?: number; offset?: number; q?: string } = {}): Promise<AdminQueue> {
+    const p = new URLSearchParams({ limit: String(opts.limit ?? 100) });
+    if (opts.offset) p.set('offset', String(opts.offset));
+    if (opts.q?.trim()) p.set('q', opts.q.trim());
+    return this.request('GET', `/api/admin/queue?${p.toString()}`);
+  }
+
+  /** Deletes or moves a selection of pending jobs (POST /api/pqueue/bulk). */
+  bulk(action: 'delete' | 'top' | 'bottom', sel: QueueSelection): Promise<{ action: string; count: number }> {
+    const body = 'ids' in sel ? { action, prompt_ids: sel.ids } : { action, match: { q: sel.q }, except: sel.except };
+    return this.request('POST', '/api/pqueue/bulk', body);
+  }
+
+  /** Moves a pending job one place up (-1) or down (1). */
+  moveBy(id: string, by: -1 | 1): Promise<{ moved: boolean }> {
+    return this.request('POST', `/api/pqueue/jobs/${encodeURIComponent(id)}/move`, { by });
   }
 
   /** Whether ComfyUI's own web UI opens through comfy-queue at `path`. */
@@ -171,8 +186,9 @@ export class QueueClient {
     const params = new URLSearchParams({
       status: (q.statuses.length ? q.statuses : FINISHED).join(','),
       limit: String(limit),
-      sort: 'created_at',
-      order: q.sort === 'oldest' ? 'asc' : 'desc',
+      // The time a tile shows is when the job ended: that is what newest/oldest sort on.
+      sort: q.sort === 'longest' || q.sort === 'shortest' ? 'execution_duration' : 'ended_at',
+      order: q.sort === 'oldest' || q.sort === 'shortest' ? 'asc' : 'desc',
     });
     if (q.from !== null) params.set('since', String(q.from));
     if (q.to !== null) params.set('until', String(q.to));
@@ -193,7 +209,9 @@ export class QueueClient {
       name: j.display_name,
       status: j.status,
       created_at: j.created_at,
+      started_at: j.started_at,
       ended_at: j.ended_at,
+      duration_ms: j.started_at && j.ended_at ? j.ended_at - j.started_at : null,
       worker: j.worker,
       flagged: j.flagged,
       workflow_id: j.workflow_id,

@@ -85,7 +85,8 @@ export interface JobFull extends Job {
 /** A card of GET /api/admin/queue. */
 export interface JobCard {
   prompt_id: string;
-  status: 'running' | 'queued' | string;
+  /** running: its worker executes it; waiting: handed to a worker, in that ComfyUI's queue; queued: pending here */
+  status: 'running' | 'waiting' | 'queued' | string;
   workflow_name: string;
   queued_at: number;
   started_at: number | null;
@@ -103,6 +104,19 @@ export interface JobCard {
   requires?: string[];
   /** why a queued job cannot start yet (a model, tag or node type no online worker has) */
   waiting?: { reason: string; since: number; fails_at: number | null } | null;
+  retries?: number;
+  estimate?: { expected_ms: number | null; starts_in_ms?: number | null; starts_in?: string | null } | null;
+  /** handed jobs: their worker's state and since when */
+  worker_state?: string | null;
+  worker_state_since?: number | null;
+  /** handed jobs: when their worker last said anything about them */
+  last_message_at?: number | null;
+}
+
+export interface WorkerPresence {
+  id: string;
+  state: string;
+  since: number | null;
 }
 
 export type Counts = Partial<Record<JobStatus, number>>;
@@ -111,8 +125,18 @@ export interface AdminQueue {
   paused: boolean;
   jobs: JobCard[];
   pending_total: number;
+  running_total?: number;
+  waiting_total?: number;
+  offset?: number;
+  q?: string | null;
+  /** with `q`: how many pending jobs match */
+  matched?: number | null;
+  workers?: WorkerPresence[];
   counts: Counts;
 }
+
+/** Which pending jobs a bulk action takes: listed ones, or all matching a search less some. */
+export type QueueSelection = { ids: string[] } | { q: string; except: string[] };
 
 export interface Telemetry {
   at: number;
@@ -201,7 +225,10 @@ export interface HistoryItem {
   name: string;
   status: JobStatus;
   created_at: number;
+  started_at: number | null;
   ended_at: number | null;
+  /** ended_at − started_at, null unless both are set */
+  duration_ms: number | null;
   worker: string | null;
   flagged: boolean;
   workflow_id: string | null;
@@ -217,7 +244,8 @@ export interface HistoryQuery {
   text: string;
   worker: string;
   flagged: boolean;
-  sort: 'newest' | 'oldest';
+  /** newest/oldest: by when they ended (the time shown); longest/shortest: by how long they ran */
+  sort: 'newest' | 'oldest' | 'longest' | 'shortest';
 }
 
 export interface HistoryPage {

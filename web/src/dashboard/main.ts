@@ -4,7 +4,7 @@ import { mountQueueUi } from '../mount.js';
 
 const params = new URLSearchParams(location.search);
 const poll = Number.parseInt(params.get('poll') ?? '', 10);
-document.documentElement.style.background = '#18181b';
+// The app's root paints the whole page in its theme's background.
 document.body.style.margin = '0';
 mountQueueUi(document.getElementById('app')!, {
   token: params.get('token'),

@@ -53,3 +53,9 @@ export function rate(itPerSec: number | null | undefined): string {
   if (itPerSec === null || itPerSec === undefined) return '– it/s';
   return itPerSec >= 1 ? `${itPerSec.toFixed(1)} it/s` : `${(1 / itPerSec).toFixed(1)} s/it`;
 }
+
+/** How long a job ran: tenths of a second below 10 s (short jobs are not all "0s"), else as `duration`. */
+export function runTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '–';
+  return ms < 10_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)}s` : duration(ms);
+}

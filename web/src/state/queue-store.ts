@@ -14,9 +14,12 @@ import type {
   JobCard,
   PreviewFrame,
   Progress,
+  QueueSelection,
   Telemetry,
+  WorkerPresence,
   WorkerSummary,
 } from '../api/types.js';
+import { ApiError } from '../api/client.js';
 import { moveCard, reorderPlan } from '../lib/reorder.js';
 
 export interface FinishedNote {
@@ -44,6 +47,16 @@ export interface QueueState {
   finished: FinishedNote[];
   /** counts the worker events seen: the Workers screen re-reads the farm when it changes */
   workerEvents: number;
+  /** bumped by every queue read: the queue list reloads the rows it shows */
+  revision: number;
+  /** each worker's state and since when (the offline banner) */
+  presence: WorkerPresence[];
+  /** when the last progress message of each handed job arrived: a silent one is stale */
+  progressAt: Record<string, number>;
+  /** false while comfy-queue does not answer: the page shows the last state as stale */
+  reachable: boolean;
+  /** when comfy-queue last answered */
+  lastOkAt: number | null;
 }
 
 export type QueueStore = ReturnType<typeof createQueueStore>;
@@ -65,6 +78,11 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
     workers: [],
     finished: [],
     workerEvents: 0,
+    revision: 0,
+    presence: [],
+    progressAt: {},
+    reachable: true,
+    lastOkAt: null,
   });
 
   let refreshing: Promise<void> | null = null;
@@ -73,18 +91,29 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
 
   async function readQueue(): Promise<void> {
     try {
-      const q = await client.adminQueue();
+      const q = await client.adminQueue({ limit: 100 });
       state.paused = q.paused;
       state.cards = q.jobs;
       state.pendingTotal = q.pending_total;
       state.counts = q.counts;
-      for (const c of q.jobs) if (c.progress) state.progress[c.prompt_id] = c.progress;
-      const running = new Set(q.jobs.filter((c) => c.status === 'running').map((c) => c.prompt_id));
-      for (const id of Object.keys(state.progress)) if (!running.has(id)) forget(id);
+      state.presence = q.workers ?? [];
+      for (const c of q.jobs) {
+        if (c.progress) state.progress[c.prompt_id] = c.progress;
+        if (c.last_message_at && !(state.progressAt[c.prompt_id]! > c.last_message_at))
+          state.progressAt[c.prompt_id] = c.last_message_at;
+      }
+      const handed = new Set(q.jobs.filter((c) => c.status === 'running' || c.status === 'waiting').map((c) => c.prompt_id));
+      for (const id of Object.keys(state.progress)) if (!handed.has(id)) forget(id);
+      for (const id of Object.keys(state.progressAt)) if (!handed.has(id)) delete state.progressAt[id];
       state.loaded = true;
       state.error = null;
+      state.reachable = true;
+      state.lastOkAt = Date.now();
+      state.revision++;
     } catch (err) {
-      state.error = (err as Error).message;
+      // Not answering at all (a network error, not an HTTP answer): the page says it reconnects.
+      if (err instanceof ApiError) state.error = err.message;
+      else state.reachable = false;
     }
   }
 
@@ -142,9 +171,17 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
         for (const r of msg.running) if (r.progress) state.progress[r.job.prompt_id] = r.progress;
         void refresh();
         return;
-      case 'progress':
+      case 'progress': {
         if (msg.progress) state.progress[msg.job_id] = msg.progress;
+        state.progressAt[msg.job_id] = Date.now();
+        // A job waiting in its worker's own queue started: no queue event says so, its progress does.
+        const card = state.cards.find((c) => c.prompt_id === msg.job_id);
+        if (card?.status === 'waiting' && msg.progress && msg.progress.status !== 'queued') {
+          card.status = 'running';
+          refreshSoon();
+        }
         return;
+      }
       case 'telemetry': {
         const { type: _type, ...t } = msg;
         state.telemetry = t;
@@ -162,6 +199,7 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
       state.workerEvents++;
       const w = state.workers.find((x) => x.id === msg.worker);
       if (w) w.state = msg.type.slice('worker.'.length);
+      refreshSoon(); // the queue's cards and offline banners follow their worker
       return;
     }
     if ('job' in msg && msg.job && ['job.finished', 'job.failed', 'job.cancelled'].includes(msg.type)) {
@@ -189,6 +227,7 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
       state: (s, at) => {
         state.live = s;
         state.nextPollAt = at;
+        if (s === 'live') state.reachable = true;
       },
     },
   );
@@ -199,7 +238,11 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
       state.error = null;
       return out;
     } catch (err) {
-      state.error = (err as Error).message;
+      if (err instanceof ApiError) state.error = err.message;
+      else {
+        state.reachable = false;
+        state.error = 'comfy-queue did not answer: nothing was changed.';
+      }
       return undefined;
     } finally {
       if (state.live !== 'live') void refresh();
@@ -212,21 +255,26 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
     rename: (id: string, name: string | null) => act(() => client.rename(id, name)),
     setPriority: (id: string, priority: number) => act(() => client.setPriority(id, priority)),
     cancel: (id: string) => act(() => client.cancel(id)),
+    /** Deletes or moves a selection of pending jobs; resolves how many changed. */
+    bulk: (action: 'delete' | 'top' | 'bottom', sel: QueueSelection) => act(() => client.bulk(action, sel)),
+    /** Moves a pending job one place up or down in run order. */
+    moveBy: (id: string, by: -1 | 1) => act(() => client.moveBy(id, by)),
     remove: (ids: string[]) =>
       act(async () => {
         state.cards = state.cards.filter((c) => !ids.includes(c.prompt_id));
         return client.remove(ids);
       }),
     /** Moves a pending card before `beforeId` (null: to the end) and tells the server. */
-    move: (id: string, beforeId: string | null) =>
+    move: (id: string, beforeId: string | null, around?: JobCard[]) =>
       act(async () => {
-        const pending = state.cards.filter((c) => c.status !== 'running');
+        const pending = around ?? state.cards.filter((c) => c.status === 'queued');
         const plan = reorderPlan(pending, id, beforeId);
         if (!plan) return;
-        state.cards = [
-          ...state.cards.filter((c) => c.status === 'running'),
-          ...moveCard(pending, id, beforeId, plan.priority),
-        ];
+        if (!around)
+          state.cards = [
+            ...state.cards.filter((c) => c.status !== 'queued'),
+            ...moveCard(pending, id, beforeId, plan.priority),
+          ];
         if (plan.priority !== null) await client.setPriority(id, plan.priority);
         await client.reorder(plan.ids);
       }),
