@@ -210,6 +210,7 @@ async function startLocked(
     now: Date.now,
     randomBytes,
     newId: randomUUID,
+    collecting: config.collect.kind !== 'off',
     log: log.child({ component: 'batches' }),
   });
   const trackerFiles = join(dataDir, 'outputs');
@@ -322,7 +323,13 @@ async function startLocked(
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
     history: { thumbnails, fetchFile },
-    batches: { batches, tracker, filesDir: trackerFiles, now: Date.now },
+    batches: {
+      batches,
+      tracker,
+      filesDir: trackerFiles,
+      now: Date.now,
+      collected: (job) => collection.outputs.collected(job),
+    },
     outputs: collection.outputs,
     farm: {
       now: Date.now,

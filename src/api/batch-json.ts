@@ -43,8 +43,15 @@ export function batchJson(p: BatchProgress): Record<string, unknown> {
   };
 }
 
-/** A job as the render tracker shows it: its index, seed, traits and tracker status. */
-export function trackerJobJson(job: Job, batch: BatchRecord | null): Record<string, unknown> {
+/**
+ * A job as the render tracker shows it: its index, seed, traits and tracker status. `collected`:
+ * whether its outputs are stored where the server collects them (null: collection is off).
+ */
+export function trackerJobJson(
+  job: Job,
+  batch: BatchRecord | null,
+  collected: boolean | null = null,
+): Record<string, unknown> {
   const values = batch && job.batch ? itemValues(batch.spec, job.batch.index) : null;
   const external = (job.outputs?.external as { files?: unknown[] } | undefined)?.files ?? null;
   return {
@@ -52,7 +59,7 @@ export function trackerJobJson(job: Job, batch: BatchRecord | null): Record<stri
     batch: batch?.name ?? null,
     batch_id: job.batch?.id ?? null,
     index: job.batch?.index ?? null,
-    status: trackerStatus({ status: job.status, flagged: job.flagged, done: job.done === true }, null),
+    status: trackerStatus({ status: job.status, flagged: job.flagged, done: job.done === true }, collected),
     queue_status: job.status,
     seed: values?.seed ?? null,
     traits: values?.traits ?? null,

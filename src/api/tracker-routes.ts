@@ -21,7 +21,7 @@ import { isTrackerStatus, TRACKER_STATUSES, type TrackerStatus } from '../domain
 import type { BatchService } from '../engine/batches.js';
 import type { Engine } from '../engine/engine.js';
 import { DEFAULT_EXTERNAL_WORKER, type ExternalOutput, type TrackerService } from '../engine/tracker.js';
-import type { BatchRecord } from '../store/batch-types.js';
+import { type BatchRecord, countsWithCollection } from '../store/batch-types.js';
 import { trackerJobJson } from './batch-json.js';
 import { parseWith } from './validate.js';
 
@@ -32,6 +32,8 @@ export interface TrackerRouteOptions {
   /** where uploaded outputs are stored (TrackerOptions.filesDir) */
   filesDir: string;
   now: () => number;
+  /** whether a completed job's outputs are collected (null: collection is off); null for every job when absent */
+  collected?: (job: Job) => Promise<boolean | null>;
 }
 
 const StatusBody = z.strictObject({
@@ -77,11 +79,14 @@ function statusesOf(raw: string | string[] | undefined): TrackerStatus[] {
   return parts as TrackerStatus[];
 }
 
+/** Indexes, offsets and limits beyond this are refused (SQLite integers are 64-bit; no batch is near it). */
+const MAX_INT_PARAM = 2 ** 31 - 1;
+
 function intParam(raw: string | undefined, what: string, min: number): number | null {
   if (raw === undefined || raw === '') return null;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min)
-    throw new QueueError('INVALID_QUERY', `${what} must be an integer ≥ ${min}`);
+  if (!Number.isSafeInteger(n) || n < min || n > MAX_INT_PARAM)
+    throw new QueueError('INVALID_QUERY', `${what} must be an integer from ${min} to ${MAX_INT_PARAM}`);
   return n;
 }
 
@@ -108,7 +113,8 @@ export function registerTrackerRoutes(app: FastifyInstance, o: TrackerRouteOptio
     if (!cache.has(job.batch.id)) cache.set(job.batch.id, await engine.store.getBatch(job.batch.id));
     return cache.get(job.batch.id) ?? null;
   };
-  const json = async (job: Job) => trackerJobJson(job, await batchOf(job, new Map()));
+  const collected = async (job: Job) => (job.status === 'completed' && o.collected ? o.collected(job) : null);
+  const json = async (job: Job) => trackerJobJson(job, await batchOf(job, new Map()), await collected(job));
 
   for (const base of ['', '/api/pqueue/tracker']) {
     app.get<{ Querystring: { worker?: string } }>(`${base}/next-job`, async (req, reply) => {
@@ -182,14 +188,15 @@ export function registerTrackerRoutes(app: FastifyInstance, o: TrackerRouteOptio
         });
         const cache = new Map<number, BatchRecord | null>();
         const jobs = [];
-        for (const job of page.jobs) jobs.push(trackerJobJson(job, await batchOf(job, cache)));
+        for (const job of page.jobs)
+          jobs.push(trackerJobJson(job, await batchOf(job, cache), await collected(job)));
         return { jobs, next_cursor: page.next ? `${page.next.batchId}:${page.next.index}` : null };
       });
 
     app.get(`${base}/stats`, async () => {
       const now = o.now();
       const [counts, queue, totals, perMinute, running] = await Promise.all([
-        engine.store.trackerCounts(),
+        engine.store.trackerCounts().then((c) => countsWithCollection(c, batches.collecting)),
         engine.store.counts(),
         engine.store.workerTotals(now - HOUR_MS),
         engine.store.finishedPerMinute(now - HOUR_MS),

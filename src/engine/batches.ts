@@ -9,7 +9,13 @@ import { QueueError } from '../domain/errors.js';
 import { itemIds } from '../domain/ids.js';
 import type { Job, PromptGraph } from '../domain/job.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
-import type { BatchCounts, BatchPatch, BatchRecord, RerunSelection } from '../store/batch-types.js';
+import {
+  type BatchCounts,
+  type BatchPatch,
+  type BatchRecord,
+  countsWithCollection,
+  type RerunSelection,
+} from '../store/batch-types.js';
 import type { Engine } from './engine.js';
 
 export interface BatchServiceOptions {
@@ -17,6 +23,8 @@ export interface BatchServiceOptions {
   /** random bytes (the item ids' prefix and a random batch's seed base) */
   randomBytes: (n: number) => Uint8Array;
   newId: () => string;
+  /** whether finished items' outputs are collected (an item is `working` to the tracker until they are) */
+  collecting?: boolean;
   log?: Logger;
 }
 
@@ -55,6 +63,11 @@ export class BatchService {
     private readonly opts: BatchServiceOptions,
   ) {
     this.log = opts.log ?? silentLogger;
+  }
+
+  /** whether finished items' outputs are collected */
+  get collecting(): boolean {
+    return this.opts.collecting === true;
   }
 
   private get store() {
@@ -128,7 +141,7 @@ export class BatchService {
 
   private async progressOf(batch: BatchRecord): Promise<BatchProgress> {
     const now = this.opts.now();
-    const counts = await this.store.batchCounts(batch.id);
+    const counts = countsWithCollection(await this.store.batchCounts(batch.id), this.collecting);
     const since = Math.max(batch.createdAt, now - PACE_WINDOW_MS);
     const finished = await this.store.batchFinishedSince(batch.id, since);
     const minutes = Math.max(now - since, 1_000) / 60_000;

@@ -36,6 +36,17 @@ export class Outputs {
     return collectionJson(job, record ?? null, c ? { since: c.since, target: c.target.name } : null);
   }
 
+  /**
+   * Whether a completed job's outputs are stored; null when collection is off. A job an external
+   * worker reported complete (the tracker's API) stored its file with the report.
+   */
+  async collected(job: Job): Promise<boolean | null> {
+    if (!this.collector) return null;
+    if (job.outputs && 'external' in job.outputs) return true;
+    const [record] = await this.store.getCollections([job.id]);
+    return record?.state === 'stored' && record.endedAt === job.endedAt;
+  }
+
   /** Collected file `n` (from 1) of a job; QueueError when there is none. */
   async open(job: Job, n: number): Promise<CollectedOutput> {
     const [record] = await this.store.getCollections([job.id]);

@@ -49,8 +49,23 @@ export interface BatchCounts {
   flagged: number;
   /** completed and marked done by a client */
   done: number;
+  /** completed, neither flagged nor done, whose outputs are not (yet) stored by the output collector */
+  uncollected: number;
   /** the same items by the tracker's statuses (collection off: a completed job is complete) */
   tracker: Record<TrackerStatus, number>;
+}
+
+/**
+ * The counts as the tracker states them while outputs are collected: a completed item is
+ * `working` until its files are stored (trackerStatus with `collected`).
+ */
+export function countsWithCollection(counts: BatchCounts, collecting: boolean): BatchCounts {
+  if (!collecting || counts.uncollected === 0) return counts;
+  const t = counts.tracker;
+  return {
+    ...counts,
+    tracker: { ...t, complete: t.complete - counts.uncollected, working: t.working + counts.uncollected },
+  };
 }
 
 export interface BatchPatch {

@@ -4,6 +4,8 @@
  * the bound trait, the sweep values and the file name it was given.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { startSimulator } from '../../src/sim/index.js';
 import { http, simExecutions, startTestServer, t2iPrompt, until } from '../helpers/harness.js';
@@ -54,7 +56,18 @@ test('a batch of seeds × traits × a 2×3 sweep runs every item once, as asked,
     120_000,
   );
   assert.equal(finished.counts.completed, total);
-  assert.equal(finished.tracker.complete, total);
+  // Complete once each item's image is stored in the collect folder, named <batch>/<index>.png.
+  await until(
+    async () => {
+      const r = await http('GET', `${server.url}/api/pqueue/batches/${id}`);
+      return r.body.tracker.complete === total ? true : undefined;
+    },
+    'every item collected',
+    120_000,
+  );
+  const collected = readdirSync(join(server.dataDir, 'outputs', 'grid'));
+  assert.equal(collected.length, total);
+  for (let index = 1; index <= total; index++) assert.ok(collected.includes(`${index}.png`), `${index}.png`);
 
   // Every item ran exactly once across the workers, and nothing else ran.
   const ran = (await Promise.all(sims.map((s) => simExecutions(s.url)))).flat();

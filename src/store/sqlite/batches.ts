@@ -135,7 +135,19 @@ const TRACKER_SQL: Record<TrackerStatus, string> = {
   flagged: `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`,
 };
 
-function tally(rows: { status: string; flagged: number; tracker: string | null; n: number }[]): BatchCounts {
+/** Whether a completed item's outputs of its latest run are stored where the server collects them (migration 0008). */
+const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
+  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
+
+interface CountRow {
+  status: string;
+  flagged: number;
+  tracker: string | null;
+  stored: number;
+  n: number;
+}
+
+function tally(rows: CountRow[]): BatchCounts {
   const out: BatchCounts = {
     pending: 0,
     in_progress: 0,
@@ -144,6 +156,7 @@ function tally(rows: { status: string; flagged: number; tracker: string | null; 
     cancelled: 0,
     flagged: 0,
     done: 0,
+    uncollected: 0,
     tracker: { inactive: 0, working: 0, complete: 0, done: 0, error: 0, flagged: 0 },
   };
   for (const r of rows) {
@@ -153,6 +166,7 @@ function tally(rows: { status: string; flagged: number; tracker: string | null; 
     out.tracker[t] += r.n;
     if (t === 'flagged') out.flagged += r.n;
     if (t === 'done') out.done += r.n;
+    if (t === 'complete' && r.stored === 0) out.uncollected += r.n;
   }
   return out;
 }
@@ -214,9 +228,9 @@ export class SqliteBatches {
       maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
       get: p<[id: number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       list: p<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
-      counts: p<[id: number], { status: string; flagged: number; tracker: string | null; n: number }>(
-        `SELECT status, flagged, tracker, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
-         WHERE batch_id = ? GROUP BY status, flagged, tracker`,
+      counts: p<[id: number], CountRow>(
+        `SELECT status, flagged, tracker, ${STORED} AS stored, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
+         WHERE batch_id = ? GROUP BY status, flagged, tracker, stored`,
       ),
       finishedSince: p<[id: number, since: number], { n: number }>(
         `SELECT count(*) AS n FROM jobs INDEXED BY jobs_batch_status
@@ -272,9 +286,9 @@ export class SqliteBatches {
       setDone: p<[done: string | null, id: string], JobRow>(
         `UPDATE jobs SET tracker = ? WHERE id = ? AND status = 'completed' RETURNING *`,
       ),
-      allCounts: p<[], { status: string; flagged: number; tracker: string | null; n: number }>(
-        `SELECT status, flagged, tracker, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
-         WHERE batch_id IS NOT NULL GROUP BY status, flagged, tracker`,
+      allCounts: p<[], CountRow>(
+        `SELECT status, flagged, tracker, ${STORED} AS stored, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
+         WHERE batch_id IS NOT NULL GROUP BY status, flagged, tracker, stored`,
       ),
       perMinute: p<[since: number], { minute: number; status: string; n: number }>(
         `SELECT (ended_at / 60000) * 60000 AS minute, status, count(*) AS n FROM jobs
