@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { AgentHub } from './agents/server/agent-hub.js';
 import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import type { BacklogLimits } from './api/backlog.js';
 import { DurationIndex } from './engine/duration-index.js';
@@ -126,6 +127,8 @@ export interface RunningServer {
   store: JobStore;
   app: FastifyInstance;
   workers: WorkerDriver[];
+  /** remote agents: enrollment, their ports, the lease sweeper */
+  agents: AgentHub;
   /** makes history thumbnails as jobs finish */
   thumbnails: ThumbnailQueue;
   log: Logger;
@@ -234,7 +237,17 @@ async function startLocked(
     workers.push(d);
   }
   const drivers = new Map(workers.map((w) => [w.id, w]));
+  // Remote agents connect in (src/agents): a port each, registered ones from the start.
+  const agents = new AgentHub(engine, {
+    token: config.token,
+    leaseMs: config.leaseMs,
+    capacity: config.workerCapacity,
+    now: Date.now,
+    log: log.child({ component: 'agents' }),
+  });
   const fetchFile = async (worker: string, file: { filename: string; subfolder: string; type: string }) => {
+    const fromAgent = agents.fetchFile(worker, file);
+    if (fromAgent) return fromAgent;
     const driver = drivers.get(worker);
     if (!driver) throw new Error(`worker ${worker} is not configured`);
     return driver.client.view(file);
@@ -277,7 +290,13 @@ async function startLocked(
     allowHosts: config.allowHosts,
     requestTimeoutMs: config.incomingTimeoutMs,
     telemetry,
-    comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, wsBacklog: config.wsBacklog, log },
+    comfy: {
+      workers,
+      missingNodeGraceMs: config.missingNodeGraceMs,
+      wsBacklog: config.wsBacklog,
+      log,
+      agentFiles: (worker, file) => agents.fetchFile(worker, file),
+    },
     backlog: config.wsBacklog,
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
@@ -290,13 +309,15 @@ async function startLocked(
         drivers.set(id, d);
         return d;
       },
-      dropPushWorker: (id) => {
+      dropPushWorker: async (id) => {
         const at = workers.findIndex((w) => w.id === id);
         if (at >= 0) workers.splice(at, 1);
         drivers.delete(id);
+        await agents.forget(id);
       },
     },
   });
+  await agents.register(app);
   for (const job of await store.listInProgress()) {
     progress.track({
       promptId: job.id,
@@ -306,7 +327,8 @@ async function startLocked(
       targets: job.targets,
     });
   }
-  await engine.start(workers);
+  await engine.start([...workers, ...agents.portsAtStart()]);
+  agents.start();
   retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('[::1]', '127.0.0.1');
@@ -325,6 +347,7 @@ async function startLocked(
     store,
     app,
     workers,
+    agents,
     thumbnails,
     log,
     async close() {
@@ -333,6 +356,7 @@ async function startLocked(
         await app.close();
         thumbnails.close();
         await retention.stop();
+        await agents.stop();
         await engine.stop();
         await store.close();
         await Promise.all(sims.map((s) => s.close()));

@@ -14,6 +14,7 @@ import { jobSearchText } from '../../domain/search-text.js';
 import type { Logger } from '../../logging/logger.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
+  AgentEnrollment,
   EnqueueResult,
   FinishPatch,
   JobStore,
@@ -25,6 +26,7 @@ import type {
   WorkerRecord,
   WorkerTotals,
 } from '../job-store.js';
+import { SqliteAgents } from './agents.js';
 import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
@@ -74,6 +76,7 @@ export class SqliteJobStore implements JobStore {
   private search: SearchIndex | null = null;
   private thumbs: SqliteThumbnails | null = null;
   private workerRows: SqliteWorkers | null = null;
+  private agentRows: SqliteAgents | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -101,6 +104,7 @@ export class SqliteJobStore implements JobStore {
       this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
       this.workerRows = new SqliteWorkers(db);
+      this.agentRows = new SqliteAgents(db);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -459,6 +463,36 @@ export class SqliteJobStore implements JobStore {
   async setSetting(key: string, value: string): Promise<void> {
     const s = this.s;
     await this.write(() => s.setSetting.run(key, value));
+  }
+
+  // ---- remote agents --------------------------------------------------
+
+  private get agents(): SqliteAgents {
+    if (!this.agentRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.agentRows;
+  }
+
+  async saveEnrollment(enrollment: AgentEnrollment): Promise<void> {
+    const rows = this.agents;
+    await this.write(() => rows.save(enrollment));
+  }
+
+  async listEnrollments(): Promise<AgentEnrollment[]> {
+    return this.agents.list();
+  }
+
+  async redeemEnrollment(
+    tokenHash: string,
+    agent: string,
+    credentialHash: string,
+    now: number,
+  ): Promise<AgentEnrollment | null> {
+    const rows = this.agents;
+    return this.write(() => rows.redeem(tokenHash, agent, credentialHash, now));
+  }
+
+  async enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null> {
+    return this.agents.forCredential(credentialHash);
   }
 }
 
