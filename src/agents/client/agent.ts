@@ -279,6 +279,9 @@ class ServerLink implements WorkerReports {
       alive = true;
     });
     if (this.heartbeat) clearInterval(this.heartbeat);
+    // At once too: after a restart, the leases of the jobs it took over may be close to their end.
+    const now = this.claims();
+    if (now.length > 0) this.sendOn(ws, { t: 'renew', jobs: now });
     this.heartbeat = setInterval(() => {
       if (!alive) {
         this.log.warn(`the server stopped answering pings: reconnecting`);
