@@ -113,7 +113,7 @@ export class AgentPort implements WorkerPort {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.socket?.close(4001, 'removed');
+    this.socket?.close(4003, 'removed');
     this.detach(this.socket, 'stopped');
     if (this.ackTimer) clearTimeout(this.ackTimer);
   }
