@@ -268,7 +268,7 @@ async function startLocked(
   );
   const telemetry = new Telemetry({
     dataDir,
-    workers: () => workers,
+    workers: () => [...workers, ...agents.ports.values()],
     now: Date.now,
     log: log.child({ component: 'telemetry' }),
   });

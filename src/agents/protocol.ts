@@ -101,7 +101,7 @@ export type ServerMessage =
   | { t: 'takeBack'; id: string }
   /** these claims are no longer the agent's: interrupt and delete its ComfyUI's copies */
   | { t: 'drop'; jobs: JobClaim[]; reason: string }
-  | { t: 'request'; id: number; op: 'objectInfo' }
+  | { t: 'request'; id: number; op: 'objectInfo' | 'systemStats' }
   | { t: 'request'; id: number; op: 'view'; file: FileRef };
 
 /** The largest piece of an answer in one binary message (the server's websocket limit is 1 MiB). */

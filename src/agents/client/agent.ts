@@ -347,9 +347,15 @@ class ServerLink implements WorkerReports {
     let body: Buffer;
     try {
       body =
-        m.op === 'objectInfo'
-          ? Buffer.from(JSON.stringify(await this.driver.client.objectInfo()))
-          : await this.driver.client.view(m.file);
+        m.op === 'view'
+          ? await this.driver.client.view(m.file)
+          : Buffer.from(
+              JSON.stringify(
+                m.op === 'objectInfo'
+                  ? await this.driver.client.objectInfo()
+                  : await this.driver.client.systemStats(),
+              ),
+            );
     } catch (err) {
       const status = err instanceof ComfyHttpError ? err.status : undefined;
       if (ws.readyState === ws.OPEN)

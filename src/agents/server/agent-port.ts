@@ -151,6 +151,18 @@ export class AgentPort implements WorkerPort {
     return JSON.parse(body.toString()) as Record<string, unknown>;
   }
 
+  /** Its ComfyUI's /system_stats, asked through the agent (telemetry reads it like a push worker's). */
+  readonly client = {
+    systemStats: async (): Promise<Record<string, unknown>> => {
+      const stats = JSON.parse((await this.request({ op: 'systemStats' })).toString()) as Record<
+        string,
+        unknown
+      >;
+      this.systemStats = stats;
+      return stats;
+    },
+  };
+
   /** A file a job produced on the agent's ComfyUI (its /view). */
   fetchFile(file: FileRef): Promise<Buffer> {
     return this.request({ op: 'view', file });
@@ -436,7 +448,9 @@ export class AgentPort implements WorkerPort {
     }
   }
 
-  private request(req: { op: 'objectInfo' } | { op: 'view'; file: FileRef }): Promise<Buffer> {
+  private request(
+    req: { op: 'objectInfo' | 'systemStats' } | { op: 'view'; file: FileRef },
+  ): Promise<Buffer> {
     if (!this.socket) return Promise.reject(new Error(`agent ${this.id} is not connected`));
     const id = this.nextRequest++;
     const timeoutMs = this.opts.requestTimeoutMs ?? 60_000;
