@@ -8,7 +8,7 @@
  * what it already took: each message counts at most once.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Envelope, SequencedMessage } from '../protocol.js';
 
@@ -27,16 +27,28 @@ export class Outbox {
   private seq = 0;
   private entries: Entry[] = [];
   private lines = 0;
+  private readonly acked = new Map<string, number>();
   private readonly file: string;
+
+  /** what the server acknowledged of the entries still in the file, per session */
+  private readonly ackedFile: string;
 
   constructor(dir: string) {
     this.file = join(dir, 'outbox.jsonl');
+    this.ackedFile = join(dir, 'outbox.acked.json');
     if (!existsSync(this.file)) return;
+    let acked: Record<string, number> = {};
+    try {
+      if (existsSync(this.ackedFile)) acked = JSON.parse(readFileSync(this.ackedFile, 'utf8'));
+    } catch {
+      // Written by rename: unreadable only if edited by hand; the server skips what it took anyway.
+    }
+    for (const [session, q] of Object.entries(acked)) this.acked.set(session, q);
     for (const line of readFileSync(this.file, 'utf8').split('\n')) {
       if (!line) continue;
       try {
         const e = JSON.parse(line) as Envelope;
-        if (typeof e.s === 'string' && typeof e.q === 'number' && e.m)
+        if (typeof e.s === 'string' && typeof e.q === 'number' && e.m && e.q > (acked[e.s] ?? 0))
           this.entries.push({ ...e, onDisk: true });
       } catch {
         // A line cut short by a crash mid-write: it was never reported as made.
@@ -88,7 +100,23 @@ export class Outbox {
       const kept = this.entries.filter((e) => e.onDisk);
       writeFileSync(this.file, kept.map((e) => `${line(e)}\n`).join(''));
       this.lines = kept.length;
+    } else {
+      // Acknowledged entries stay in the file until it is rewritten: a restart must skip them.
+      this.acked.set(session, Math.max(q, this.acked.get(session) ?? 0));
+      this.writeAcked();
+      return;
     }
+    // The file holds no acknowledged entry any more.
+    if (this.acked.size > 0) {
+      this.acked.clear();
+      this.writeAcked();
+    }
+  }
+
+  private writeAcked(): void {
+    const tmp = `${this.ackedFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.acked)));
+    renameSync(tmp, this.ackedFile);
   }
 
   /** The connection dropped: what is only in memory goes to disk too (an agent restart replays it). */
