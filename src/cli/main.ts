@@ -19,11 +19,13 @@ const SERVE_USAGE = `Usage:
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
                     [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
                     [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
-                    [--quarantine MIN] [--stall-timeout S]
+                    [--quarantine MIN] [--stall-timeout S] [--lease S]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
-Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
---simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
+Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188;
+--comfy none: none, for a farm of remote agents only); --simulate N starts N simulated
+ComfyUI workers instead, to try it without a GPU. --lease S (default 60,
+COMFY_QUEUE_LEASE): a remote agent away longer loses its jobs to the queue.
 Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
 (comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
 COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
