@@ -125,5 +125,5 @@ test('agents killed and restarted within the lease: each prompt executed exactly
     workers.add(j.body.worker);
   }
   assert.ok([...workers].every((w) => /^agent\d$/.test(w)));
-  process.stderr.write(`kills: ${kills}\n`);
+  assert.ok(kills > 0, 'at least one agent was killed while jobs ran');
 });

@@ -127,3 +127,63 @@ test('a job whose agent was cut off longer than its lease runs elsewhere; the st
   assert.equal((await simExecutions(fast.url)).filter((e) => e.prompt_id === id).length, 1);
   cutData.remove();
 });
+
+test('an agent cut off longer than its lease, and the only one able to run the job, runs it again once back', async () => {
+  const sim = await startSimulator({ stepMs: 150 });
+  const cq = await startTestServer({ comfyUrls: [], token: TOKEN, leaseMs: 2_000 });
+  const relay = new Relay('127.0.0.1', Number(new URL(cq.url).port));
+  await relay.start();
+  const data = tempDir();
+  const solo = await spawnAgent([
+    '--server',
+    relay.url,
+    '--enroll',
+    TOKEN,
+    '--comfy',
+    sim.url,
+    '--name',
+    'solo',
+    '--data',
+    data.path,
+  ]);
+  after(async () => {
+    await solo.kill();
+    await relay.close();
+    await cq.close();
+    await sim.close();
+    data.remove();
+  });
+  await until(async () => {
+    const w = await http('GET', `${cq.url}/api/farm/workers/solo`, undefined, auth);
+    return w.body.state === 'online' ? true : undefined;
+  }, 'agent online');
+  const r = await http('POST', `${cq.url}/api/pqueue/jobs`, { prompt: t2iPrompt(40, 8) }, auth);
+  const id = r.body.prompt_id as string;
+  await until(
+    async () => ((await simExecutions(sim.url)).some((e) => e.prompt_id === id) ? true : undefined),
+    'the job running',
+  );
+  relay.pause();
+  await until(async () => {
+    const j = (await http('GET', `${cq.url}/api/pqueue/jobs/${id}`, undefined, auth)).body;
+    return j.status === 'pending' ? j : undefined;
+  }, 'the job back in the queue after the lease');
+  relay.resume();
+  // The old copy is interrupted; the new claim runs once it is gone, on the same ComfyUI.
+  const done = await until(
+    async () => {
+      const j = (await http('GET', `${cq.url}/api/pqueue/jobs/${id}`, undefined, auth)).body;
+      return j.status === 'completed' ? j : undefined;
+    },
+    'the job completed under its second claim',
+    60_000,
+  );
+  assert.equal(done.worker, 'solo');
+  assert.equal(done.attempts, 2);
+  assert.equal(done.retries, 0);
+  const runs = (await simExecutions(sim.url)).filter((e) => e.prompt_id === id);
+  assert.deepEqual(
+    runs.map((e) => e.outcome),
+    ['interrupted', 'success'],
+  );
+});

@@ -11,6 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import { ComfyHttpError } from '../../comfy/client.js';
+import type { Job } from '../../domain/job.js';
 import type { WorkerState } from '../../engine/events.js';
 import type { WorkerFrame, WorkerReports } from '../../engine/worker-port.js';
 import { errMessage, type Logger } from '../../logging/logger.js';
@@ -116,6 +117,8 @@ class ServerLink implements WorkerReports {
   private backoffMs = 250;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  /** new claims of jobs whose earlier claim's copy is still held here (see take) */
+  private readonly deferred = new Map<string, { job: Job; adopt: boolean; cancel: boolean }>();
   private refuse!: (err: AgentRefusedError) => void;
   readonly refused = new Promise<AgentRefusedError>((resolve) => {
     this.refuse = resolve;
@@ -271,24 +274,24 @@ class ServerLink implements WorkerReports {
     this.ready = true;
     this.backoffMs = 250;
     this.log.info(`agent ${m.agent} connected to ${this.server}`);
-    let alive = true;
+    // Pings unanswered in a row (nothing at all came meanwhile); two end the connection.
+    let missed = 0;
     ws.on('pong', () => {
-      alive = true;
+      missed = 0;
     });
     ws.on('message', () => {
-      alive = true;
+      missed = 0;
     });
     if (this.heartbeat) clearInterval(this.heartbeat);
     // At once too: after a restart, the leases of the jobs it took over may be close to their end.
     const now = this.claims();
     if (now.length > 0) this.sendOn(ws, { t: 'renew', jobs: now });
     this.heartbeat = setInterval(() => {
-      if (!alive) {
+      if (++missed > 2) {
         this.log.warn(`the server stopped answering pings: reconnecting`);
         ws.terminate();
         return;
       }
-      alive = false;
       ws.ping();
       const jobs = this.claims();
       if (jobs.length > 0) this.sendOn(ws, { t: 'renew', jobs });
@@ -296,6 +299,8 @@ class ServerLink implements WorkerReports {
   }
 
   private onMessage(ws: WebSocket, m: ServerMessage): void {
+    if (m.t === 'run' || m.t === 'adopt')
+      this.log.debug({ job: m.job.id, attempt: m.job.attempts }, `server: ${m.t} job ${m.job.id}`);
     switch (m.t) {
       case 'welcome':
         this.welcome(ws, m);
@@ -310,15 +315,11 @@ class ServerLink implements WorkerReports {
         );
         return;
       case 'run':
-        if (this.driver.active.has(m.job.id)) return;
-        this.held.put(m.job);
-        this.driver.run(m.job);
+        this.take(m.job, false, false);
         return;
       case 'adopt':
-        if (this.driver.active.has(m.job.id) || this.outbox.hasReport(m.job.id, m.job.attempts)) return;
-        this.held.put(m.job);
-        this.driver.adopt(m.job);
-        if (m.cancel) this.background('cancel', this.driver.cancel(m.job.id));
+        if (this.outbox.hasReport(m.job.id, m.job.attempts)) return;
+        this.take(m.job, true, m.cancel);
         return;
       case 'cancel':
         this.background('cancel', this.driver.cancel(m.id));
@@ -341,6 +342,29 @@ class ServerLink implements WorkerReports {
         this.background('answering the server', this.answer(ws, m));
         return;
     }
+  }
+
+  /**
+   * A job handed to the agent (`run`) or that the store says it holds (`adopt`). A new claim of a
+   * job whose copy of an earlier claim is still being interrupted here waits for that copy's end
+   * (ComfyUI knows both by the same prompt_id).
+   */
+  private take(job: Job, adopt: boolean, cancel: boolean): void {
+    const a = this.driver.active.get(job.id);
+    if (a) {
+      if (a.job.attempts !== job.attempts) {
+        this.log.debug(
+          { job: job.id, attempt: job.attempts, held: a.job.attempts },
+          'a new claim of a job whose earlier copy is still held: it waits for that copy to end',
+        );
+        this.deferred.set(job.id, { job, adopt, cancel });
+      }
+      return;
+    }
+    this.held.put(job);
+    if (adopt) this.driver.adopt(job);
+    else this.driver.run(job);
+    if (cancel) this.background('cancel', this.driver.cancel(job.id));
   }
 
   private async answer(ws: WebSocket, m: Extract<ServerMessage, { t: 'request' }>): Promise<void> {
@@ -383,6 +407,12 @@ class ServerLink implements WorkerReports {
     const e = this.outbox.add(m, true);
     this.held.remove(m.job, m.attempt);
     this.sendSequenced(e);
+    const next = this.deferred.get(m.job);
+    if (next && next.job.attempts !== m.attempt) {
+      this.deferred.delete(m.job);
+      // After the driver has let go of the old copy (it does once this report is accepted).
+      setImmediate(() => this.take(next.job, next.adopt, next.cancel));
+    }
     return Promise.resolve();
   }
 

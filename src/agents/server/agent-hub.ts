@@ -73,9 +73,9 @@ export class AgentHub {
     });
   }
 
-  /** how often each side pings the other: a third of the lease, at most 10 s */
+  /** how often each side pings the other (and the agent renews): a quarter of the lease, at most 10 s */
   get pingMs(): number {
-    return Math.min(10_000, Math.max(200, Math.floor(this.opts.leaseMs / 3)));
+    return Math.min(10_000, Math.max(250, Math.floor(this.opts.leaseMs / 4)));
   }
 
   /** Ports of the registered agents (for the engine's start, before any agent connects). */

@@ -190,22 +190,22 @@ export class AgentPort implements WorkerPort {
     }
     this.socket = socket;
     this.chain = Promise.resolve();
-    let alive = true;
+    // Pings unanswered in a row (nothing at all came meanwhile); two end the connection.
+    let missed = 0;
     const ping = setInterval(() => {
-      if (!alive) {
+      if (++missed > 2) {
         this.opts.log.warn({ agent: this.id }, `agent ${this.id} stopped answering pings`);
         socket.terminate();
         return;
       }
-      alive = false;
       socket.ping();
     }, pingMs);
     ping.unref();
     socket.on('pong', () => {
-      alive = true;
+      missed = 0;
     });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
-      alive = true;
+      missed = 0;
       if (isBinary) this.onBinary(data);
       else {
         const m = parseMessage<AgentMessage>(data.toString());
@@ -293,6 +293,15 @@ export class AgentPort implements WorkerPort {
     }
     // What the store says the agent holds, against what the agent says it holds.
     const mine = (await this.store.listInProgress()).filter((j) => j.worker === this.id);
+    // Copies of claims that moved on first: a new claim of the same job waits for its old copy to end.
+    const stale = m.holding.filter((c) => !mine.some((j) => j.id === c.id && j.attempts === c.attempt));
+    if (stale.length > 0) {
+      this.opts.log.warn(
+        { agent: this.id, jobs: stale.map((c) => c.id) },
+        `agent ${this.id} holds ${stale.length} job(s) that moved on while it was away: interrupting them there`,
+      );
+      this.send({ t: 'drop', jobs: stale, reason: 'the job moved on while the agent was away' });
+    }
     const says = new Map(m.holding.map((c) => [c.id, c.attempt]));
     for (const job of mine) {
       const h = this.held.get(job.id);
@@ -302,14 +311,6 @@ export class AgentPort implements WorkerPort {
         this.send({ t: 'adopt', job, cancel: this.held.get(job.id)?.cancel ?? false });
     }
     for (const id of [...this.held.keys()]) if (!mine.some((j) => j.id === id)) this.held.delete(id);
-    const stale = m.holding.filter((c) => !mine.some((j) => j.id === c.id && j.attempts === c.attempt));
-    if (stale.length > 0) {
-      this.opts.log.warn(
-        { agent: this.id, jobs: stale.map((c) => c.id) },
-        `agent ${this.id} holds ${stale.length} job(s) that moved on while it was away: interrupting them there`,
-      );
-      this.send({ t: 'drop', jobs: stale, reason: 'the job moved on while the agent was away' });
-    }
     this.opts.log.info({ agent: this.id }, `agent ${this.id} connected`);
     await this.setState(m.state);
   }
@@ -327,7 +328,7 @@ export class AgentPort implements WorkerPort {
     try {
       await this.store.renewLeases(this.id, ids, this.opts.now() + this.opts.leaseMs);
     } catch (err) {
-      // Safe: the agent renews again a third of a lease later.
+      // Safe: the agent renews again a quarter of a lease later.
       this.opts.log.warn(
         { err, agent: this.id },
         `renewing the leases of agent ${this.id} failed: ${errMessage(err)}`,
