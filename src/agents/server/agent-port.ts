@@ -113,7 +113,9 @@ export class AgentPort implements WorkerPort {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.socket?.close(4003, 'removed');
+    // Going away (the server stops, or the worker is removed: its credential is revoked next, and
+    // the agent's reconnect is refused).
+    this.socket?.close(1001, 'server going away');
     this.detach(this.socket, 'stopped');
     if (this.ackTimer) clearTimeout(this.ackTimer);
   }
