@@ -88,11 +88,19 @@ export async function startAgent(cfg: AgentConfig): Promise<RunningAgent> {
 }
 
 async function enroll(server: string, cfg: AgentConfig): Promise<StoredCredential> {
-  const res = await fetch(`${server}${AGENT_ENROLL_PATH}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token: cfg.enroll, name: cfg.name, tags: cfg.tags, capacity: cfg.capacity }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(`${server}${AGENT_ENROLL_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: cfg.enroll, name: cfg.name, tags: cfg.tags, capacity: cfg.capacity }),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new AgentRefusedError(
+      `cannot reach ${server} to enroll: ${errMessage(cause ?? err)} (is the server running, and --server right?)`,
+    );
+  }
   const body = (await res.json().catch(() => null)) as {
     agent?: string;
     credential?: string;
