@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { AgentHub } from './agents/server/agent-hub.js';
 import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import type { BacklogLimits } from './api/backlog.js';
 import { BatchService } from './engine/batches.js';
@@ -135,6 +136,8 @@ export interface RunningServer {
   store: JobStore;
   app: FastifyInstance;
   workers: WorkerDriver[];
+  /** remote agents: enrollment, their ports, the lease sweeper */
+  agents: AgentHub;
   /** makes history thumbnails as jobs finish */
   thumbnails: ThumbnailQueue;
   log: Logger;
@@ -257,7 +260,17 @@ async function startLocked(
     workers.push(d);
   }
   const drivers = new Map(workers.map((w) => [w.id, w]));
+  // Remote agents connect in (src/agents): a port each, registered ones from the start.
+  const agents = new AgentHub(engine, {
+    token: config.token,
+    leaseMs: config.leaseMs,
+    capacity: config.workerCapacity,
+    now: Date.now,
+    log: log.child({ component: 'agents' }),
+  });
   const fetchFile = async (worker: string, file: { filename: string; subfolder: string; type: string }) => {
+    const fromAgent = agents.fetchFile(worker, file);
+    if (fromAgent) return fromAgent;
     const driver = drivers.get(worker);
     if (!driver) throw new Error(`worker ${worker} is not configured`);
     return driver.client.view(file);
@@ -278,7 +291,7 @@ async function startLocked(
   );
   const telemetry = new Telemetry({
     dataDir,
-    workers: () => workers,
+    workers: () => [...workers, ...agents.ports.values()],
     now: Date.now,
     log: log.child({ component: 'telemetry' }),
   });
@@ -296,7 +309,7 @@ async function startLocked(
     dataDir,
     target: config.collect,
     fetchFile,
-    knowsWorker: (id) => drivers.has(id),
+    knowsWorker: (id) => drivers.has(id) || agents.ports.has(id),
     keyJob: (job) => ({
       id: job.id,
       createdAt: job.createdAt,
@@ -318,7 +331,13 @@ async function startLocked(
     allowHosts: config.allowHosts,
     requestTimeoutMs: config.incomingTimeoutMs,
     telemetry,
-    comfy: { workers, missingNodeGraceMs: config.missingNodeGraceMs, wsBacklog: config.wsBacklog, log },
+    comfy: {
+      workers,
+      missingNodeGraceMs: config.missingNodeGraceMs,
+      wsBacklog: config.wsBacklog,
+      log,
+      agentFiles: (worker, file) => agents.fetchFile(worker, file),
+    },
     backlog: config.wsBacklog,
     log,
     estimates: (running, pending) => durations.estimate(running, pending, [...engine.workers.values()]),
@@ -339,13 +358,15 @@ async function startLocked(
         drivers.set(id, d);
         return d;
       },
-      dropPushWorker: (id) => {
+      dropPushWorker: async (id) => {
         const at = workers.findIndex((w) => w.id === id);
         if (at >= 0) workers.splice(at, 1);
         drivers.delete(id);
+        await agents.forget(id);
       },
     },
   });
+  await agents.register(app);
   for (const job of await store.listInProgress()) {
     progress.track({
       promptId: job.id,
@@ -355,8 +376,9 @@ async function startLocked(
       targets: job.targets,
     });
   }
-  await engine.start(workers);
+  await engine.start([...workers, ...agents.portsAtStart()]);
   tracker.start();
+  agents.start();
   retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('[::1]', '127.0.0.1');
@@ -375,6 +397,7 @@ async function startLocked(
     store,
     app,
     workers,
+    agents,
     thumbnails,
     log,
     async close() {
@@ -384,6 +407,7 @@ async function startLocked(
         thumbnails.close();
         await retention.stop();
         tracker.stop();
+        await agents.stop();
         await engine.stop();
         await collection.close();
         await store.close();

@@ -12,6 +12,7 @@ import Fastify, {
   type FastifyReply,
   LogController,
 } from 'fastify';
+import { AGENT_PATH_PREFIX } from '../agents/protocol.js';
 import { ERROR_CATALOG, type ErrorCode, QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProgressBook } from '../engine/progress-book.js';
@@ -197,6 +198,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.token) {
     const expected = Buffer.from(opts.token);
     app.addHook('onRequest', async (req, reply) => {
+      // An agent's own routes check its enrollment token or credential instead (src/agents).
+      if (req.url.startsWith(AGENT_PATH_PREFIX)) return;
       const header = req.headers.authorization;
       // The scheme name is case-insensitive (RFC 9110 §11.1).
       const bearer = header ? /^bearer[ \t]+(.*)$/is.exec(header) : null;

@@ -49,7 +49,26 @@ export interface ProxyOptions {
    * own check is disabled by the Origin rewrite below).
    */
   originPolicy?: OriginPolicy;
+  /** /view of a file a remote agent produced: fetched over the agent's connection */
+  agentFiles?: AgentFiles;
 }
+
+/** The bytes of a file a remote agent's job produced; null when `worker` is not an agent. */
+export type AgentFiles = (
+  worker: string,
+  file: { type: string; subfolder: string; filename: string },
+) => Promise<Buffer> | null;
+
+const VIEW_TYPES: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  json: 'application/json',
+};
 
 /** /view's file: `filename` (possibly "name [type]"), `subfolder`, `type`. */
 function viewTarget(url: URL): { type: string; subfolder: string; filename: string } | null {
@@ -70,10 +89,12 @@ const agents = {
 };
 
 export async function registerComfyProxy(app: FastifyInstance, opts: ProxyOptions): Promise<void> {
-  const pick = async (url: URL): Promise<ComfyWorker | undefined> => {
+  const pick = async (url: URL): Promise<ComfyWorker | Buffer | undefined> => {
     if (url.pathname === '/view' || url.pathname === '/api/view') {
       const f = viewTarget(url);
       const id = f ? await opts.files.workerFor(f.type, f.subfolder, f.filename) : null;
+      const fromAgent = id && f && opts.agentFiles ? opts.agentFiles(id, f) : null;
+      if (fromAgent) return fromAgent;
       const w = id ? opts.workers.get(id) : undefined;
       if (w) return w;
     }
@@ -102,7 +123,8 @@ export async function registerComfyProxy(app: FastifyInstance, opts: ProxyOption
     }
     void pick(url).then(
       (worker) => {
-        if (worker) forward(req, res, worker, url, extra, opts);
+        if (Buffer.isBuffer(worker)) sendFile(res, worker, url, extra);
+        else if (worker) forward(req, res, worker, url, extra, opts);
         else if (isEntry(req, url)) toDashboard(res);
         else sendError(res, 'WORKER_UNAVAILABLE', 'No ComfyUI worker answered: no worker is configured.');
       },
@@ -121,6 +143,19 @@ export async function registerComfyProxy(app: FastifyInstance, opts: ProxyOption
     agents.http.destroy();
     agents.https.destroy();
   });
+}
+
+/** A file fetched from a remote agent, answered as ComfyUI's /view would. */
+function sendFile(res: ServerResponse, bytes: Buffer, url: URL, extra: Record<string, unknown>): void {
+  const name = viewTarget(url)?.filename ?? '';
+  const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) res.setHeader(k, v as string);
+  res.writeHead(200, {
+    'Content-Type': VIEW_TYPES[ext] ?? 'application/octet-stream',
+    'Content-Length': bytes.length,
+    'Content-Disposition': `filename="${name.replace(/["\\\r\n]/g, '_')}"`,
+  });
+  res.end(bytes);
 }
 
 /** `/` opened in a browser: ComfyUI's UI when a worker serves one, else the dashboard. */

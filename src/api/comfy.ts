@@ -11,6 +11,7 @@ import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { BacklogLimits, BacklogStats } from './backlog.js';
 import { FileLocator } from './comfy-files.js';
 import { registerComfyJobsRoutes } from './comfy-jobs-routes.js';
+import type { AgentFiles } from './comfy-proxy.js';
 import { registerComfyProxy } from './comfy-proxy.js';
 import { registerComfyRoutes } from './comfy-routes.js';
 import type { ComfyWorker, ComfyWorkers } from './comfy-workers.js';
@@ -30,6 +31,8 @@ export interface ComfyOptions {
   log?: Logger;
   /** who may call (request-origin.ts): the pass-through refuses a foreign page on every method, as ComfyUI does */
   originPolicy?: OriginPolicy;
+  /** a file a remote agent's job produced (its ComfyUI is not reachable from here); null for other workers */
+  agentFiles?: AgentFiles;
 }
 
 declare module 'fastify' {
@@ -93,5 +96,11 @@ export async function registerComfy(
     relay.close();
   });
 
-  await registerComfyProxy(app, { workers, files, token, originPolicy: opts.originPolicy });
+  await registerComfyProxy(app, {
+    workers,
+    files,
+    token,
+    originPolicy: opts.originPolicy,
+    agentFiles: opts.agentFiles,
+  });
 }

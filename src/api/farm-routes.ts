@@ -17,7 +17,7 @@ import { parseWith } from './validate.js';
 /** Makes, registers in the shared list and hands back the driver of a new push worker. */
 export type AddPushWorker = (id: string, url: string, capacity: number) => WorkerPort;
 /** Takes a removed worker out of the shared list. */
-export type DropPushWorker = (id: string) => void;
+export type DropPushWorker = (id: string) => void | Promise<void>;
 
 export interface FarmOptions {
   addPushWorker: AddPushWorker;
@@ -159,7 +159,7 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
     const rec = find(req.params.id);
     if (engine.workers.has(rec.id)) await engine.removeWorker(rec.id);
     else await registry.remove(rec.id);
-    opts.dropPushWorker(rec.id);
+    await opts.dropPushWorker(rec.id);
     return { removed: rec.id };
   });
 }

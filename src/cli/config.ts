@@ -41,6 +41,7 @@ export const SERVE_ENV = {
   'stall-timeout': 'COMFY_QUEUE_STALL_TIMEOUT',
   quarantine: 'COMFY_QUEUE_QUARANTINE',
   collect: 'COMFY_QUEUE_COLLECT',
+  lease: 'COMFY_QUEUE_LEASE',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -72,6 +73,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       'stall-timeout': { type: 'string' },
       quarantine: { type: 'string' },
       collect: { type: 'string' },
+      lease: { type: 'string' },
     },
   });
   const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
@@ -80,8 +82,10 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     const e = env[SERVE_ENV[k]];
     return e === undefined || e === '' ? undefined : e;
   };
-  const comfyUrls =
+  const givenUrls =
     values.comfy ?? (env.COMFY_QUEUE_COMFY ? env.COMFY_QUEUE_COMFY.split(',') : DEFAULT_CONFIG.comfyUrls);
+  // `--comfy none`: no ComfyUI driven from here (a farm of remote agents only).
+  const comfyUrls = givenUrls.length === 1 && givenUrls[0] === 'none' ? [] : givenUrls;
   const ids = new Set<string>();
   for (const u of comfyUrls) {
     const spec = parseWorkerSpec(u);
@@ -176,6 +180,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     stallTimeoutMs:
       int(pick('stall-timeout'), DEFAULT_CONFIG.stallTimeoutMs / 1000, 'stall-timeout', 0, 7 * 24 * 3600) *
       1000,
+    leaseMs: int(pick('lease'), DEFAULT_CONFIG.leaseMs / 1000, 'lease', 1, 24 * 3600) * 1000,
     quarantineMs:
       int(pick('quarantine'), DEFAULT_CONFIG.quarantineMs / 60_000, 'quarantine', 0, 7 * 24 * 60) * 60_000,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
@@ -260,4 +265,102 @@ function int(raw: string | undefined, dflt: number, name: string, min: number, m
     throw new ConfigError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return n;
+}
+
+/** Environment variable of each `agent` flag. */
+export const AGENT_ENV = {
+  server: 'COMFY_QUEUE_SERVER',
+  enroll: 'COMFY_QUEUE_ENROLL',
+  comfy: 'COMFY_QUEUE_AGENT_COMFY',
+  name: 'COMFY_QUEUE_AGENT_NAME',
+  tags: 'COMFY_QUEUE_AGENT_TAGS',
+  capacity: 'COMFY_QUEUE_AGENT_CAPACITY',
+  data: 'COMFY_QUEUE_AGENT_DATA',
+  'log-level': 'COMFY_QUEUE_LOG_LEVEL',
+} as const;
+
+export interface AgentCliConfig {
+  server: string;
+  enroll: string | null;
+  comfy: string;
+  name: string;
+  tags: string[];
+  capacity: number;
+  dataDir: string;
+  logLevel: LogLevel;
+  logJson: boolean;
+}
+
+/** The agent's name by default: the host name, made a valid worker name. */
+export function defaultAgentName(host: string): string {
+  const name = host
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63);
+  return name || 'agent';
+}
+
+export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv, hostName: string): AgentCliConfig {
+  const { values } = parseArgs({
+    args: joinNegativeValues(argv),
+    strict: true,
+    options: {
+      server: { type: 'string' },
+      enroll: { type: 'string' },
+      comfy: { type: 'string' },
+      name: { type: 'string' },
+      tags: { type: 'string' },
+      capacity: { type: 'string' },
+      data: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-json': { type: 'boolean' },
+    },
+  });
+  const pick = (k: keyof typeof AGENT_ENV): string | undefined => {
+    const v = values[k];
+    if (typeof v === 'string') return v;
+    const e = env[AGENT_ENV[k]];
+    return e === undefined || e === '' ? undefined : e;
+  };
+  const server = pick('server');
+  if (!server) throw new ConfigError(`--server URL is required: the comfy-queue server to work for`);
+  for (const [flag, url] of [
+    ['server', server],
+    ['comfy', pick('comfy') ?? 'http://127.0.0.1:8188'],
+  ] as const) {
+    let u: URL | null = null;
+    try {
+      u = new URL(url);
+    } catch {
+      // refused below
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:'))
+      throw new ConfigError(`--${flag} ${url}: give an http:// or https:// address`);
+  }
+  const name = pick('name') ?? defaultAgentName(hostName);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name))
+    throw new ConfigError(
+      `--name ${name}: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  const tags = (pick('tags') ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of tags)
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(t))
+      throw new ConfigError(`--tags ${t}: a tag is letters, digits, ".", "_", ":" or "-"`);
+  const logLevel = (pick('log-level') ?? DEFAULT_CONFIG.logLevel).toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  return {
+    server: server.replace(/\/+$/, ''),
+    enroll: pick('enroll') ?? null,
+    comfy: (pick('comfy') ?? 'http://127.0.0.1:8188').replace(/\/+$/, ''),
+    name,
+    tags,
+    capacity: int(pick('capacity'), 2, 'capacity', 1, 16),
+    dataDir: pick('data') ?? './agent-data',
+    logLevel: logLevel as LogLevel,
+    logJson: values['log-json'] ?? false,
+  };
 }

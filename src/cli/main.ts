@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { AgentRefusedError, startAgent } from '../agents/client/agent.js';
+import { createLogger } from '../logging/logger.js';
 import { startServer } from '../server.js';
 /** The `comfy-queue` command. */
 import { AIOHTTP_WIRE, startSimulator } from '../sim/index.js';
@@ -7,7 +10,7 @@ import { DataFolderError } from '../store/data-lock.js';
 import { ApiError, DEFAULT_SERVER, UnreachableError } from './api-client.js';
 import { plainParseError, UsageError } from './args.js';
 import { CLIENT_COMMANDS, clientOverview, wantsHelp } from './commands/index.js';
-import { ConfigError, resolveServeConfig, resolveSimConfig } from './config.js';
+import { ConfigError, resolveAgentConfig, resolveServeConfig, resolveSimConfig } from './config.js';
 import { JobRefError } from './job-ref.js';
 
 const SERVE_USAGE = `Usage:
@@ -16,11 +19,14 @@ const SERVE_USAGE = `Usage:
                     [--durability full|normal] [--keep-jobs N] [--keep-days D] [--keep-thumbs-mb M]
                     [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
                     [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
-                    [--quarantine MIN] [--stall-timeout S] [--collect DIR|s3://BUCKET/PREFIX|off]
+                    [--quarantine MIN] [--stall-timeout S] [--lease S]
+                    [--collect DIR|s3://BUCKET/PREFIX|off]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
-Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188);
---simulate N starts N simulated ComfyUI workers instead, to try it without a GPU.
+Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188;
+--comfy none: none, for a farm of remote agents only); --simulate N starts N simulated
+ComfyUI workers instead, to try it without a GPU. --lease S (default 60,
+COMFY_QUEUE_LEASE): a remote agent away longer loses its jobs to the queue.
 Environment: COMFY_QUEUE_HOST, COMFY_QUEUE_PORT, COMFY_QUEUE_DATA, COMFY_QUEUE_COMFY
 (comma-separated), COMFY_QUEUE_SIMULATE, COMFY_QUEUE_SIM_STEP_MS, COMFY_QUEUE_TOKEN,
 COMFY_QUEUE_WORKER_CAPACITY, COMFY_QUEUE_DURABILITY. A --host other than loopback
@@ -52,6 +58,21 @@ const SIM_USAGE = `Usage:
 Runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
 `;
 
+const AGENT_USAGE = `Usage:
+  comfy-queue agent --server URL [--enroll TOKEN] [--comfy http://127.0.0.1:8188] [--name NAME]
+                    [--tags T1,T2] [--capacity 2] [--data ./agent-data]
+                    [--log-level LEVEL] [--log-json]
+
+Runs next to one ComfyUI (--comfy) and works for the comfy-queue server at --server,
+connecting out to it (no inbound port: it works behind NAT). The first time, --enroll
+gives a one-time enrollment token (POST /api/farm/enrollments on the server) or the
+server's --token; the agent then stores its own credential in --data (with its outbox
+of reports kept while the server is unreachable). --name defaults to the host name.
+Environment: COMFY_QUEUE_SERVER, COMFY_QUEUE_ENROLL, COMFY_QUEUE_AGENT_COMFY,
+COMFY_QUEUE_AGENT_NAME, COMFY_QUEUE_AGENT_TAGS, COMFY_QUEUE_AGENT_CAPACITY,
+COMFY_QUEUE_AGENT_DATA.
+`;
+
 const USAGE = `comfy-queue — a persistent queue server for ComfyUI
 
 Usage: comfy-queue COMMAND [FLAGS]     (comfy-queue help COMMAND for each one's flags)
@@ -59,6 +80,7 @@ Usage: comfy-queue COMMAND [FLAGS]     (comfy-queue help COMMAND for each one's 
 The server:
   serve   run comfy-queue in front of ComfyUI servers (or --simulate N workers)
   sim     run the ComfyUI simulator alone
+  agent   run next to a ComfyUI on another machine and work for a server
 
 Talking to a running server (--server URL, env COMFY_QUEUE_SERVER, default ${DEFAULT_SERVER};
 --token T, env COMFY_QUEUE_TOKEN; --json prints the API's JSON):
@@ -78,7 +100,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'help') return help(rest[0]);
-  if ((command === 'serve' || command === 'sim') && wantsHelp(rest)) return help(command);
+  if ((command === 'serve' || command === 'sim' || command === 'agent') && wantsHelp(rest))
+    return help(command);
   const client = CLIENT_COMMANDS[command];
   if (client) {
     if (wantsHelp(rest)) return help(command);
@@ -123,6 +146,18 @@ async function main(argv: string[]): Promise<number> {
     log.info({ url: server.url }, `comfy-queue listening on ${server.url}`);
     return -1;
   }
+  if (command === 'agent') {
+    const c = resolveAgentConfig(rest, process.env, hostname());
+    const log = createLogger({ level: c.logLevel, json: c.logJson });
+    const agent = await startAgent({ ...c, version: version(), log });
+    process.on('unhandledRejection', (reason) => {
+      log.error({ err: reason }, 'unhandled promise rejection (the agent keeps running)');
+    });
+    onExit(() => agent.close());
+    log.info(`agent ${agent.name}: ComfyUI ${c.comfy}, server ${c.server}`);
+    void agent.refused.then(() => agent.close().finally(() => process.exit(1)));
+    return -1;
+  }
   if (command === 'sim') {
     const c = resolveSimConfig(rest);
     const sim = await startSimulator({
@@ -147,6 +182,7 @@ function help(command: string | undefined): number {
   if (!command) process.stdout.write(USAGE);
   else if (command === 'serve') process.stdout.write(SERVE_USAGE);
   else if (command === 'sim') process.stdout.write(SIM_USAGE);
+  else if (command === 'agent') process.stdout.write(AGENT_USAGE);
   else if (CLIENT_COMMANDS[command]) process.stdout.write(`Usage:\n  ${CLIENT_COMMANDS[command].help}`);
   else {
     process.stderr.write(`comfy-queue: no command "${command}" (comfy-queue --help lists them)\n`);
@@ -199,7 +235,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`comfy-queue: ${err.message} (${err.code}, HTTP ${err.status})${hint}\n`);
       process.exit(1);
     }
-    if (err instanceof UnreachableError || err instanceof JobRefError) {
+    if (err instanceof UnreachableError || err instanceof JobRefError || err instanceof AgentRefusedError) {
       process.stderr.write(`comfy-queue: ${err.message}\n`);
       process.exit(1);
     }

@@ -99,6 +99,20 @@ export const ERROR_CATALOG = {
     status: 502,
     message: 'The collect folder or bucket did not give the file back; try again.',
   },
+  // Remote agents (docs/farm.md)
+  ENROLLMENT_REFUSED: {
+    status: 403,
+    message: 'The enrollment token is unknown, used, expired or revoked: make a new one.',
+  },
+  ENROLLMENT_NOT_FOUND: { status: 404, message: 'No enrollment has this id.' },
+  AGENT_CREDENTIAL_INVALID: {
+    status: 401,
+    message: 'The agent credential is missing or unknown: enroll the agent again (--enroll TOKEN).',
+  },
+  AGENT_REVOKED: {
+    status: 403,
+    message: "The agent's credential was revoked: enroll it again with a new token.",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -645,6 +645,7 @@ export class Engine implements WorkerReports {
   private async renewLeases(): Promise<void> {
     const until = this.opts.now() + this.opts.leaseMs;
     for (const w of this.workers.values()) {
+      if (w.renewsOwnLeases) continue; // an agent renews its own: its silence must let them lapse
       const ids = w.heldJobIds();
       if (!ids.length) continue;
       try {

@@ -40,6 +40,11 @@ export interface WorkerPort {
   takeBack(jobId: string): Promise<void>;
   /** the worker's node definitions (ComfyUI's /object_info), for routing by capability */
   objectInfo(): Promise<Record<string, unknown>>;
+  /**
+   * A remote agent renews the leases of its jobs itself (src/agents); the
+   * engine renews those of every other worker while it holds them.
+   */
+  readonly renewsOwnLeases?: boolean;
 }
 
 export type WorkerFrame =

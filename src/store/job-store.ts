@@ -132,6 +132,27 @@ export interface CollectionRecord {
   updatedAt: number;
 }
 
+/**
+ * An agent enrollment: a one-time token the operator made (its hash), and once
+ * redeemed, the agent it enrolled and the hash of the credential that agent got.
+ */
+export interface AgentEnrollment {
+  id: string;
+  /** sha256 of the enrollment token; null for an agent enrolled with the server's own token */
+  tokenHash: string | null;
+  note: string | null;
+  createdAt: number;
+  /** the token cannot be redeemed after this (ms since epoch); null = never expires */
+  expiresAt: number | null;
+  usedAt: number | null;
+  /** the agent that redeemed it */
+  agent: string | null;
+  /** sha256 of the credential the agent received */
+  credentialHash: string | null;
+  /** revoked: the token cannot be redeemed, and the credential it gave is refused */
+  revokedAt: number | null;
+}
+
 export interface JobStore {
   /** Opens the database and applies pending migrations. */
   init(): Promise<void>;
@@ -323,4 +344,22 @@ export interface JobStore {
   placePending(
     placements: readonly { id: string; priority: number; fair: number; position: number }[],
   ): Promise<number>;
+  // ---- remote agents: enrollments and credentials (docs/farm.md) ----
+  /** Stores an enrollment or replaces it (same id). */
+  saveEnrollment(enrollment: AgentEnrollment): Promise<void>;
+  /** Every enrollment, oldest first. */
+  listEnrollments(): Promise<AgentEnrollment[]>;
+  /**
+   * Redeems a one-time token atomically: only while it is unused, unrevoked and
+   * not expired at `now`, it records the agent and its credential's hash.
+   * Resolves the updated enrollment, or null when the token cannot be redeemed.
+   */
+  redeemEnrollment(
+    tokenHash: string,
+    agent: string,
+    credentialHash: string,
+    now: number,
+  ): Promise<AgentEnrollment | null>;
+  /** The enrollment that gave this credential (revoked or not), or null. */
+  enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null>;
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, resolveServeConfig, resolveSimConfig } from '../../src/cli/config.js';
+import {
+  ConfigError,
+  resolveAgentConfig,
+  resolveServeConfig,
+  resolveSimConfig,
+} from '../../src/cli/config.js';
 import { DEFAULT_CONFIG } from '../../src/server.js';
 
 describe('serve configuration', () => {
@@ -131,4 +136,48 @@ test('--stall-timeout is in seconds (default 600, 0 = never), from the flag or t
   );
   assert.throws(() => resolveServeConfig(['--stall-timeout', '-1'], {}), /stall-timeout/);
   assert.throws(() => resolveServeConfig(['--stall-timeout', '1.5'], {}), /stall-timeout/);
+});
+
+describe('agent configuration', () => {
+  test('defaults, the host name as name, flags over the environment', () => {
+    const c = resolveAgentConfig(['--server', 'http://farm:8189/'], {}, 'gpu box.lan');
+    assert.deepEqual(c, {
+      server: 'http://farm:8189',
+      enroll: null,
+      comfy: 'http://127.0.0.1:8188',
+      name: 'gpu-box.lan',
+      tags: [],
+      capacity: 2,
+      dataDir: './agent-data',
+      logLevel: 'info',
+      logJson: false,
+    });
+    const e = resolveAgentConfig(
+      ['--name', 'n1', '--tags', 'sdxl, big'],
+      { COMFY_QUEUE_SERVER: 'https://farm', COMFY_QUEUE_AGENT_NAME: 'env', COMFY_QUEUE_ENROLL: 'tok' },
+      'h',
+    );
+    assert.equal(e.name, 'n1');
+    assert.equal(e.enroll, 'tok');
+    assert.deepEqual(e.tags, ['sdxl', 'big']);
+  });
+
+  test('refusals name the flag', () => {
+    assert.throws(() => resolveAgentConfig([], {}, 'h'), /--server URL is required/);
+    assert.throws(() => resolveAgentConfig(['--server', 'ftp://x'], {}, 'h'), /--server ftp:\/\/x/);
+    assert.throws(() => resolveAgentConfig(['--server', 'http://x', '--name', 'a b'], {}, 'h'), /--name a b/);
+    assert.throws(
+      () => resolveAgentConfig(['--server', 'http://x', '--capacity', '0'], {}, 'h'),
+      /--capacity/,
+    );
+    assert.throws(() => resolveAgentConfig(['--server', 'http://x', '--tags', 'a b'], {}, 'h'), /--tags a b/);
+  });
+
+  test('serve: --comfy none drives no ComfyUI; --lease in seconds', () => {
+    const c = resolveServeConfig(['--comfy', 'none', '--lease', '5'], {});
+    assert.deepEqual(c.comfyUrls, []);
+    assert.equal(c.leaseMs, 5_000);
+    assert.equal(resolveServeConfig([], {}).leaseMs, DEFAULT_CONFIG.leaseMs);
+    assert.throws(() => resolveServeConfig(['--lease', '0'], {}), /--lease must be an integer from 1/);
+  });
 });

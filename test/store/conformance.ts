@@ -5,6 +5,7 @@
  */
 import { describe } from 'node:test';
 import type { JobStore } from '../../src/store/job-store.js';
+import { agentCases } from './conformance/agent-cases.js';
 import { claimCases } from './conformance/claim-cases.js';
 import { collectionCases } from './conformance/collection-cases.js';
 import { enqueueCases } from './conformance/enqueue-cases.js';
@@ -39,5 +40,6 @@ export function runStoreConformance(
     describe('order against a model (property)', () => orderPropertyCases(factory, options.numRuns ?? 40));
     describe('writes refused by a lock (commit-checked)', () => writeFailureCases(factory));
     describe('collected outputs', () => collectionCases(factory));
+    describe('remote agents: enrollments and credentials', () => agentCases(factory));
   });
 }

@@ -12,6 +12,7 @@ it('applies every migration once and records the version', () => {
   assert.deepEqual(
     tables.map((t) => (t as { name: string }).name),
     [
+      'agent_enrollments',
       'batches',
       'collections',
       'fair_clock',

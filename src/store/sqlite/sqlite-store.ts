@@ -24,6 +24,7 @@ import type {
 } from '../batch-types.js';
 import type { JobPage, JobQuery } from '../job-query.js';
 import type {
+  AgentEnrollment,
   CollectionRecord,
   EnqueueResult,
   FinishPatch,
@@ -36,6 +37,7 @@ import type {
   WorkerRecord,
   WorkerTotals,
 } from '../job-store.js';
+import { SqliteAgents } from './agents.js';
 import { BatchParts, SqliteBatches } from './batches.js';
 import { SqliteCollections } from './collections.js';
 import { batchGroup, FairShare, ownerGroup } from './fair-share.js';
@@ -89,6 +91,7 @@ export class SqliteJobStore implements JobStore {
   private batchParts: BatchParts | null = null;
   private batchRows: SqliteBatches | null = null;
   private collectionRows: SqliteCollections | null = null;
+  private agentRows: SqliteAgents | null = null;
   private gate: WriteGate | null = null;
   private callSavepoint: {
     begin: Database.Statement;
@@ -120,6 +123,7 @@ export class SqliteJobStore implements JobStore {
       this.batchParts = new BatchParts(db);
       this.batchRows = new SqliteBatches(db, this.fairShare, this.batchParts);
       this.collectionRows = new SqliteCollections(db, this.toJob);
+      this.agentRows = new SqliteAgents(db);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
       db.pragma('busy_timeout = 0');
       this.gate = new WriteGate(db, {
@@ -629,6 +633,36 @@ export class SqliteJobStore implements JobStore {
     this.placement ??= preparePlacement(this.db);
     const placement = this.placement;
     return this.write(() => placement.run(placements));
+  }
+
+  // ---- remote agents --------------------------------------------------
+
+  private get agents(): SqliteAgents {
+    if (!this.agentRows) throw new Error('SqliteJobStore is not open (call init() first)');
+    return this.agentRows;
+  }
+
+  async saveEnrollment(enrollment: AgentEnrollment): Promise<void> {
+    const rows = this.agents;
+    await this.write(() => rows.save(enrollment));
+  }
+
+  async listEnrollments(): Promise<AgentEnrollment[]> {
+    return this.agents.list();
+  }
+
+  async redeemEnrollment(
+    tokenHash: string,
+    agent: string,
+    credentialHash: string,
+    now: number,
+  ): Promise<AgentEnrollment | null> {
+    const rows = this.agents;
+    return this.write(() => rows.redeem(tokenHash, agent, credentialHash, now));
+  }
+
+  async enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null> {
+    return this.agents.forCredential(credentialHash);
   }
 }
 

@@ -181,9 +181,11 @@ export interface SystemDevice {
 /** A worker of GET /api/farm/workers. */
 export interface FarmWorker {
   id: string;
+  /** 'push' (a ComfyUI driven from the server) or 'agent' (a remote agent that pulls work) */
   kind: string;
   source: string;
-  url: string;
+  /** null for an agent */
+  url: string | null;
   state: FarmWorkerState;
   connection: string;
   tags: string[];

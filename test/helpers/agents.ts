@@ -1,0 +1,87 @@
+/**
+ * Remote agents for tests: `comfy-queue agent` as a child process (to kill it)
+ * and a TCP relay between an agent and the server that can stop forwarding,
+ * as a network partition does: nothing passes either way, not even a close,
+ * until it resumes.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type ChildServer, spawnCli } from './harness.js';
+
+/** Spawns `comfy-queue agent` and resolves once it is connected to the server. */
+export function spawnAgent(args: string[]): Promise<ChildServer> {
+  return spawnCli(['agent', '--log-level', 'info', ...args], /agent (\S+) connected to/);
+}
+
+interface Pair {
+  a: Socket;
+  b: Socket;
+  held: [Socket, Buffer][];
+  closed: Set<Socket>;
+}
+
+export class Relay {
+  private server: Server | null = null;
+  private readonly pairs = new Set<Pair>();
+  private paused = false;
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((a) => {
+      const b = connect(this.targetPort, this.targetHost);
+      const pair: Pair = { a, b, held: [], closed: new Set() };
+      this.pairs.add(pair);
+      const pipe = (from: Socket, to: Socket) => {
+        from.on('data', (d: Buffer) => {
+          if (this.paused) pair.held.push([to, d]);
+          else to.write(d);
+        });
+        from.on('close', () => {
+          pair.closed.add(from);
+          if (!this.paused) this.end(pair);
+        });
+        from.on('error', () => {
+          // closes follow
+        });
+      };
+      pipe(a, b);
+      pipe(b, a);
+    });
+    await new Promise<void>((res) => this.server!.listen(0, '127.0.0.1', () => res()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  /** Stops forwarding: bytes and closes wait. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Forwards what waited, then everything again. */
+  resume(): void {
+    this.paused = false;
+    for (const pair of [...this.pairs]) {
+      for (const [to, d] of pair.held) if (!to.destroyed) to.write(d);
+      pair.held = [];
+      if (pair.closed.size > 0) this.end(pair);
+    }
+  }
+
+  private end(pair: Pair): void {
+    pair.a.destroy();
+    pair.b.destroy();
+    this.pairs.delete(pair);
+  }
+
+  async close(): Promise<void> {
+    for (const pair of [...this.pairs]) this.end(pair);
+    await new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()));
+  }
+}
