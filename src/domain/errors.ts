@@ -77,6 +77,12 @@ export const ERROR_CATALOG = {
     message:
       'The disk that holds the database is full; nothing was changed. Free space in the data folder: writing resumes by itself, no restart needed.',
   },
+  // The PostgreSQL store
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message:
+      'The database server cannot be reached (or dropped the connection); the change was not confirmed. Look before retrying: the server reconnects by itself.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
