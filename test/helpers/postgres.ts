@@ -42,25 +42,23 @@ export async function adminClient(): Promise<pg.Client> {
 }
 
 const created = new Set<string>();
-let registered = false;
 let n = 0;
+
+// Registered when the file is loaded, so that it runs once, after every test of the file.
+after(async () => {
+  if (created.size === 0) return;
+  const client = await adminClient();
+  try {
+    for (const s of created) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
 
 /** A schema name of its own for this test file, dropped (with everything in it) when the file ends. */
 export function freshSchema(label: string): string {
   const schema = `t_${label.replace(/\W/g, '_')}_${process.pid}_${randomBytes(3).toString('hex')}_${n++}`;
   created.add(schema);
-  if (!registered) {
-    registered = true;
-    after(async () => {
-      if (created.size === 0) return;
-      const client = await adminClient();
-      try {
-        for (const s of created) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    });
-  }
   return schema;
 }
 

@@ -29,7 +29,7 @@ import { toJson } from '../sqlite/job-row.js';
 import { createPool, redactUrl } from './connection.js';
 import { type EnqueueCall, writeEnqueueBatch } from './enqueue.js';
 import { SerialGroupCommit } from './group-commit.js';
-import { StoreHealthTracker } from './health.js';
+import { degradedBy, StoreHealthTracker } from './health.js';
 import { type PgJobRow, pgInsertParams, pgRowToJob, toJobOrNull, wordsOf } from './job-row.js';
 import { Lanes } from './lanes.js';
 import * as listing from './list-jobs.js';
@@ -161,14 +161,32 @@ export class PostgresJobStore implements JobStore {
     return key === null ? run() : this.lanes.run(key, run);
   }
 
-  /** A write of several statements: one transaction on one client, resolved after COMMIT. */
-  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A client of its own for several statements. While it is out of the pool, an error the
+   * connection emits (the server ended it) is the running statement's to report, not a crash.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; done: (broken?: Error) => void }> {
     let client: pg.PoolClient;
     try {
       client = await this.db.connect();
     } catch (err) {
       throw this.failed(err);
     }
+    const onError = (err: Error) =>
+      this.log.debug({ err: errMessage(err) }, 'a busy database connection was lost');
+    client.on('error', onError);
+    return {
+      client,
+      done: (broken?: Error) => {
+        client.off('error', onError);
+        client.release(broken);
+      },
+    };
+  }
+
+  /** A write of several statements: one transaction on one client, resolved after COMMIT. */
+  private async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const { client, done } = await this.checkout();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -177,16 +195,19 @@ export class PostgresJobStore implements JobStore {
       this.tracker.succeeded();
       return out;
     } catch (err) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollbackErr) {
-        // The connection is gone: the server rolled back; the pool must not hand this client out again.
-        broken = rollbackErr as Error;
-        this.log.debug({ err: errMessage(rollbackErr) }, 'rollback on a lost connection');
-      }
+      // A connection the server ended must not go back to the pool, whatever ROLLBACK answers.
+      if (degradedBy(err) === 'unavailable') broken = err as Error;
+      else
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          // The connection is gone: the server rolled back; the pool must not hand this client out again.
+          broken = rollbackErr as Error;
+          this.log.debug({ err: errMessage(rollbackErr) }, 'rollback on a lost connection');
+        }
       throw this.failed(err);
     } finally {
-      client.release(broken);
+      done(broken);
     }
   }
 
@@ -474,12 +495,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.db.connect();
-    } catch (err) {
-      throw this.failed(err);
-    }
+    const { client, done } = await this.checkout();
     const key = [LOCK_SPACE, `sweep:${this.schema}:${name}`];
     let broken: Error | undefined;
     try {
@@ -501,7 +517,7 @@ export class PostgresJobStore implements JobStore {
         }
       }
     } finally {
-      client.release(broken);
+      done(broken);
     }
   }
 }
