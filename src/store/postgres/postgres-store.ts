@@ -55,6 +55,23 @@ export interface PostgresStoreOptions {
   log?: Logger;
   /** shown in pg_stat_activity (default `comfy-queue`) */
   applicationName?: string;
+  /**
+   * Hold the database for one server while open (a session advisory lock): a
+   * second server on the same schema refuses to start (DatabaseInUseError).
+   * Several servers on one database need worker ownership and shared events,
+   * which are not built yet (docs/scale-out.md).
+   */
+  serverLock?: boolean;
+}
+
+/** The database cannot be opened: not reachable, or in use by another server. */
+export class DatabaseOpenError extends Error {
+  override name = 'DatabaseOpenError';
+}
+
+/** Another comfy-queue server holds the database (PostgresStoreOptions.serverLock). */
+export class DatabaseInUseError extends DatabaseOpenError {
+  override name = 'DatabaseInUseError';
 }
 
 export const DEFAULT_SCHEMA = 'comfy_queue';
@@ -81,6 +98,8 @@ export class PostgresJobStore implements JobStore {
     this.tx((c) => writeEnqueueBatch(c, calls, this.schema)),
   );
   private probeTimer: NodeJS.Timeout | null = null;
+  /** the connection that holds the server lock, when asked for */
+  private lockHolder: { client: pg.PoolClient; done: (broken?: Error) => void } | null = null;
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.schema = options.schema ?? DEFAULT_SCHEMA;
@@ -111,9 +130,47 @@ export class PostgresJobStore implements JobStore {
       }
     } catch (err) {
       await pool.end();
-      throw err;
+      if (degradedBy(err) !== 'unavailable') throw err;
+      throw new DatabaseOpenError(
+        `cannot reach the database at ${redactUrl(this.options.url)}: ${errMessage(err)}`,
+        { cause: err },
+      );
     }
     this.pool = pool;
+    if (this.options.serverLock) {
+      try {
+        await this.takeServerLock();
+      } catch (err) {
+        this.pool = null;
+        await pool.end();
+        throw err;
+      }
+    }
+  }
+
+  private async takeServerLock(): Promise<void> {
+    const holder = await this.checkout();
+    const [got] = await rowsOf<{ ok: boolean }>(
+      holder.client,
+      'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
+      [LOCK_SPACE, `server:${this.schema}`],
+    ).catch((err: unknown) => {
+      holder.done(err as Error);
+      throw err;
+    });
+    if (!got?.ok) {
+      holder.done();
+      throw new DatabaseInUseError(
+        `another comfy-queue server is using ${redactUrl(this.options.url)} (schema ${this.schema}): one server per database for now; stop the other one, or give this one another schema (?schema=NAME)`,
+      );
+    }
+    holder.client.on('error', (err) =>
+      this.log.error(
+        { err: errMessage(err) },
+        "the connection that holds this server's lock on the database was lost: another server could start on it now",
+      ),
+    );
+    this.lockHolder = holder;
   }
 
   async close(): Promise<void> {
@@ -122,6 +179,11 @@ export class PostgresJobStore implements JobStore {
     await this.lanes.idle();
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
+    if (this.lockHolder) {
+      // Ending the session releases its advisory lock.
+      this.lockHolder.done(new Error('closing'));
+      this.lockHolder = null;
+    }
     const pool = this.pool;
     this.pool = null;
     await pool.end();
