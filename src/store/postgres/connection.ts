@@ -29,17 +29,30 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-export function createPool(o: PoolOptions): pg.Pool {
-  return new pg.Pool({
+function clientConfig(o: Omit<PoolOptions, 'max'>): pg.ClientConfig {
+  return {
     connectionString: o.url,
-    max: o.max,
     application_name: o.applicationName,
     // search_path names the schema, quoted; lock_timeout 0 would mean "wait forever".
     options: `-c search_path=${quoteIdent(o.schema).replaceAll(' ', '\\ ')} -c lock_timeout=${Math.max(1, o.busyTimeoutMs)}`,
     connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
     types,
-  });
+  };
+}
+
+export function createPool(o: PoolOptions): pg.Pool {
+  return new pg.Pool({ ...clientConfig(o), max: o.max, idleTimeoutMillis: 30_000 });
+}
+
+/**
+ * A connection of its own, outside the pool, for a session advisory lock held
+ * while other work runs on the pool (the server lock, a sweep): a small pool
+ * can then never be used up by lock holders.
+ */
+export async function connectSession(o: Omit<PoolOptions, 'max'>): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(o));
+  await client.connect();
+  return client;
 }
 
 /** A schema name from a database URL's `?schema=` (default `comfy_queue`), and the URL without it. */

@@ -26,7 +26,7 @@ import type {
   WorkerTotals,
 } from '../job-store.js';
 import { toJson } from '../sqlite/job-row.js';
-import { createPool, redactUrl } from './connection.js';
+import { connectSession, createPool, redactUrl } from './connection.js';
 import { type EnqueueCall, writeEnqueueBatch } from './enqueue.js';
 import { SerialGroupCommit } from './group-commit.js';
 import { degradedBy, StoreHealthTracker } from './health.js';
@@ -99,7 +99,7 @@ export class PostgresJobStore implements JobStore {
   );
   private probeTimer: NodeJS.Timeout | null = null;
   /** the connection that holds the server lock, when asked for */
-  private lockHolder: { client: pg.PoolClient; done: (broken?: Error) => void } | null = null;
+  private lockHolder: { client: pg.Client; end: () => Promise<void> } | null = null;
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.schema = options.schema ?? DEFAULT_SCHEMA;
@@ -149,27 +149,24 @@ export class PostgresJobStore implements JobStore {
   }
 
   private async takeServerLock(): Promise<void> {
-    const holder = await this.checkout();
-    const [got] = await rowsOf<{ ok: boolean }>(
-      holder.client,
-      'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
-      [LOCK_SPACE, `server:${this.schema}`],
-    ).catch((err: unknown) => {
-      holder.done(err as Error);
-      throw err;
-    });
+    const holder = await this.session('server');
+    let got: { ok: boolean } | undefined;
+    try {
+      [got] = await rowsOf<{ ok: boolean }>(
+        holder.client,
+        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
+        [LOCK_SPACE, `server:${this.schema}`],
+      );
+    } catch (err) {
+      await holder.end();
+      throw this.failed(err);
+    }
     if (!got?.ok) {
-      holder.done();
+      await holder.end();
       throw new DatabaseInUseError(
         `another comfy-queue server is using ${redactUrl(this.options.url)} (schema ${this.schema}): one server per database for now; stop the other one, or give this one another schema (?schema=NAME)`,
       );
     }
-    holder.client.on('error', (err) =>
-      this.log.error(
-        { err: errMessage(err) },
-        "the connection that holds this server's lock on the database was lost: another server could start on it now",
-      ),
-    );
     this.lockHolder = holder;
   }
 
@@ -181,7 +178,7 @@ export class PostgresJobStore implements JobStore {
     this.probeTimer = null;
     if (this.lockHolder) {
       // Ending the session releases its advisory lock.
-      this.lockHolder.done(new Error('closing'));
+      await this.lockHolder.end();
       this.lockHolder = null;
     }
     const pool = this.pool;
@@ -242,6 +239,38 @@ export class PostgresJobStore implements JobStore {
       done: (broken?: Error) => {
         client.off('error', onError);
         client.release(broken);
+      },
+    };
+  }
+
+  /** A session outside the pool for an advisory lock; `end` closes it (and so releases its locks). */
+  private async session(purpose: string): Promise<{ client: pg.Client; end: () => Promise<void> }> {
+    let client: pg.Client;
+    try {
+      client = await connectSession({
+        url: this.options.url,
+        schema: this.schema,
+        busyTimeoutMs: this.busyTimeoutMs,
+        applicationName: this.options.applicationName ?? 'comfy-queue',
+      });
+    } catch (err) {
+      throw this.failed(err);
+    }
+    const onError = (err: Error) =>
+      this.log.warn(
+        { err: errMessage(err), purpose },
+        `the database session holding the ${purpose} lock was lost`,
+      );
+    client.on('error', onError);
+    return {
+      client,
+      end: async () => {
+        try {
+          await client.end();
+        } catch (err) {
+          this.log.debug({ err: errMessage(err), purpose }, 'closing a lost session');
+        }
+        client.off('error', onError);
       },
     };
   }
@@ -557,29 +586,20 @@ export class PostgresJobStore implements JobStore {
   }
 
   async runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
-    const { client, done } = await this.checkout();
-    const key = [LOCK_SPACE, `sweep:${this.schema}:${name}`];
-    let broken: Error | undefined;
+    const { client, end } = await this.session(`sweep ${name}`);
     try {
       const [got] = await rowsOf<{ ok: boolean }>(
         client,
         'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
-        key,
-      );
+        [LOCK_SPACE, `sweep:${this.schema}:${name}`],
+      ).catch((err: unknown) => {
+        throw this.failed(err);
+      });
       if (!got?.ok) return null;
-      try {
-        return await fn();
-      } finally {
-        try {
-          await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', key);
-        } catch (err) {
-          // A lost session lost its locks with it; the client must not go back to the pool.
-          broken = err as Error;
-          this.log.warn({ err: errMessage(err), sweep: name }, 'could not release a sweep lock');
-        }
-      }
+      return await fn();
     } finally {
-      done(broken);
+      // Ending the session releases the lock.
+      await end();
     }
   }
 }
