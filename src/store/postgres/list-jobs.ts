@@ -69,6 +69,29 @@ function toItem(r: ListRow): JobListItem {
   };
 }
 
+/**
+ * Up to this many text matches, a page reads the matches from the GIN index
+ * and sorts them; beyond, it walks the sort index checking each row's words,
+ * which meets a match within about N / matches rows. The planner cannot tell
+ * the two apart for a prefix query (its estimate is a guess), so the store
+ * asks the index first, as the SQLite store does.
+ */
+export const FEW_MATCHES = 20_000;
+
+/**
+ * The ids of up to `limit` jobs whose words match, read from the GIN index
+ * only (a bitmap scan: the planner is kept off the table scan and the sort
+ * index, which would read every row for a rare word). One round trip.
+ */
+async function textMatches(db: Queryable, tsquery: string, limit: number): Promise<string[]> {
+  const literal = `'${tsquery.replaceAll("'", "''")}'::tsquery`;
+  const results = (await db.query(
+    `BEGIN READ ONLY; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off;
+     SELECT id FROM jobs WHERE search @@ ${literal} LIMIT ${Math.trunc(limit)}; COMMIT`,
+  )) as unknown as { rows: { id: string }[] }[];
+  return results[3]?.rows.map((r) => r.id) ?? [];
+}
+
 /** Numbered parameters, added as the SQL is written. */
 class Params {
   readonly values: unknown[] = [];
@@ -78,8 +101,11 @@ class Params {
   }
 }
 
+/** How a text filter is answered: the ids of its few matches, or the tsquery checked row by row. */
+type TextFilter = { ids: string[] } | { tsquery: string } | null;
+
 /** The filters other than status and the keyset, as SQL terms. */
-function filterTerms(q: JobQuery, tsquery: string | null, p: Params): string[] {
+function filterTerms(q: JobQuery, text: TextFilter, p: Params): string[] {
   const where: string[] = [];
   if (q.workflowId) where.push(`workflow_id = ${p.add(q.workflowId)}`);
   if (q.since !== null && q.since !== undefined) where.push(`created_at >= ${p.add(q.since, '::bigint')}`);
@@ -88,11 +114,12 @@ function filterTerms(q: JobQuery, tsquery: string | null, p: Params): string[] {
   // Literal, so that the planner may use the partial index jobs_flagged.
   if (q.flagged === true) where.push('flagged');
   if (q.flagged === false) where.push('NOT flagged');
-  if (tsquery !== null) where.push(`search @@ ${p.add(tsquery, '::tsquery')}`);
+  if (text && 'ids' in text) where.push(`id = ANY(${p.add(text.ids, '::text[]')})`);
+  else if (text) where.push(`search @@ ${p.add(text.tsquery, '::tsquery')}`);
   return where;
 }
 
-export async function listJobs(db: Queryable, q: JobQuery): Promise<JobPage> {
+export async function listJobs(db: Queryable, q: JobQuery, fewMatches = FEW_MATCHES): Promise<JobPage> {
   const sort = q.sort ?? 'created_at';
   const desc = (q.order ?? 'desc') === 'desc';
   let statuses: readonly JobStatus[] = q.statuses?.length ? [...new Set(q.statuses)] : JOB_STATUSES;
@@ -104,11 +131,16 @@ export async function listJobs(db: Queryable, q: JobQuery): Promise<JobPage> {
   const col = SORT_COLUMN[sort];
   const dir = desc ? 'DESC' : 'ASC';
   const tsquery = q.text ? prefixQuery(q.text) : null;
+  let text: TextFilter = null;
+  if (tsquery !== null) {
+    const ids = await textMatches(db, tsquery, fewMatches + 1);
+    text = ids.length <= fewMatches ? { ids } : { tsquery };
+  }
 
   let items: JobListItem[] = [];
   if (statuses.length > 0) {
     const p = new Params();
-    const filters = filterTerms(q, tsquery, p);
+    const filters = filterTerms(q, text, p);
     const keyset = q.after
       ? [
           `(${col}, id) ${desc ? '<' : '>'} (${p.add(q.after.value, '::bigint')}, ${p.add(q.after.id, '::text')})`,
@@ -128,7 +160,7 @@ export async function listJobs(db: Queryable, q: JobQuery): Promise<JobPage> {
   const hasMore = limit !== null && items.length > offset + limit;
   const last = page[page.length - 1];
   let total: number | null = null;
-  if (q.countTotal !== false) total = await countMatches(db, q, statuses, tsquery);
+  if (q.countTotal !== false) total = await countMatches(db, q, statuses, text);
   return {
     jobs: page,
     total,
@@ -142,11 +174,11 @@ async function countMatches(
   db: Queryable,
   q: JobQuery,
   statuses: readonly JobStatus[],
-  tsquery: string | null,
+  text: TextFilter,
 ): Promise<number> {
   if (statuses.length === 0) return 0;
   const p = new Params();
-  const filters = filterTerms(q, tsquery, p);
+  const filters = filterTerms(q, text, p);
   if (filters.length === 0) {
     const [r] = await rowsOf<{ n: number | null }>(
       db,

@@ -62,6 +62,8 @@ export interface PostgresStoreOptions {
    * which are not built yet (docs/scale-out.md).
    */
   serverLock?: boolean;
+  /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
+  fewTextMatches?: number;
 }
 
 /** The database cannot be opened: not reachable, or in use by another server. */
@@ -520,7 +522,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async listJobs(query: JobQuery): Promise<JobPage> {
-    return this.read((db) => listing.listJobs(db, query));
+    return this.read((db) => listing.listJobs(db, query, this.options.fewTextMatches));
   }
 
   async workerForFile(type: string, subfolder: string, filename: string): Promise<string | null> {
