@@ -11,6 +11,7 @@ import type { StoreFactory } from './conformance/harness.js';
 import type { AppendRule } from './conformance/order-model.js';
 import { orderPropertyCases } from './conformance/order-property-cases.js';
 import { queueEditCases } from './conformance/queue-edit-cases.js';
+import { recordsCases } from './conformance/records-cases.js';
 import { statusCases } from './conformance/status-cases.js';
 import { writeFailureCases } from './conformance/write-failure-cases.js';
 
@@ -41,5 +42,6 @@ export function runStoreConformance(
     describe('order against a model (property)', () =>
       orderPropertyCases(factory, options.numRuns ?? 40, options.append));
     describe('writes refused by a lock (commit-checked)', () => writeFailureCases(factory));
+    describe('thumbnails, workers, files', () => recordsCases(factory));
   });
 }
