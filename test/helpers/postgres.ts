@@ -18,9 +18,18 @@ let checked: Promise<void> | null = null;
 /** Rejects with a clear message when the test database does not answer. */
 export function requirePostgres(): Promise<void> {
   checked ??= (async () => {
-    const client = new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 5_000 });
+    const connect = () => new pg.Client({ connectionString: TEST_PG_URL, connectionTimeoutMillis: 5_000 });
+    let client = connect();
     try {
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (err) {
+        // A fresh server without the test database: create it once.
+        if ((err as { code?: string }).code !== '3D000') throw err;
+        await createDatabase();
+        client = connect();
+        await client.connect();
+      }
       await client.query('SELECT 1');
     } catch (err) {
       throw new Error(
@@ -31,6 +40,22 @@ export function requirePostgres(): Promise<void> {
     }
   })();
   return checked;
+}
+
+async function createDatabase(): Promise<void> {
+  const url = new URL(TEST_PG_URL);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5_000 });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+  } catch (err) {
+    // Another test file created it at the same moment.
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await admin.end();
+  }
 }
 
 /** A client on the test database for a test's own SQL (locks, pg_terminate_backend); ended by the caller. */
