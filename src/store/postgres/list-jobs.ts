@@ -74,9 +74,11 @@ function toItem(r: ListRow): JobListItem {
  * and sorts them; beyond, it walks the sort index checking each row's words,
  * which meets a match within about N / matches rows. The planner cannot tell
  * the two apart for a prefix query (its estimate is a guess), so the store
- * asks the index first, as the SQLite store does.
+ * asks the index first, as the SQLite store does. Reading matches costs a
+ * heap fetch each here, so the threshold is lower than SQLite's: about
+ * √(page × jobs) for a million jobs (bench/pg-store.ts).
  */
-export const FEW_MATCHES = 20_000;
+export const FEW_MATCHES = 5_000;
 
 /**
  * The ids of up to `limit` jobs whose words match, read from the GIN index
