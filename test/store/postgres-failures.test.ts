@@ -77,7 +77,8 @@ test('a write whose connection is killed (pg_terminate_backend) rejects, changes
     ]) {
       await admin.query('BEGIN');
       await admin.query('LOCK TABLE jobs IN EXCLUSIVE MODE');
-      const pending = write();
+      // Watched from the start: a write that failed before it reached the lock would fail the wait below.
+      const refused = rejectsWith('STORE_UNAVAILABLE', write());
       // The write's backend waits for the lock; kill it there.
       const pid = await until(`${write.toString()} to wait for the lock`, async () => {
         const r = await watcher.query<{ pid: number }>(
@@ -87,7 +88,7 @@ test('a write whose connection is killed (pg_terminate_backend) rejects, changes
         return r.rows[0]?.pid;
       });
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-      await rejectsWith('STORE_UNAVAILABLE', pending);
+      await refused;
       assert.equal(store.health().state, 'unavailable');
       await admin.query('COMMIT');
     }
