@@ -29,6 +29,7 @@ import { startSimulator } from './sim/index.js';
 import { acquireDataLock, type DataLock } from './store/data-lock.js';
 import type { JobStore } from './store/job-store.js';
 import { openStore } from './store/open-store.js';
+import { redactUrl } from './store/postgres/connection.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { WorkerDriver } from './workers/driver.js';
 import { IncompleteMarkers } from './workers/incomplete-marker.js';
@@ -51,6 +52,10 @@ export interface ServerConfig {
   synchronous: 'FULL' | 'NORMAL';
   /** how long a write waits for another process's lock on the database before answering STORE_BUSY, in ms */
   storeBusyMs: number;
+  /** a PostgreSQL database (postgres://…, `?schema=NAME` optional) instead of SQLite in the data folder */
+  db: string | null;
+  /** connections to PostgreSQL at most */
+  dbPoolSize: number;
   /** the output folder of each --comfy worker, in order ("" = not reachable): for the `.incomplete` markers */
   comfyOutputDirs: string[];
   /** history kept: --keep-jobs, --keep-days, --keep-thumbs-mb (everything by default) */
@@ -110,6 +115,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxAttempts: 5,
   synchronous: 'FULL',
   storeBusyMs: 5_000,
+  db: null,
+  dbPoolSize: 10,
   comfyOutputDirs: [],
   retention: NO_RETENTION,
   allowOrigins: [],
@@ -167,14 +174,25 @@ async function startLocked(
   lock: DataLock,
   log: Logger,
 ): Promise<RunningServer> {
-  const dbFile = join(dataDir, 'comfy-queue.sqlite3');
-  const store = await openStore({
-    kind: 'sqlite',
-    file: dbFile,
-    synchronous: config.synchronous,
-    busyTimeoutMs: config.storeBusyMs,
-    log: log.child({ component: 'store' }),
-  });
+  const dbFile = config.db ? redactUrl(config.db) : join(dataDir, 'comfy-queue.sqlite3');
+  const store = await openStore(
+    config.db
+      ? {
+          kind: 'postgres',
+          url: config.db,
+          poolSize: config.dbPoolSize,
+          busyTimeoutMs: config.storeBusyMs,
+          serverLock: true,
+          log: log.child({ component: 'store' }),
+        }
+      : {
+          kind: 'sqlite',
+          file: dbFile,
+          synchronous: config.synchronous,
+          busyTimeoutMs: config.storeBusyMs,
+          log: log.child({ component: 'store' }),
+        },
+  );
   let instance = await store.getSetting(INSTANCE_KEY);
   if (!instance) {
     instance = randomUUID();

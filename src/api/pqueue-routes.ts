@@ -96,7 +96,7 @@ export function registerPqueueRoutes(
     const health = engine.store.health();
     return {
       paused: engine.isPaused,
-      // Whether writes work: "full" (STORE_FULL) or "locked" (STORE_BUSY) until they do again.
+      // Whether writes work: "full" (STORE_FULL), "locked" (STORE_BUSY) or "unavailable" (STORE_UNAVAILABLE) until they do again.
       store: { state: health.state, message: health.message, since: health.since },
       running: running.map((j) => ({
         ...jobJson(j, { progress: progress.get(j.id) }),

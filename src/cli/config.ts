@@ -9,6 +9,7 @@ import { parseWorkerSpec } from '../farm/worker-id.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 import { parseCollect } from '../outputs/collect-target.js';
 import { DEFAULT_CONFIG, type ServerConfig } from '../server.js';
+import { isPostgresUrl } from '../store/open-store.js';
 import { joinNegativeValues } from './args.js';
 
 export class ConfigError extends Error {
@@ -42,6 +43,8 @@ export const SERVE_ENV = {
   quarantine: 'COMFY_QUEUE_QUARANTINE',
   collect: 'COMFY_QUEUE_COLLECT',
   lease: 'COMFY_QUEUE_LEASE',
+  db: 'COMFY_QUEUE_DB',
+  'db-pool': 'COMFY_QUEUE_DB_POOL',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -74,6 +77,8 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       quarantine: { type: 'string' },
       collect: { type: 'string' },
       lease: { type: 'string' },
+      db: { type: 'string' },
+      'db-pool': { type: 'string' },
     },
   });
   const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
@@ -162,9 +167,13 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
   // --collect: a folder (default <data>/outputs), s3://bucket/prefix with the AWS_* variables, or off.
   const collect = parseCollect(pick('collect'), env);
   if (!collect.ok) throw new ConfigError(collect.error);
+  const db = pick('db') ?? null;
+  if (db !== null) checkDbUrl(db);
   return {
     ...DEFAULT_CONFIG,
     collect: collect.target,
+    db,
+    dbPoolSize: int(pick('db-pool'), DEFAULT_CONFIG.dbPoolSize, 'db-pool', 2, 1000),
     logLevel: logLevel as LogLevel,
     logJson: values['log-json'] ?? envFlag(env[SERVE_ENV['log-json']], 'log-json'),
     comfyCa,
@@ -202,6 +211,30 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       keepThumbsMb: optionalInt(pick('keep-thumbs-mb'), 'keep-thumbs-mb', 0, 100_000_000),
     },
   };
+}
+
+/** --db takes a PostgreSQL URL (SQLite is the default, in --data). */
+function checkDbUrl(db: string): void {
+  if (!isPostgresUrl(db)) {
+    throw new ConfigError(
+      `--db takes a PostgreSQL URL like postgres://user@dbhost:5432/comfyqueue (got "${db.slice(0, 40)}"); without --db the database is SQLite, in the --data folder`,
+    );
+  }
+}
+
+/** The database of `comfy-queue migrate`: --db (a PostgreSQL URL) or the SQLite file in --data. */
+export function resolveMigrateConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { db: string | null; dataDir: string } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: { db: { type: 'string' }, data: { type: 'string' } },
+  });
+  const db = values.db ?? (env[SERVE_ENV.db] || null);
+  if (db !== null) checkDbUrl(db);
+  return { db, dataDir: values.data ?? (env[SERVE_ENV.data] || DEFAULT_CONFIG.dataDir) };
 }
 
 /** A yes/no environment variable: 1/true/yes or 0/false/no (or unset). */

@@ -1,16 +1,26 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import { AgentRefusedError, startAgent } from '../agents/client/agent.js';
 import { createLogger } from '../logging/logger.js';
 import { startServer } from '../server.js';
 /** The `comfy-queue` command. */
 import { AIOHTTP_WIRE, startSimulator } from '../sim/index.js';
 import { DataFolderError } from '../store/data-lock.js';
+import { openStore } from '../store/open-store.js';
+import { redactUrl } from '../store/postgres/connection.js';
+import { DatabaseOpenError } from '../store/postgres/postgres-store.js';
 import { ApiError, DEFAULT_SERVER, UnreachableError } from './api-client.js';
 import { plainParseError, UsageError } from './args.js';
 import { CLIENT_COMMANDS, clientOverview, wantsHelp } from './commands/index.js';
-import { ConfigError, resolveAgentConfig, resolveServeConfig, resolveSimConfig } from './config.js';
+import {
+  ConfigError,
+  resolveAgentConfig,
+  resolveMigrateConfig,
+  resolveServeConfig,
+  resolveSimConfig,
+} from './config.js';
 import { JobRefError } from './job-ref.js';
 
 const SERVE_USAGE = `Usage:
@@ -20,7 +30,7 @@ const SERVE_USAGE = `Usage:
                     [--allow-origin ORIGIN]... [--allow-host NAME]... [--comfy-ca FILE]
                     [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
                     [--quarantine MIN] [--stall-timeout S] [--lease S]
-                    [--collect DIR|s3://BUCKET/PREFIX|off]
+                    [--collect DIR|s3://BUCKET/PREFIX|off] [--db postgres://…] [--db-pool N]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
 Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188;
@@ -50,6 +60,18 @@ times (default 2); a worker that failed 3 jobs in a row rests --quarantine minut
 "stalled", a worker failure.
 Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
 (COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
+--db postgres://user@dbhost/comfyqueue (COMFY_QUEUE_DB) keeps the queue in PostgreSQL
+instead of SQLite in --data (?schema=NAME picks the schema, default comfy_queue);
+--db-pool N (COMFY_QUEUE_DB_POOL, default 10) connections at most. One server per
+database for now: a second one refuses to start (docs/scale-out.md).
+`;
+
+const MIGRATE_USAGE = `Usage:
+  comfy-queue migrate [--db postgres://…] [--data ./data]
+
+Creates or upgrades the database schema and exits: the PostgreSQL database of --db
+(COMFY_QUEUE_DB), or else the SQLite database in --data. serve does the same when it
+starts; several servers starting at once never both migrate (an advisory lock).
 `;
 
 const SIM_USAGE = `Usage:
@@ -81,6 +103,7 @@ The server:
   serve   run comfy-queue in front of ComfyUI servers (or --simulate N workers)
   sim     run the ComfyUI simulator alone
   agent   run next to a ComfyUI on another machine and work for a server
+  migrate create or upgrade the database schema (--db postgres://… or --data DIR)
 
 Talking to a running server (--server URL, env COMFY_QUEUE_SERVER, default ${DEFAULT_SERVER};
 --token T, env COMFY_QUEUE_TOKEN; --json prints the API's JSON):
@@ -100,8 +123,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'help') return help(rest[0]);
-  if ((command === 'serve' || command === 'sim' || command === 'agent') && wantsHelp(rest))
-    return help(command);
+  if (['serve', 'sim', 'agent', 'migrate'].includes(command) && wantsHelp(rest)) return help(command);
+  if (command === 'migrate') return migrateCommand(rest);
   const client = CLIENT_COMMANDS[command];
   if (client) {
     if (wantsHelp(rest)) return help(command);
@@ -183,11 +206,21 @@ function help(command: string | undefined): number {
   else if (command === 'serve') process.stdout.write(SERVE_USAGE);
   else if (command === 'sim') process.stdout.write(SIM_USAGE);
   else if (command === 'agent') process.stdout.write(AGENT_USAGE);
+  else if (command === 'migrate') process.stdout.write(MIGRATE_USAGE);
   else if (CLIENT_COMMANDS[command]) process.stdout.write(`Usage:\n  ${CLIENT_COMMANDS[command].help}`);
   else {
     process.stderr.write(`comfy-queue: no command "${command}" (comfy-queue --help lists them)\n`);
     return 2;
   }
+  return 0;
+}
+
+async function migrateCommand(argv: string[]): Promise<number> {
+  const c = resolveMigrateConfig(argv, process.env);
+  const file = join(resolve(c.dataDir), 'comfy-queue.sqlite3');
+  const store = await openStore(c.db ? { kind: 'postgres', url: c.db } : { kind: 'sqlite', file });
+  await store.close();
+  process.stdout.write(`database ready: ${c.db ? redactUrl(c.db) : file}\n`);
   return 0;
 }
 
@@ -225,6 +258,10 @@ main(process.argv.slice(2)).then(
         `comfy-queue: ${plainParseError((err as Error).message)} (see \`comfy-queue help ${process.argv[2] ?? ''}\`)\n`,
       );
       process.exit(2);
+    }
+    if (err instanceof DatabaseOpenError) {
+      process.stderr.write(`comfy-queue: ${err.message}\n`);
+      process.exit(1);
     }
     if (err instanceof DataFolderError) {
       process.stderr.write(`comfy-queue: ${err.message}\n`);

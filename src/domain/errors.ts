@@ -113,6 +113,12 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "The agent's credential was revoked: enroll it again with a new token.",
   },
+  // The PostgreSQL store
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message:
+      'The database server cannot be reached (or dropped the connection); the change was not confirmed. Look before retrying: the server reconnects by itself.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

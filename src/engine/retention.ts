@@ -59,7 +59,10 @@ export class Retention {
 
   /** One pass (a pass already under way is joined, not doubled). */
   runOnce(): Promise<void> {
-    this.running ??= this.pass()
+    // One server at a time on a shared database: a pass already under way elsewhere is skipped.
+    this.running ??= this.store
+      .runExclusive('retention', () => this.pass())
+      .then(() => undefined)
       .catch((err) => {
         // Safe: nothing half-done stays (each batch is one transaction); the next pass tries again.
         if (!this.stopped) this.log.error({ err }, `history retention pass failed: ${errMessage(err)}`);

@@ -64,9 +64,11 @@ export interface QueueCounts {
  * Whether the store can write: `full` (the disk is full: STORE_FULL) or
  * `locked` (another process held the write lock past the busy timeout:
  * STORE_BUSY) until a write succeeds again. Reads work in every state.
+ * `unavailable` (PostgreSQL only): the database server cannot be reached
+ * (STORE_UNAVAILABLE); reads fail too until it answers again.
  */
 export interface StoreHealth {
-  state: 'ok' | 'full' | 'locked';
+  state: 'ok' | 'full' | 'locked' | 'unavailable';
   /** what happened and what to do; null when ok */
   message: string | null;
   /** ms since epoch when the state began; null when ok */
@@ -362,4 +364,12 @@ export interface JobStore {
   ): Promise<AgentEnrollment | null>;
   /** The enrollment that gave this credential (revoked or not), or null. */
   enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null>;
+  // Scale-out: several servers on one database (PostgreSQL)
+  /**
+   * Runs `fn` unless a sweep of the same name (lease expiry, retention,
+   * thumbnail pruning) is running now anywhere on this database; resolves
+   * its result, or null when it was skipped. SQLite has one server per
+   * database and always runs it; PostgreSQL holds an advisory lock meanwhile.
+   */
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
 }

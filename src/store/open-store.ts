@@ -6,6 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import type { JobStore } from './job-store.js';
+import { splitSchema } from './postgres/connection.js';
+import { DEFAULT_SCHEMA, PostgresJobStore } from './postgres/postgres-store.js';
 import { SqliteJobStore } from './sqlite/sqlite-store.js';
 
 export interface SqliteStoreConfig {
@@ -20,7 +22,27 @@ export interface SqliteStoreConfig {
   log?: Logger;
 }
 
-export type StoreConfig = SqliteStoreConfig;
+export interface PostgresStoreConfig {
+  kind: 'postgres';
+  /** postgres://user:password@host:port/database; `?schema=NAME` picks the schema (default comfy_queue) */
+  url: string;
+  /** the schema, when not in the URL */
+  schema?: string;
+  /** connections in the pool (default 10) */
+  poolSize?: number;
+  /** how long a write waits for another session's lock before STORE_BUSY, in ms (default 5000) */
+  busyTimeoutMs?: number;
+  /** one server per database: a second one refuses to start (DatabaseInUseError) */
+  serverLock?: boolean;
+  log?: Logger;
+}
+
+export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig;
+
+/** Whether a --db value names a PostgreSQL database. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
 
 export async function openStore(config: StoreConfig): Promise<JobStore> {
   switch (config.kind) {
@@ -35,11 +57,24 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
       await store.init();
       return store;
     }
+    case 'postgres': {
+      const { url, schema } = splitSchema(config.url);
+      const store = new PostgresJobStore({
+        url,
+        schema: schema ?? config.schema ?? DEFAULT_SCHEMA,
+        ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
+        ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
+        ...(config.log ? { log: config.log } : {}),
+        serverLock: config.serverLock === true,
+      });
+      await store.init();
+      return store;
+    }
     default:
-      return unknownKind(config.kind);
+      return unknownKind(config);
   }
 }
 
-function unknownKind(kind: never): never {
-  throw new Error(`unknown store kind: ${String(kind)}`);
+function unknownKind(config: never): never {
+  throw new Error(`unknown store kind: ${String((config as { kind: unknown }).kind)}`);
 }

@@ -10,8 +10,10 @@ import { claimCases } from './conformance/claim-cases.js';
 import { collectionCases } from './conformance/collection-cases.js';
 import { enqueueCases } from './conformance/enqueue-cases.js';
 import type { StoreFactory } from './conformance/harness.js';
+import type { AppendRule } from './conformance/order-model.js';
 import { orderPropertyCases } from './conformance/order-property-cases.js';
 import { queueEditCases } from './conformance/queue-edit-cases.js';
+import { recordsCases } from './conformance/records-cases.js';
 import { statusCases } from './conformance/status-cases.js';
 import { writeFailureCases } from './conformance/write-failure-cases.js';
 
@@ -24,6 +26,8 @@ export interface ConformanceOptions {
   holdWriteLock: StoreFactory['holdWriteLock'];
   /** runs of each property test (fast-check) */
   numRuns?: number;
+  /** how the adapter numbers an appended job (order-model.ts); default `after-max` */
+  append?: AppendRule;
 }
 
 export function runStoreConformance(
@@ -37,9 +41,11 @@ export function runStoreConformance(
     describe('claiming', () => claimCases(factory));
     describe('status changes (compare-and-set)', () => statusCases(factory));
     describe('queue edits, counts, settings', () => queueEditCases(factory));
-    describe('order against a model (property)', () => orderPropertyCases(factory, options.numRuns ?? 40));
+    describe('order against a model (property)', () =>
+      orderPropertyCases(factory, options.numRuns ?? 40, options.append));
     describe('writes refused by a lock (commit-checked)', () => writeFailureCases(factory));
     describe('collected outputs', () => collectionCases(factory));
     describe('remote agents: enrollments and credentials', () => agentCases(factory));
+    describe('thumbnails, workers, files', () => recordsCases(factory));
   });
 }

@@ -11,7 +11,11 @@ import {
   type JobSort,
   sortValue,
 } from '../../src/store/job-query.js';
+import type { JobStore } from '../../src/store/job-store.js';
+import { FEW_MATCHES } from '../../src/store/postgres/list-jobs.js';
+import { PostgresJobStore } from '../../src/store/postgres/postgres-store.js';
 import { SqliteJobStore } from '../../src/store/sqlite/sqlite-store.js';
+import { freshSchema, openPgStore, requirePostgres, TEST_PG_URL } from '../helpers/postgres.js';
 
 const JOBS = 3_000;
 const BASE = 1_750_000_000_000;
@@ -48,7 +52,7 @@ function prompt(r: () => number, i: number): PromptGraph {
 }
 
 /** A store of JOBS jobs: every status, three workers, ties in created_at, flagged and renamed ones. */
-async function seed(store: SqliteJobStore): Promise<Map<string, Model>> {
+async function seed(store: JobStore): Promise<Map<string, Model>> {
   const r = rng(42);
   const jobs: NewJob[] = [];
   for (let i = 0; i < JOBS; i++) {
@@ -140,17 +144,51 @@ const queryArb = fc.record({
   limit: fc.constantFrom(7, 50, 333),
 });
 
-for (const [plan, fewTextMatches] of [
-  ['few text matches: fetched by rowid and sorted', 1_000_000],
-  ['many text matches: a walk of the sort index', 0],
+async function sqliteStore(fewTextMatches: number): Promise<JobStore> {
+  const store = new SqliteJobStore({ file: ':memory:', fewTextMatches });
+  await store.init();
+  return store;
+}
+
+async function pgStore(schema: string, fewTextMatches: number): Promise<JobStore> {
+  await requirePostgres();
+  const store = new PostgresJobStore({ url: TEST_PG_URL, schema, fewTextMatches });
+  await store.init();
+  return store;
+}
+
+async function seeded(store: Promise<JobStore>): Promise<{ store: JobStore; model: Map<string, Model> }> {
+  const s = await store;
+  return { store: s, model: await seed(s) };
+}
+
+// Both PostgreSQL plans read one seeded schema (seeding costs a round trip per change).
+let pgSeeded: Promise<{ schema: string; model: Map<string, Model>; seeder: JobStore }> | null = null;
+async function pgPlan(fewTextMatches: number): Promise<{ store: JobStore; model: Map<string, Model> }> {
+  pgSeeded ??= (async () => {
+    const schema = freshSchema('history_query');
+    const seeder = await pgStore(schema, FEW_MATCHES);
+    return { schema, model: await seed(seeder), seeder };
+  })();
+  const { schema, model } = await pgSeeded;
+  return { store: await pgStore(schema, fewTextMatches), model };
+}
+
+after(async () => {
+  if (pgSeeded) await (await pgSeeded).seeder.close();
+});
+
+for (const [plan, open] of [
+  ['sqlite, few text matches: fetched by rowid and sorted', () => seeded(sqliteStore(1_000_000))],
+  ['sqlite, many text matches: a walk of the sort index', () => seeded(sqliteStore(0))],
+  ['postgres, few text matches: read from the GIN index and sorted', () => pgPlan(1_000_000)],
+  ['postgres, many text matches: a walk of the sort index', () => pgPlan(0)],
 ] as const) {
   describe(`history listing against a brute-force filter (${plan})`, () => {
-    let store: SqliteJobStore;
+    let store: JobStore;
     let model: Map<string, Model>;
     before(async () => {
-      store = new SqliteJobStore({ file: ':memory:', fewTextMatches });
-      await store.init();
-      model = await seed(store);
+      ({ store, model } = await open());
     });
     after(() => store.close());
 
@@ -199,37 +237,45 @@ for (const [plan, fewTextMatches] of [
   });
 }
 
-test('a text query finds non-ASCII words, accents folded, and ignores FTS5 syntax typed by a person', async () => {
-  const store = new SqliteJobStore({ file: ':memory:' });
-  await store.init();
-  try {
-    const mk = (n: number, text: string, name: string | null = null): NewJob => ({
-      id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-      name,
-      prompt: { '1': { class_type: 'CLIPTextEncode', inputs: { text } } },
-      workflow: null,
-      extraData: {},
-      sensitive: null,
-      clientId: null,
-      priority: 0,
-      front: false,
-      createdAt: BASE + n,
-      targets: null,
-      requeuedFrom: null,
-    });
-    await store.enqueue([mk(1, 'Ein Café in Zürich'), mk(2, '東京 の 夜景'), mk(3, 'cat AND dog NEAR "x"')]);
-    const ids = async (text: string) => (await store.listJobs({ text })).jobs.map((j) => j.id.slice(-1));
-    assert.deepEqual(await ids('cafe zurich'), ['1']);
-    assert.deepEqual(await ids('CAFÉ'), ['1']);
-    assert.deepEqual(await ids('東京'), ['2']);
-    assert.deepEqual(await ids('AND NEAR'), ['3']);
-    assert.deepEqual(await ids('"x" OR cafe'), []);
-    assert.deepEqual(await ids('!!!'), ['3', '2', '1']);
-    await store.rename(mk(2, '').id, 'Nachtbild');
-    assert.deepEqual(await ids('nacht'), ['2']);
-    await store.delete([mk(1, '').id], ['pending']);
-    assert.deepEqual(await ids('cafe'), []);
-  } finally {
-    await store.close();
-  }
-});
+for (const [kind, open] of [
+  ['sqlite', () => sqliteStore(20_000)],
+  ['postgres', () => openPgStore(freshSchema('history_text'))],
+] as const)
+  test(`${kind}: a text query finds non-ASCII words, accents folded, and ignores query syntax typed by a person`, async () => {
+    const store = await open();
+    try {
+      const mk = (n: number, text: string, name: string | null = null): NewJob => ({
+        id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+        name,
+        prompt: { '1': { class_type: 'CLIPTextEncode', inputs: { text } } },
+        workflow: null,
+        extraData: {},
+        sensitive: null,
+        clientId: null,
+        priority: 0,
+        front: false,
+        createdAt: BASE + n,
+        targets: null,
+        requeuedFrom: null,
+      });
+      await store.enqueue([
+        mk(1, 'Ein Café in Zürich'),
+        mk(2, '東京 の 夜景'),
+        mk(3, 'cat AND dog NEAR "x"'),
+      ]);
+      const ids = async (text: string) => (await store.listJobs({ text })).jobs.map((j) => j.id.slice(-1));
+      assert.deepEqual(await ids('cafe zurich'), ['1']);
+      assert.deepEqual(await ids('CAFÉ'), ['1']);
+      assert.deepEqual(await ids('東京'), ['2']);
+      assert.deepEqual(await ids('AND NEAR'), ['3']);
+      assert.deepEqual(await ids('"x" OR cafe'), []);
+      assert.deepEqual(await ids("cat' | !dog :* & (x"), ['3']);
+      assert.deepEqual(await ids('!!!'), ['3', '2', '1']);
+      await store.rename(mk(2, '').id, 'Nachtbild');
+      assert.deepEqual(await ids('nacht'), ['2']);
+      await store.delete([mk(1, '').id], ['pending']);
+      assert.deepEqual(await ids('cafe'), []);
+    } finally {
+      await store.close();
+    }
+  });

@@ -4,12 +4,12 @@
  * many jobs sharing one create_time, while jobs are being added meanwhile.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { decodeCursor, encodeCursor } from '../../src/domain/cursor.js';
 import type { JobStatus, NewJob } from '../../src/domain/job.js';
 import type { JobSort } from '../../src/store/job-query.js';
-import { openStore } from '../../src/store/open-store.js';
+import { storeKinds } from './store-kinds.js';
 
 function newJob(i: number, createdAt: number): NewJob {
   const id = `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
@@ -31,109 +31,115 @@ function newJob(i: number, createdAt: number): NewJob {
 
 const FINISH: ('failed' | 'cancelled')[] = ['failed', 'cancelled'];
 
-test('cursor walk: every job exactly once, in order, both directions, ties, concurrent adds', async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 60 }), // create_time buckets: many ties
-      fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 60, maxLength: 60 }), // status per job
-      fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
-      fc.integer({ min: 1, max: 7 }),
-      fc.subarray<JobStatus>(['pending', 'failed', 'cancelled']),
-      fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 10 }), // jobs added between pages
-      fc.boolean(),
-      async (times, statusOf, order, limit, filter, added, byWorkflow) => {
-        const store = await openStore({ kind: 'sqlite', file: ':memory:' });
-        try {
-          let n = 0;
-          await store.enqueue(times.map((t) => newJob(n++, 1000 + t)));
-          for (let i = 0; i < times.length; i++) {
-            const s = statusOf[i]!;
-            if (s > 0) {
-              const id = newJob(i, 0).id;
-              await store.finishPending(id, { status: FINISH[s - 1]!, endedAt: 5000 });
+for (const kind of storeKinds('list_jobs_property')) {
+  describe(kind.name, () => {
+    test('cursor walk: every job exactly once, in order, both directions, ties, concurrent adds', async () => {
+      const stores = kind.series();
+      after(() => stores.end());
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 60 }), // create_time buckets: many ties
+          fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 60, maxLength: 60 }), // status per job
+          fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
+          fc.integer({ min: 1, max: 7 }),
+          fc.subarray<JobStatus>(['pending', 'failed', 'cancelled']),
+          fc.array(fc.integer({ min: 0, max: 6 }), { maxLength: 10 }), // jobs added between pages
+          fc.boolean(),
+          async (times, statusOf, order, limit, filter, added, byWorkflow) => {
+            const store = await stores.next();
+            {
+              let n = 0;
+              await store.enqueue(times.map((t) => newJob(n++, 1000 + t)));
+              for (let i = 0; i < times.length; i++) {
+                const s = statusOf[i]!;
+                if (s > 0) {
+                  const id = newJob(i, 0).id;
+                  await store.finishPending(id, { status: FINISH[s - 1]!, endedAt: 5000 });
+                }
+              }
+              const query = {
+                statuses: filter,
+                workflowId: byWorkflow ? 'wf-a' : null,
+                sort: 'created_at' as JobSort,
+                order,
+                limit,
+              };
+              const before = (await store.listJobs({ ...query, limit: null })).jobs;
+              const seen: { id: string; createdAt: number }[] = [];
+              let cursor: string | null = null;
+              let pages = 0;
+              for (;;) {
+                const after = cursor ? decodeCursor(cursor, ['created_at'], order) : null;
+                const page = await store.listJobs({
+                  ...query,
+                  after: after && { value: after.value, id: after.id },
+                });
+                assert.ok(page.jobs.length <= limit);
+                seen.push(...page.jobs);
+                if (!page.hasMore) {
+                  assert.equal(page.nextCursor, null);
+                  break;
+                }
+                cursor = encodeCursor({ sort: 'created_at', order, ...page.nextCursor! });
+                // jobs arrive while the client pages: some before, some after the cursor
+                const t = added[pages];
+                if (t !== undefined) await store.enqueue([newJob(n++, 1000 + t)]);
+                if (++pages > 500) assert.fail('the walk does not end');
+              }
+              const ids = seen.map((j) => j.id);
+              assert.equal(new Set(ids).size, ids.length, 'a job was returned twice');
+              for (const j of before) assert.ok(ids.includes(j.id), `job ${j.id} was skipped`);
+              const sign = order === 'asc' ? 1 : -1;
+              for (let i = 1; i < seen.length; i++) {
+                const a = seen[i - 1]!;
+                const b = seen[i]!;
+                const cmp = a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
+                assert.ok(sign * cmp < 0, `out of order at ${i}`);
+              }
             }
-          }
-          const query = {
-            statuses: filter,
-            workflowId: byWorkflow ? 'wf-a' : null,
-            sort: 'created_at' as JobSort,
-            order,
-            limit,
-          };
-          const before = (await store.listJobs({ ...query, limit: null })).jobs;
-          const seen: { id: string; createdAt: number }[] = [];
-          let cursor: string | null = null;
-          let pages = 0;
-          for (;;) {
-            const after = cursor ? decodeCursor(cursor, ['created_at'], order) : null;
-            const page = await store.listJobs({
-              ...query,
-              after: after && { value: after.value, id: after.id },
-            });
-            assert.ok(page.jobs.length <= limit);
-            seen.push(...page.jobs);
-            if (!page.hasMore) {
-              assert.equal(page.nextCursor, null);
-              break;
-            }
-            cursor = encodeCursor({ sort: 'created_at', order, ...page.nextCursor! });
-            // jobs arrive while the client pages: some before, some after the cursor
-            const t = added[pages];
-            if (t !== undefined) await store.enqueue([newJob(n++, 1000 + t)]);
-            if (++pages > 500) assert.fail('the walk does not end');
-          }
-          const ids = seen.map((j) => j.id);
-          assert.equal(new Set(ids).size, ids.length, 'a job was returned twice');
-          for (const j of before) assert.ok(ids.includes(j.id), `job ${j.id} was skipped`);
-          const sign = order === 'asc' ? 1 : -1;
-          for (let i = 1; i < seen.length; i++) {
-            const a = seen[i - 1]!;
-            const b = seen[i]!;
-            const cmp = a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1);
-            assert.ok(sign * cmp < 0, `out of order at ${i}`);
-          }
-        } finally {
-          await store.close();
-        }
-      },
-    ),
-    { numRuns: 150 },
-  );
-});
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
 
-test('offset pages and totals agree with the full listing, for both sorts', async () => {
-  await fc.assert(
-    fc.asyncProperty(
-      fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 })), { maxLength: 40 }),
-      fc.constantFrom<JobSort>('created_at', 'execution_duration'),
-      fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
-      fc.integer({ min: 1, max: 9 }),
-      async (rows, sort, order, limit) => {
-        const store = await openStore({ kind: 'sqlite', file: ':memory:' });
-        try {
-          await store.enqueue(rows.map(([t], i) => newJob(i, 1000 + t)));
-          for (const [i, [, s]] of rows.entries()) {
-            if (s > 0)
-              await store.finishPending(newJob(i, 0).id, { status: FINISH[s - 1]!, endedAt: 5000 + i });
-          }
-          const all = await store.listJobs({ sort, order, limit: null });
-          assert.equal(all.total, rows.length);
-          const walked: string[] = [];
-          for (let offset = 0; offset < rows.length + limit; offset += limit) {
-            const p = await store.listJobs({ sort, order, limit, offset });
-            assert.equal(p.total, rows.length);
-            assert.equal(p.hasMore, offset + p.jobs.length < rows.length);
-            walked.push(...p.jobs.map((j) => j.id));
-          }
-          assert.deepEqual(
-            walked,
-            all.jobs.map((j) => j.id),
-          );
-        } finally {
-          await store.close();
-        }
-      },
-    ),
-    { numRuns: 80 },
-  );
-});
+    test('offset pages and totals agree with the full listing, for both sorts', async () => {
+      const stores = kind.series();
+      after(() => stores.end());
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 })), {
+            maxLength: 40,
+          }),
+          fc.constantFrom<JobSort>('created_at', 'execution_duration'),
+          fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
+          fc.integer({ min: 1, max: 9 }),
+          async (rows, sort, order, limit) => {
+            const store = await stores.next();
+            {
+              await store.enqueue(rows.map(([t], i) => newJob(i, 1000 + t)));
+              for (const [i, [, s]] of rows.entries()) {
+                if (s > 0)
+                  await store.finishPending(newJob(i, 0).id, { status: FINISH[s - 1]!, endedAt: 5000 + i });
+              }
+              const all = await store.listJobs({ sort, order, limit: null });
+              assert.equal(all.total, rows.length);
+              const walked: string[] = [];
+              for (let offset = 0; offset < rows.length + limit; offset += limit) {
+                const p = await store.listJobs({ sort, order, limit, offset });
+                assert.equal(p.total, rows.length);
+                assert.equal(p.hasMore, offset + p.jobs.length < rows.length);
+                walked.push(...p.jobs.map((j) => j.id));
+              }
+              assert.deepEqual(
+                walked,
+                all.jobs.map((j) => j.id),
+              );
+            }
+          },
+        ),
+        { numRuns: 80 },
+      );
+    });
+  });
+}

@@ -7,8 +7,19 @@ import { compareQueueOrder, type Job, type JobStatus, type NewJob } from '../../
 
 type ModelJob = Pick<Job, 'id' | 'priority' | 'position' | 'createdAt' | 'status'>;
 
+/**
+ * How a store numbers an appended job: one past the highest position of any
+ * job (SQLite), or the next value of a sequence that never goes back, even
+ * when a reorder moved the highest job down (PostgreSQL).
+ */
+export type AppendRule = 'after-max' | 'sequence';
+
 export class OrderModel {
   readonly jobs: ModelJob[] = [];
+  /** the last appended position (the sequence) */
+  private last = 0;
+
+  constructor(private readonly append: AppendRule = 'after-max') {}
 
   private find(id: string): ModelJob | undefined {
     return this.jobs.find((j) => j.id === id);
@@ -33,7 +44,9 @@ export class OrderModel {
     if (this.find(job.id)) return false;
     const min = job.front ? this.minPending(job.priority) : null;
     const max = this.jobs.length ? Math.max(...this.jobs.map((j) => j.position)) : 0;
-    const position = min !== null ? min - 1 : max + 1;
+    const appended = this.append === 'sequence' ? this.last + 1 : max + 1;
+    const position = min !== null ? min - 1 : appended;
+    if (min === null) this.last = appended;
     this.jobs.push({
       id: job.id,
       priority: job.priority,

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { NewJob } from '../../../src/domain/job.js';
 import type { JobStore } from '../../../src/store/job-store.js';
 import { newJob, type StoreFactory, withStore } from './harness.js';
-import { OrderModel } from './order-model.js';
+import { type AppendRule, OrderModel } from './order-model.js';
 
 const priority = fc.integer({ min: -1, max: 2 });
 const pick = fc.nat(1000);
@@ -92,12 +92,12 @@ async function apply(s: JobStore, m: OrderModel, o: Op, ids: string[]): Promise<
   }
 }
 
-export function orderPropertyCases(f: StoreFactory, numRuns: number): void {
+export function orderPropertyCases(f: StoreFactory, numRuns: number, append: AppendRule = 'after-max'): void {
   it('keeps the same pending order and positions as the model through random edits', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), (ops) =>
         withStore(f, async (s) => {
-          const m = new OrderModel();
+          const m = new OrderModel(append);
           const ids: string[] = [];
           for (const o of ops) {
             await apply(s, m, o, ids);

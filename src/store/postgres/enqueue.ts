@@ -1,0 +1,180 @@
+/**
+ * Writing a batch of enqueue calls on PostgreSQL, inside the caller's
+ * transaction, in arrival order. Consecutive plain calls go in one
+ * multi-row INSERT; an all-or-nothing call gets a savepoint of its own, so
+ * that a refused call leaves the rest of the batch alone; a job put at the
+ * front is placed with the queue-order lock held (placement.ts).
+ * Positions of appended jobs come from the `job_positions` sequence.
+ */
+import type { NewJob } from '../../domain/job.js';
+import type { EnqueueResult } from '../job-store.js';
+import { newJobAsStored } from '../sqlite/job-row.js';
+import type { PgInsert } from './job-row.js';
+import { lockQueueOrder } from './placement.js';
+import { type Queryable, rowsOf } from './queryable.js';
+import { SQL } from './statements.js';
+
+export interface PendingInsert {
+  job: NewJob;
+  params: PgInsert;
+}
+
+/** One enqueue call in a group-commit batch. */
+export interface EnqueueCall {
+  jobs: PendingInsert[];
+  allOrNothing: boolean;
+}
+
+export async function writeEnqueueBatch(
+  db: Queryable,
+  calls: readonly EnqueueCall[],
+  schema: string,
+): Promise<EnqueueResult[][]> {
+  const out: EnqueueResult[][] = [];
+  let run: EnqueueCall[] = [];
+  const flushRun = async () => {
+    if (run.length === 0) return;
+    const results = await insertJobs(
+      db,
+      run.flatMap((c) => c.jobs),
+      schema,
+    );
+    let at = 0;
+    for (const call of run) {
+      out.push(results.slice(at, at + call.jobs.length));
+      at += call.jobs.length;
+    }
+    run = [];
+  };
+  for (const call of calls) {
+    if (!call.allOrNothing) {
+      run.push(call);
+      continue;
+    }
+    await flushRun();
+    await db.query('SAVEPOINT enqueue_call');
+    const results = await insertJobs(db, call.jobs, schema);
+    if (results.every((r) => r.ok)) {
+      await db.query('RELEASE SAVEPOINT enqueue_call');
+      out.push(results);
+      continue;
+    }
+    await db.query('ROLLBACK TO SAVEPOINT enqueue_call');
+    await db.query('RELEASE SAVEPOINT enqueue_call');
+    out.push(
+      results.map(
+        (r): EnqueueResult =>
+          r.ok ? { ok: false, code: 'NOT_STORED', id: r.job.id } : { ok: false, code: r.code, id: r.id },
+      ),
+    );
+  }
+  await flushRun();
+  return out;
+}
+
+/**
+ * Inserts jobs in order and answers each one's result. Jobs put at the front
+ * are placed one at a time (each goes ahead of the one before); the others
+ * share one INSERT.
+ */
+async function insertJobs(
+  db: Queryable,
+  jobs: readonly PendingInsert[],
+  schema: string,
+): Promise<EnqueueResult[]> {
+  const results: EnqueueResult[] = [];
+  let plain: PendingInsert[] = [];
+  const flushPlain = async () => {
+    if (plain.length > 0) results.push(...(await insertPlain(db, plain)));
+    plain = [];
+  };
+  let orderLocked = false;
+  for (const p of jobs) {
+    if (!p.job.front || p.job.position != null) {
+      plain.push(p);
+      continue;
+    }
+    await flushPlain();
+    if (!orderLocked) await lockQueueOrder(db, schema);
+    orderLocked = true;
+    const [first] = await rowsOf<{ position: number | null }>(db, SQL.firstQueuedPosition, [p.job.priority]);
+    if (first?.position === null || first?.position === undefined) {
+      results.push(...(await insertPlain(db, [p])));
+      continue;
+    }
+    results.push(...(await insertRows(db, [p], [first.position - 1])));
+  }
+  await flushPlain();
+  return results;
+}
+
+/**
+ * Appends jobs (fresh positions from the sequence) or places them where they
+ * say. Ids already stored, or given twice, are found first, so that they
+ * take no position: positions stay dense unless another server stores the
+ * same id at the same moment (then ON CONFLICT refuses it, and its position
+ * is a gap).
+ */
+async function insertPlain(db: Queryable, jobs: readonly PendingInsert[]): Promise<EnqueueResult[]> {
+  const taken = new Set(
+    (await rowsOf<{ id: string }>(db, SQL.existingIds, [jobs.map((p) => p.job.id)])).map((r) => r.id),
+  );
+  const fresh: PendingInsert[] = [];
+  for (const p of jobs) {
+    if (taken.has(p.job.id)) continue;
+    taken.add(p.job.id);
+    fresh.push(p);
+  }
+  const stored = new Map<PendingInsert, EnqueueResult>();
+  if (fresh.length > 0) {
+    const appended = fresh.filter((p) => p.job.position == null).length;
+    const seq =
+      appended === 0
+        ? []
+        : (await rowsOf<{ p: number }>(db, SQL.positions, [appended])).map((r) => r.p).sort((a, b) => a - b);
+    let next = 0;
+    const positions = fresh.map((p) => p.job.position ?? seq[next++]!);
+    const explicit = fresh.filter((p) => p.job.position != null).map((p) => p.job.position!);
+    const highest = explicit.length ? Math.ceil(Math.max(...explicit)) : null;
+    if (highest !== null && Number.isSafeInteger(highest)) await db.query(SQL.raisePositions, [highest]);
+    const results = await insertRows(db, fresh, positions);
+    fresh.forEach((p, i) => {
+      stored.set(p, results[i]!);
+    });
+  }
+  return jobs.map((p) => stored.get(p) ?? { ok: false, code: 'DUPLICATE_ID', id: p.job.id });
+}
+
+async function insertRows(
+  db: Queryable,
+  jobs: readonly PendingInsert[],
+  positions: readonly number[],
+): Promise<EnqueueResult[]> {
+  const col = <K extends keyof PgInsert>(k: K) => jobs.map((p) => p.params[k]);
+  const inserted = new Set(
+    (
+      await rowsOf<{ id: string }>(db, SQL.insert, [
+        col('id'),
+        col('name'),
+        col('prompt'),
+        col('workflow'),
+        col('extra_data'),
+        col('sensitive'),
+        col('client_id'),
+        col('priority'),
+        positions,
+        col('created_at'),
+        col('targets'),
+        col('requeued_from'),
+        col('requires'),
+        col('workflow_id'),
+        col('words'),
+      ])
+    ).map((r) => r.id),
+  );
+  // An id given twice in one statement is stored once, from its first row.
+  return jobs.map((p, i): EnqueueResult => {
+    if (!inserted.delete(p.job.id)) return { ok: false, code: 'DUPLICATE_ID', id: p.job.id };
+    return { ok: true, job: newJobAsStored(p.job, positions[i]!) };
+  });
+}

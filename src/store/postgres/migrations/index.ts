@@ -1,0 +1,7 @@
+/**
+ * Every migration of the PostgreSQL schema, in order. Migration n (1-based)
+ * brings the schema to version n (the `schema_version` table). Append only.
+ */
+import { sql as m0001 } from './0001-jobs.js';
+
+export const MIGRATIONS: readonly string[] = [m0001];
