@@ -112,6 +112,17 @@ describe('the Persistent Queue panel inside ComfyUI (fixture of the extension AP
     await screenshot(page, '11-comfyui-panel-history');
   });
 
+  test("a job's detail opens its workflow on ComfyUI's canvas", async () => {
+    const panel = page.locator('#panel');
+    await panel.locator(`[data-testid=history-item][data-id="${jobId}"] [data-testid=history-thumb]`).click();
+    const detail = panel.getByTestId('job-detail');
+    await detail.getByTestId('open-in-comfyui').click();
+    await page.waitForFunction('window.__loaded !== undefined');
+    assert.deepEqual(await page.evaluate('window.__loaded'), { kind: 'ui', workflow: WORKFLOW });
+    await page.keyboard.press('Escape');
+    await detail.waitFor({ state: 'detached' });
+  });
+
   test("opened through comfy-queue, the Queue button is ComfyUI's own and reaches comfy-queue", async () => {
     const own = await page.evaluate(
       '(() => { const api = window.comfyAPI.api.api; return api.queuePrompt === Object.getPrototypeOf(api).queuePrompt; })()',

@@ -2,12 +2,14 @@
 import { createApp, h } from 'vue';
 import { type ClientOptions, QueueClient } from './api/client.js';
 import QueueApp from './components/QueueApp.vue';
-import { provideQueue } from './lib/context.js';
+import { type OpenWorkflow, provideQueue } from './lib/context.js';
 import { createQueueStore } from './state/queue-store.js';
 
 export interface MountOptions extends ClientOptions {
   compact?: boolean;
   pollMs?: number;
+  /** inside ComfyUI: how a job's workflow is opened on its canvas */
+  openWorkflow?: OpenWorkflow;
 }
 
 export interface Mounted {
@@ -19,7 +21,12 @@ export function mountQueueUi(el: Element, opts: MountOptions = {}): Mounted {
   const store = createQueueStore(client, { pollMs: opts.pollMs });
   const app = createApp({
     setup() {
-      provideQueue({ client, store, compact: opts.compact ?? false });
+      provideQueue({
+        client,
+        store,
+        compact: opts.compact ?? false,
+        ...(opts.openWorkflow ? { openWorkflow: opts.openWorkflow } : {}),
+      });
       return () => h(QueueApp);
     },
   });

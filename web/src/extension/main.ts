@@ -123,7 +123,12 @@ function register(app: ComfyApp, api: ComfyApi | undefined): void {
       const host = document.createElement('div');
       host.style.height = '100%';
       el.replaceChildren(host);
-      mounted = mountQueueUi(host, { ...clientOptions(app, api), compact: true });
+      mounted = mountQueueUi(host, {
+        ...clientOptions(app, api),
+        compact: true,
+        openWorkflow: (workflow, kind, name) =>
+          kind === 'ui' ? app.loadGraphData(workflow as never) : app.loadApiJson(workflow as never, name),
+      });
     },
     destroy() {
       mounted?.unmount();

@@ -8,7 +8,11 @@ export interface QueueContext {
   store: QueueStore;
   /** true inside ComfyUI's sidebar: a narrow, compact layout */
   compact: boolean;
+  /** inside ComfyUI: opens a workflow on its canvas (a UI workflow, or an API prompt) */
+  openWorkflow?: OpenWorkflow;
 }
+
+export type OpenWorkflow = (workflow: unknown, kind: 'ui' | 'api', name: string) => void | Promise<void>;
 
 const KEY: InjectionKey<QueueContext> = Symbol('comfy-queue');
 
