@@ -2,8 +2,8 @@
  * comfy-queue serving from PostgreSQL (`serve --db postgres://…`) against
  * the simulator, as a user runs it: jobs run to completion, a SIGKILL and a
  * restart lose nothing and run nothing twice, the paused flag and the order
- * survive, completed jobs' outputs are collected, and a second server on the
- * same database refuses to start.
+ * (after a reorder and queue moves) survive, completed jobs' outputs are
+ * collected, and a second server on the same database refuses to start.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -100,7 +100,13 @@ describe('serving from PostgreSQL', () => {
           .prompt_id,
       );
     await http('POST', `${server.url}/api/pqueue/reorder`, { prompt_ids: [more[3], more[2]] });
+    // Queue moves: one job to the top, another down one place.
+    const top = await http('POST', `${server.url}/api/pqueue/bulk`, { action: 'top', prompt_ids: [more[1]] });
+    assert.deepEqual(top.body, { action: 'top', count: 1 }, top.text);
+    const down = await http('POST', `${server.url}/api/pqueue/jobs/${more[3]}/move`, { by: 1 });
+    assert.equal(down.body.moved, true, down.text);
     const order = (await http('GET', `${server.url}/api/pqueue`)).body.pending.map((j: any) => j.prompt_id);
+    assert.deepEqual(order, [more[1], more[2], more[3], more[0]]);
     await server.kill('SIGKILL');
     server = await start();
     assert.match(server.output(), /queue: paused/);
