@@ -2,9 +2,12 @@
  * comfy-queue serving from PostgreSQL (`serve --db postgres://…`) against
  * the simulator, as a user runs it: jobs run to completion, a SIGKILL and a
  * restart lose nothing and run nothing twice, the paused flag and the order
- * survive, and a second server on the same database refuses to start.
+ * (after a reorder and queue moves) survive, completed jobs' outputs are
+ * collected, and a second server on the same database refuses to start.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { runCli } from '../helpers/cli-run.js';
 import {
@@ -97,7 +100,13 @@ describe('serving from PostgreSQL', () => {
           .prompt_id,
       );
     await http('POST', `${server.url}/api/pqueue/reorder`, { prompt_ids: [more[3], more[2]] });
+    // Queue moves: one job to the top, another down one place.
+    const top = await http('POST', `${server.url}/api/pqueue/bulk`, { action: 'top', prompt_ids: [more[1]] });
+    assert.deepEqual(top.body, { action: 'top', count: 1 }, top.text);
+    const down = await http('POST', `${server.url}/api/pqueue/jobs/${more[3]}/move`, { by: 1 });
+    assert.equal(down.body.moved, true, down.text);
     const order = (await http('GET', `${server.url}/api/pqueue`)).body.pending.map((j: any) => j.prompt_id);
+    assert.deepEqual(order, [more[1], more[2], more[3], more[0]]);
     await server.kill('SIGKILL');
     server = await start();
     assert.match(server.output(), /queue: paused/);
@@ -117,6 +126,32 @@ describe('serving from PostgreSQL', () => {
       failed: 0,
       cancelled: 0,
     });
+  });
+
+  test("collects a completed job's outputs into the data folder (collection on by default)", async () => {
+    await requirePostgres();
+    const db = dbUrl(freshSchema('e2e_collect'));
+    const data = tempDir();
+    dirs.push(data);
+    const server = await spawnServe(['--data', data.path, '--simulate', '1', '--db', db]);
+    procs.push(server);
+    const r = await http('POST', `${server.url}/api/pqueue/jobs`, { prompt: t2iPrompt(2, 7) });
+    assert.equal(r.status, 201, r.text);
+    const id: string = r.body.prompt_id;
+    await waitForStatus(server.url, id, ['completed']);
+    const collection = await until(async () => {
+      const job = await http('GET', `${server.url}/api/pqueue/jobs/${id}`);
+      return job.body.collection?.state === 'stored' ? job.body.collection : undefined;
+    }, 'the outputs stored');
+    assert.match(collection.target, /^file:\/\//);
+    assert.ok(collection.files.length >= 1);
+    const key: string = collection.files[0].key;
+    assert.ok(existsSync(join(data.path, 'outputs', key)), `${key} in the collect folder`);
+    const file = await fetch(`${server.url}/api/pqueue/jobs/${id}/outputs/1`);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get('content-type'), 'image/png');
+    assert.equal((await file.arrayBuffer()).byteLength, collection.files[0].bytes);
+    await server.kill();
   });
 
   test('a second server on the same database refuses to start, and names why', async () => {

@@ -38,6 +38,8 @@ import type {
   WorkerTotals,
 } from '../job-store.js';
 import { toJson } from '../sqlite/job-row.js';
+import * as agents from './agents.js';
+import * as collections from './collections.js';
 import { connectSession, createPool, redactUrl } from './connection.js';
 import { type EnqueueCall, writeEnqueueBatch } from './enqueue.js';
 import { SerialGroupCommit } from './group-commit.js';
@@ -46,6 +48,7 @@ import { type PgJobRow, pgInsertParams, pgRowToJob, toJobOrNull, wordsOf } from 
 import { Lanes } from './lanes.js';
 import * as listing from './list-jobs.js';
 import { LOCK_SPACE, migrate } from './migrate.js';
+import { placePending } from './place-pending.js';
 import { lockQueueOrder } from './placement.js';
 import { type Queryable, rowsOf } from './queryable.js';
 import { SQL } from './statements.js';
@@ -617,7 +620,7 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  // ---- not on PostgreSQL yet: batches, output collection, agents, queue moves ----
+  // ---- not on PostgreSQL yet: batches ----
 
   createBatch(_batch: NewBatch): Promise<BatchRecord> {
     return notYet('batches');
@@ -667,40 +670,60 @@ export class PostgresJobStore implements JobStore {
   finishedPerMinute(_since: number): Promise<MinuteCount[]> {
     return notYet('batches');
   }
-  listUncollected(
-    _since: number,
-    _after: { endedAt: number; id: string } | null,
-    _limit: number,
+
+  // ---- output collection (collections.ts) ----
+
+  async listUncollected(
+    since: number,
+    after: { endedAt: number; id: string } | null,
+    limit: number,
   ): Promise<Job[]> {
-    return notYet('output collection');
+    return this.read((db) => collections.listUncollected(db, since, after, limit));
   }
-  getCollections(_jobIds: readonly string[]): Promise<CollectionRecord[]> {
-    return notYet('output collection');
+
+  async getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]> {
+    return this.read((db) => collections.getCollections(db, jobIds));
   }
-  saveCollection(_record: CollectionRecord): Promise<boolean> {
-    return notYet('output collection');
+
+  async saveCollection(record: CollectionRecord): Promise<boolean> {
+    return this.write(`collect:${record.jobId}`, (db) => collections.saveCollection(db, record));
   }
-  placePending(
-    _placements: readonly { id: string; priority: number; fair: number; position: number }[],
+
+  // ---- queue moves (place-pending.ts) ----
+
+  async placePending(
+    placements: readonly { id: string; priority: number; fair: number; position: number }[],
   ): Promise<number> {
-    return notYet('moving jobs in the queue');
+    if (placements.length === 0) return 0;
+    return this.tx(async (c) => {
+      await lockQueueOrder(c, this.schema);
+      return placePending(c, placements);
+    });
   }
-  saveEnrollment(_enrollment: AgentEnrollment): Promise<void> {
-    return notYet('agents');
+
+  // ---- remote agents (agents.ts) ----
+
+  async saveEnrollment(enrollment: AgentEnrollment): Promise<void> {
+    await this.write('enrollments', (db) => agents.saveEnrollment(db, enrollment));
   }
-  listEnrollments(): Promise<AgentEnrollment[]> {
-    return notYet('agents');
+
+  async listEnrollments(): Promise<AgentEnrollment[]> {
+    return this.read((db) => agents.listEnrollments(db));
   }
-  redeemEnrollment(
-    _tokenHash: string,
-    _agent: string,
-    _credentialHash: string,
-    _now: number,
+
+  async redeemEnrollment(
+    tokenHash: string,
+    agent: string,
+    credentialHash: string,
+    now: number,
   ): Promise<AgentEnrollment | null> {
-    return notYet('agents');
+    return this.write('enrollments', (db) =>
+      agents.redeemEnrollment(db, tokenHash, agent, credentialHash, now),
+    );
   }
-  enrollmentForCredential(_credentialHash: string): Promise<AgentEnrollment | null> {
-    return notYet('agents');
+
+  async enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null> {
+    return this.read((db) => agents.enrollmentForCredential(db, credentialHash));
   }
 }
 

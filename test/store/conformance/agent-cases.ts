@@ -34,6 +34,26 @@ export function agentCases(f: StoreFactory): void {
       );
     }));
 
+  it('of several redeems of one token at once, from two stores on the database, exactly one wins', () =>
+    withStore(f, async (s) => {
+      await s.saveEnrollment(open('e1'));
+      const again = await f.openAgain(s);
+      try {
+        const tries = await Promise.all(
+          ['gpu1', 'gpu2', 'gpu3', 'gpu4'].map((agent, i) =>
+            (i % 2 ? again : s).redeemEnrollment('hash-e1', agent, `cred-${agent}`, 2000),
+          ),
+        );
+        const won = tries.filter((e) => e !== null);
+        assert.equal(won.length, 1);
+        const [stored] = await again.listEnrollments();
+        assert.equal(stored?.agent, won[0]!.agent);
+        assert.equal(stored?.credentialHash, `cred-${won[0]!.agent}`);
+      } finally {
+        await again.close();
+      }
+    }));
+
   it('a credential finds its enrollment; saving again replaces it (revocation)', () =>
     withStore(f, async (s) => {
       await s.saveEnrollment(open('e1', { tokenHash: null, usedAt: 10, agent: 'a', credentialHash: 'c1' }));

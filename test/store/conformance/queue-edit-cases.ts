@@ -14,6 +14,29 @@ export function queueEditCases(f: StoreFactory): void {
       assert.deepEqual(await pendingIds(s), [c!.id, d!.id, b!.id, a!.id]);
     }));
 
+  it('places pending jobs (priority and position) in one write, skipping those no longer pending', () =>
+    withStore(f, async (s) => {
+      const [a, b, c, d] = await enqueueOk(s, newJob(), newJob(), newJob(), newJob());
+      await claimId(s, d!.id);
+      const moved = await s.placePending([
+        { id: c!.id, priority: 3, fair: 0, position: -2 },
+        { id: a!.id, priority: 0, fair: b!.fair ?? 0, position: b!.position + 0.5 },
+        { id: d!.id, priority: 9, fair: 0, position: -9 },
+        { id: 'no-such-id', priority: 9, fair: 0, position: -9 },
+      ]);
+      assert.equal(moved, 2);
+      assert.deepEqual(await pendingIds(s), [c!.id, b!.id, a!.id]);
+      const placed = await s.get(c!.id);
+      assert.equal(placed?.priority, 3);
+      assert.equal(placed?.position, -2);
+      assert.equal((await s.get(a!.id))?.position, b!.position + 0.5);
+      const running = await s.get(d!.id);
+      assert.equal(running?.status, 'in_progress');
+      assert.equal(running?.priority, 0);
+      assert.equal(running?.position, d!.position);
+      assert.equal(await s.placePending([]), 0);
+    }));
+
   it('reorders within each priority, never across priorities', () =>
     withStore(f, async (s) => {
       const [lo1, lo2, hi1, hi2] = await enqueueOk(
