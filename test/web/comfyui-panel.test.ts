@@ -115,12 +115,15 @@ describe('the Persistent Queue panel inside ComfyUI (fixture of the extension AP
   test("a job's detail opens its workflow on ComfyUI's canvas", async () => {
     const panel = page.locator('#panel');
     await panel.locator(`[data-testid=history-item][data-id="${jobId}"] [data-testid=history-thumb]`).click();
+    await panel.getByTestId('history-preview').getByTestId('open-detail').click();
     const detail = panel.getByTestId('job-detail');
     await detail.getByTestId('open-in-comfyui').click();
     await page.waitForFunction('window.__loaded !== undefined');
+    await screenshot(page, '12-comfyui-panel-detail');
     assert.deepEqual(await page.evaluate('window.__loaded'), { kind: 'ui', workflow: WORKFLOW });
     await page.keyboard.press('Escape');
     await detail.waitFor({ state: 'detached' });
+    assert.equal(await panel.getByTestId('history-preview').count(), 0);
   });
 
   test("opened through comfy-queue, the Queue button is ComfyUI's own and reaches comfy-queue", async () => {
