@@ -1,34 +1,7 @@
 /** The workers table on PostgreSQL: one row per registered worker, and their totals from the jobs. */
 import type { WorkerRecord, WorkerTotals } from '../job-store.js';
+import { rowToWorker, type WorkerRow } from '../worker-row.js';
 import { type Queryable, rowsOf } from './queryable.js';
-
-interface WorkerRow {
-  id: string;
-  kind: 'push' | 'agent';
-  source: 'flag' | 'api';
-  url: string | null;
-  tags: string;
-  capacity: number;
-  mode: WorkerRecord['mode'];
-  health: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function rowToWorker(r: WorkerRow): WorkerRecord {
-  return {
-    id: r.id,
-    kind: r.kind,
-    source: r.source,
-    url: r.url,
-    tags: JSON.parse(r.tags) as string[],
-    capacity: r.capacity,
-    mode: r.mode,
-    health: JSON.parse(r.health) as Record<string, unknown>,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 export async function listWorkers(db: Queryable): Promise<WorkerRecord[]> {
   return (await rowsOf<WorkerRow>(db, 'SELECT * FROM workers ORDER BY created_at, id')).map(rowToWorker);

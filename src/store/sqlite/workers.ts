@@ -1,34 +1,7 @@
 /** The workers table (migration 0005) on SQLite: one row per registered worker. */
 import type Database from 'better-sqlite3';
 import type { WorkerRecord, WorkerTotals } from '../job-store.js';
-
-interface WorkerRow {
-  id: string;
-  kind: 'push' | 'agent';
-  source: 'flag' | 'api';
-  url: string | null;
-  tags: string;
-  capacity: number;
-  mode: WorkerRecord['mode'];
-  health: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function rowToWorker(r: WorkerRow): WorkerRecord {
-  return {
-    id: r.id,
-    kind: r.kind,
-    source: r.source,
-    url: r.url,
-    tags: JSON.parse(r.tags) as string[],
-    capacity: r.capacity,
-    mode: r.mode,
-    health: JSON.parse(r.health) as Record<string, unknown>,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
+import { rowToWorker, type WorkerRow } from '../worker-row.js';
 
 export class SqliteWorkers {
   private readonly s;
