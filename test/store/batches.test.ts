@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { type BatchRequest, buildBatchSpec } from '../../src/domain/batch-spec.js';
 import { itemId, itemIds } from '../../src/domain/ids.js';
 import type { PromptGraph } from '../../src/domain/job.js';
-import type { NewBatch } from '../../src/store/batch-types.js';
+import type { BatchItemPage, NewBatch } from '../../src/store/batch-types.js';
 import type { JobStore } from '../../src/store/job-store.js';
 import { enqueueOk, newJob } from './conformance/harness.js';
 import { storeKinds } from './store-kinds.js';
@@ -199,6 +199,86 @@ for (const kind of storeKinds('batches'))
       assert.equal((await s.counts()).pending, 0);
       assert.equal(await s.getBatch(b.id), null);
       assert.equal(await s.deleteBatch(b.id), 'missing');
+      await s.close();
+    });
+    it('puts reordered items first and keeps a group’s order at a new priority (fair-share tags)', async () => {
+      const s = await freshStore();
+      const b = await s.createBatch(newBatch('m', { count: 4 }));
+      const [ann] = await enqueueOk(s, newJob({ clientId: 'ann' }));
+      const item = async (i: number) => (await s.batchItem(b.id, i))!.id;
+      const order = async () =>
+        (await s.listPending(10)).map((j) => (j.batch ? `m/${j.batch.index}` : `single:${j.clientId}`));
+      assert.deepEqual(await order(), ['m/1', 'single:ann', 'm/2', 'm/3', 'm/4']);
+      assert.equal(await s.reorder([await item(4)]), 1);
+      assert.deepEqual(await order(), ['m/4', 'm/1', 'single:ann', 'm/2', 'm/3']);
+      // At a new priority the item takes the tag of the batch's next item there, or a later one.
+      assert.equal((await s.setPriority(await item(3), 1))?.priority, 1);
+      assert.equal((await s.setPriority(await item(2), 1))?.priority, 1);
+      assert.deepEqual(await order(), ['m/2', 'm/3', 'm/4', 'm/1', 'single:ann']);
+      assert.equal((await s.setPriority(ann!.id, 2))?.priority, 2);
+      assert.equal((await order())[0], 'single:ann');
+      await s.close();
+    });
+
+    it('gives a batch’s pending items new turns when its weight or priority changes', async () => {
+      const s = await freshStore();
+      const a = await s.createBatch(newBatch('A', { count: 6 }));
+      const b = await s.createBatch(newBatch('B', { count: 6 }));
+      assert.equal((await s.updateBatch(b.id, { weight: 2 }))?.weight, 2);
+      assert.deepEqual(await claimAll(s, 7), ['A', 'B', 'B', 'A', 'B', 'B', 'A']);
+      const up = await s.updateBatch(a.id, { priority: 3, name: 'A2' });
+      assert.equal(up?.priority, 3);
+      assert.equal(up?.name, 'A2');
+      assert.deepEqual(await claimAll(s, 4), ['A2', 'A2', 'A2', 'B']);
+      assert.equal(await s.updateBatch(999, { weight: 1 }), null);
+      await s.close();
+    });
+
+    it('lists items by page, tracker status and index; counts, paces and cancels them', async () => {
+      const s = await freshStore();
+      await enqueueOk(s, newJob());
+      const b = await s.createBatch(newBatch('c', { count: 5 }));
+      const one = await s.claimJob((await s.batchItem(b.id, 1))!.id, 'w', 1, 9);
+      const two = await s.claimJob((await s.batchItem(b.id, 2))!.id, 'w', 1, 9);
+      await s.finish(one!.id, { status: 'completed', endedAt: 60_000, outputs: {} });
+      await s.finish(two!.id, { status: 'failed', endedAt: 61_000, error: { type: 'x', message: 'no' } });
+      const indexes = (p: BatchItemPage) => p.jobs.map((j) => j.batch!.index);
+      const p1 = await s.listBatchItems({ batchId: b.id, limit: 2 });
+      assert.deepEqual(indexes(p1), [1, 2]);
+      assert.deepEqual(p1.next, { batchId: b.id, index: 2 });
+      assert.equal(p1.jobs[0]!.prompt['9']!.inputs.filename_prefix, 'c/1');
+      const p2 = await s.listBatchItems({ batchId: b.id, limit: 2, after: p1.next });
+      assert.deepEqual(indexes(p2), [3, 4]);
+      const p3 = await s.listBatchItems({ batchId: b.id, limit: 2, after: p2.next });
+      assert.deepEqual(indexes(p3), [5]);
+      assert.equal(p3.next, null);
+      assert.deepEqual(indexes(await s.listBatchItems({ statuses: ['inactive'], limit: 10 })), [3, 4, 5]);
+      assert.deepEqual(
+        indexes(await s.listBatchItems({ statuses: ['complete', 'error'], limit: 10 })),
+        [1, 2],
+      );
+      assert.deepEqual(
+        indexes(await s.listBatchItems({ batchId: b.id, indexes: [2, 5], limit: 10 })),
+        [2, 5],
+      );
+      assert.deepEqual(
+        indexes(await s.listBatchItems({ batchId: b.id, fromIndex: 2, toIndex: 3, limit: 10 })),
+        [2, 3],
+      );
+      assert.deepEqual(indexes(await s.listBatchItems({ batchId: b.id, offset: 3, limit: 10 })), [4, 5]);
+      assert.equal((await s.batchJobIds(b.id, 'pending')).length, 3);
+      const counts = await s.batchCounts(b.id);
+      assert.deepEqual([counts.pending, counts.completed, counts.failed, counts.uncollected], [3, 1, 1, 1]);
+      assert.deepEqual(await s.trackerCounts(), counts);
+      assert.equal(await s.batchFinishedSince(b.id, 61_000), 1);
+      assert.deepEqual(await s.finishedPerMinute(0), [{ minute: 60_000, completed: 1, failed: 1 }]);
+      assert.equal(await s.cancelBatchPending(b.id, 70_000), 3);
+      assert.equal((await s.batchCounts(b.id)).cancelled, 3);
+      assert.deepEqual(
+        (await s.listBatches()).map((x) => [x.id, x.name, x.total]),
+        [[b.id, 'c', 5]],
+      );
+      assert.equal((await s.getBatch(b.id))?.name, 'c');
       await s.close();
     });
   });

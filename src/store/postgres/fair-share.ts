@@ -28,11 +28,13 @@ export interface FairTake {
 export async function takeTags(db: Queryable, takes: readonly FairTake[]): Promise<number[]> {
   if (takes.length === 0) return [];
   // Locks each group's row (a new one is created at −∞) and reads its finish tag with the clock.
+  // Rows are locked in (priority, group) order, so two writers taking the same groups never deadlock.
   const rows = await rowsOf<{ grp: string; priority: number; finish: number; clock: number | null }>(
     db,
     `WITH g AS (
        INSERT INTO fair_groups (grp, priority, finish)
        SELECT grp, priority, '-Infinity' FROM unnest($1::text[], $2::integer[]) AS t(grp, priority)
+       ORDER BY priority, grp
        ON CONFLICT (grp, priority) DO UPDATE SET finish = fair_groups.finish
        RETURNING grp, priority, finish)
      SELECT g.grp, g.priority, g.finish, (SELECT max(v) FROM fair_clock c WHERE c.priority = g.priority) AS clock
