@@ -1,7 +1,6 @@
 /** The collections table (migration 0002) on PostgreSQL: where each completed job's outputs were copied. */
-import type { Job } from '../../domain/job.js';
 import type { CollectedFile, CollectionRecord } from '../job-store.js';
-import { JOB_COLUMNS, type PgJobRow, pgRowToJob } from './job-row.js';
+import { JOB_COLUMNS, type PgJobRow } from './job-row.js';
 import { type Queryable, rowsOf } from './queryable.js';
 
 interface CollectionRow {
@@ -57,17 +56,17 @@ const SQL = {
       error = excluded.error, updated_at = excluded.updated_at`,
 } as const;
 
+/** The rows of the jobs (the store makes them Jobs, a batch item's graph derived from its batch). */
 export async function listUncollected(
   db: Queryable,
   since: number,
   after: { endedAt: number; id: string } | null,
   limit: number,
-): Promise<Job[]> {
+): Promise<PgJobRow[]> {
   const n = Math.max(0, Math.trunc(limit));
-  const rows = after
+  return after
     ? await rowsOf<PgJobRow>(db, SQL.uncollectedAfter, [since, n, after.endedAt, after.id])
     : await rowsOf<PgJobRow>(db, SQL.uncollectedFirst, [since, n]);
-  return rows.map(pgRowToJob);
 }
 
 export async function getCollections(db: Queryable, jobIds: readonly string[]): Promise<CollectionRecord[]> {

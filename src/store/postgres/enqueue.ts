@@ -4,11 +4,14 @@
  * multi-row INSERT; an all-or-nothing call gets a savepoint of its own, so
  * that a refused call leaves the rest of the batch alone; a job put at the
  * front is placed with the queue-order lock held (placement.ts).
- * Positions of appended jobs come from the `job_positions` sequence.
+ * Positions of appended jobs come from the `job_positions` sequence; each
+ * job's fair-share tag from its owner's group (fair-share.ts), or a tag at
+ * the front for a job put there.
  */
 import type { NewJob } from '../../domain/job.js';
 import type { EnqueueResult } from '../job-store.js';
 import { newJobAsStored } from '../sqlite/job-row.js';
+import { frontTag, ownerGroup, takeTags } from './fair-share.js';
 import type { PgInsert } from './job-row.js';
 import { lockQueueOrder } from './placement.js';
 import { type Queryable, rowsOf } from './queryable.js';
@@ -102,7 +105,7 @@ async function insertJobs(
       results.push(...(await insertPlain(db, [p])));
       continue;
     }
-    results.push(...(await insertRows(db, [p], [first.position - 1])));
+    results.push(...(await insertRows(db, [p], [first.position - 1], [await frontTag(db, p.job.priority)])));
   }
   await flushPlain();
   return results;
@@ -137,7 +140,7 @@ async function insertPlain(db: Queryable, jobs: readonly PendingInsert[]): Promi
     const explicit = fresh.filter((p) => p.job.position != null).map((p) => p.job.position!);
     const highest = explicit.length ? Math.ceil(Math.max(...explicit)) : null;
     if (highest !== null && Number.isSafeInteger(highest)) await db.query(SQL.raisePositions, [highest]);
-    const results = await insertRows(db, fresh, positions);
+    const results = await insertRows(db, fresh, positions, await ownerTags(db, fresh));
     fresh.forEach((p, i) => {
       stored.set(p, results[i]!);
     });
@@ -145,10 +148,29 @@ async function insertPlain(db: Queryable, jobs: readonly PendingInsert[]): Promi
   return jobs.map((p) => stored.get(p) ?? { ok: false, code: 'DUPLICATE_ID', id: p.job.id });
 }
 
+/** Each job's start tag in its owner's group, one after the other in the order given (weight 1). */
+async function ownerTags(db: Queryable, jobs: readonly PendingInsert[]): Promise<number[]> {
+  const keyOf = (p: PendingInsert) => `${p.job.priority}:${ownerGroup(p.params.owner)}`;
+  const takes = new Map<string, { grp: string; priority: number; weight: number; n: number }>();
+  for (const p of jobs) {
+    const t = takes.get(keyOf(p));
+    if (t) t.n++;
+    else takes.set(keyOf(p), { grp: ownerGroup(p.params.owner), priority: p.job.priority, weight: 1, n: 1 });
+  }
+  const starts = await takeTags(db, [...takes.values()]);
+  const next = new Map([...takes.keys()].map((k, i) => [k, starts[i]!]));
+  return jobs.map((p) => {
+    const tag = next.get(keyOf(p))!;
+    next.set(keyOf(p), tag + 1);
+    return tag;
+  });
+}
+
 async function insertRows(
   db: Queryable,
   jobs: readonly PendingInsert[],
   positions: readonly number[],
+  tags: readonly number[],
 ): Promise<EnqueueResult[]> {
   const col = <K extends keyof PgInsert>(k: K) => jobs.map((p) => p.params[k]);
   const inserted = new Set(
@@ -169,12 +191,14 @@ async function insertRows(
         col('requires'),
         col('workflow_id'),
         col('words'),
+        col('owner'),
+        tags,
       ])
     ).map((r) => r.id),
   );
   // An id given twice in one statement is stored once, from its first row.
   return jobs.map((p, i): EnqueueResult => {
     if (!inserted.delete(p.job.id)) return { ok: false, code: 'DUPLICATE_ID', id: p.job.id };
-    return { ok: true, job: newJobAsStored(p.job, positions[i]!) };
+    return { ok: true, job: newJobAsStored(p.job, positions[i]!, tags[i]!) };
   });
 }

@@ -20,8 +20,10 @@ import { sortValue } from '../job-query.js';
 import { type Queryable, rowsOf } from './queryable.js';
 import { prefixQuery } from './search-terms.js';
 
-const COLUMNS = `id, name, status, priority, position, created_at, started_at, ended_at, worker, attempts,
-  error, outputs, client_id, flagged, workflow_id, duration`;
+// A batch's item has no name of its own: it is shown as `<batch name>/<index>` (migration 0003).
+const COLUMNS = `id, coalesce(name, (SELECT b.name FROM batches b WHERE b.id = coalesce(jobs.batch_id, jobs.batch_past))
+    || '/' || jobs.batch_index) AS name, status, priority, fair, position, created_at, started_at, ended_at, worker,
+  attempts, error, outputs, client_id, flagged, workflow_id, duration`;
 
 const SORT_COLUMN: Record<JobSort, string> = {
   created_at: 'created_at',
@@ -46,6 +48,7 @@ interface ListRow {
   flagged: boolean;
   workflow_id: string | null;
   duration: number;
+  fair: number;
 }
 
 function toItem(r: ListRow): JobListItem {
@@ -54,8 +57,7 @@ function toItem(r: ListRow): JobListItem {
     name: r.name,
     status: r.status,
     priority: r.priority,
-    // No fair share on PostgreSQL yet: every job has the same tag.
-    fair: 0,
+    fair: r.fair,
     position: r.position,
     createdAt: r.created_at,
     startedAt: r.started_at,

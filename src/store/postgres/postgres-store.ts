@@ -39,12 +39,14 @@ import type {
 } from '../job-store.js';
 import { toJson } from '../sqlite/job-row.js';
 import * as agents from './agents.js';
+import * as batches from './batches.js';
 import * as collections from './collections.js';
 import { connectSession, createPool, redactUrl } from './connection.js';
 import { type EnqueueCall, writeEnqueueBatch } from './enqueue.js';
+import { batchGroup, frontTag, ownerGroup, successorTag, take } from './fair-share.js';
 import { SerialGroupCommit } from './group-commit.js';
 import { degradedBy, StoreHealthTracker } from './health.js';
-import { type PgJobRow, pgInsertParams, pgRowToJob, toJobOrNull, wordsOf } from './job-row.js';
+import { type PgJobRow, pgInsertParams, pgRowToJob, wordsOf } from './job-row.js';
 import { Lanes } from './lanes.js';
 import * as listing from './list-jobs.js';
 import { LOCK_SPACE, migrate } from './migrate.js';
@@ -111,6 +113,7 @@ export class PostgresJobStore implements JobStore {
   private readonly log: Logger;
   private readonly tracker: StoreHealthTracker;
   private readonly lanes = new Lanes();
+  private readonly parts = new batches.BatchParts();
   private readonly group = new SerialGroupCommit<EnqueueCall, EnqueueResult[]>((calls) =>
     this.tx((c) => writeEnqueueBatch(c, calls, this.schema)),
   );
@@ -205,6 +208,16 @@ export class PostgresJobStore implements JobStore {
 
   health(): StoreHealth {
     return this.tracker.health();
+  }
+
+  /** Rows as Jobs, a batch's item with its graph derived from its batch (read first when not kept). */
+  private async all(rows: readonly PgJobRow[]): Promise<Job[]> {
+    await this.read((db) => this.parts.load(db, rows));
+    return rows.map((r) => pgRowToJob(r, this.parts.resolver));
+  }
+
+  private async one(rows: readonly PgJobRow[]): Promise<Job | null> {
+    return (await this.all(rows.slice(0, 1)))[0] ?? null;
   }
 
   private get db(): pg.Pool {
@@ -352,17 +365,15 @@ export class PostgresJobStore implements JobStore {
   }
 
   async get(id: string): Promise<Job | null> {
-    return this.read(async (db) => toJobOrNull(await rowsOf<PgJobRow>(db, SQL.get, [id])));
+    return this.one(await this.read((db) => rowsOf<PgJobRow>(db, SQL.get, [id])));
   }
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
-    return this.read(async (db) =>
-      (await rowsOf<PgJobRow>(db, SQL.listPending, [limit, offset])).map(pgRowToJob),
-    );
+    return this.all(await this.read((db) => rowsOf<PgJobRow>(db, SQL.listPending, [limit, offset])));
   }
 
   async listInProgress(): Promise<Job[]> {
-    return this.read(async (db) => (await rowsOf<PgJobRow>(db, SQL.listInProgress)).map(pgRowToJob));
+    return this.all(await this.read((db) => rowsOf<PgJobRow>(db, SQL.listInProgress)));
   }
 
   async counts(): Promise<QueueCounts> {
@@ -378,14 +389,16 @@ export class PostgresJobStore implements JobStore {
     leaseUntil: number,
     exclude: readonly string[] = [],
   ): Promise<Job | null> {
-    return this.write(null, async (db) =>
-      toJobOrNull(await rowsOf<PgJobRow>(db, SQL.claimNext, [worker, now, leaseUntil, exclude])),
+    return this.one(
+      await this.write(null, (db) => rowsOf<PgJobRow>(db, SQL.claimNext, [worker, now, leaseUntil, exclude])),
     );
   }
 
   async claimJob(id: string, worker: string, now: number, leaseUntil: number): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(await rowsOf<PgJobRow>(db, SQL.claimJob, [worker, now, leaseUntil, id])),
+    return this.one(
+      await this.write(`job:${id}`, (db) =>
+        rowsOf<PgJobRow>(db, SQL.claimJob, [worker, now, leaseUntil, id]),
+      ),
     );
   }
 
@@ -400,9 +413,9 @@ export class PostgresJobStore implements JobStore {
     expectedWorker?: string,
     expectedAttempt?: number,
   ): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(
-        await rowsOf<PgJobRow>(db, SQL.finish, [
+    return this.one(
+      await this.write(`job:${id}`, (db) =>
+        rowsOf<PgJobRow>(db, SQL.finish, [
           id,
           ...finishParams(patch),
           expectedWorker ?? null,
@@ -421,22 +434,23 @@ export class PostgresJobStore implements JobStore {
   ): Promise<{ finished: Job | null; next: Job | null }> {
     const finish = [id, ...finishParams(patch), worker, expectedAttempt ?? null];
     if (!claim) return { finished: await this.finish(id, patch, worker, expectedAttempt), next: null };
-    return this.txIn(`job:${id}`, async (c) => {
-      const finished = toJobOrNull(await rowsOf<PgJobRow>(c, SQL.finish, finish));
+    const rows = await this.txIn(`job:${id}`, async (c) => {
+      const finished = await rowsOf<PgJobRow>(c, SQL.finish, finish);
       const next =
         claim.jobId !== undefined
-          ? toJobOrNull(
-              await rowsOf<PgJobRow>(c, SQL.claimJob, [worker, claim.now, claim.leaseUntil, claim.jobId]),
-            )
-          : toJobOrNull(await rowsOf<PgJobRow>(c, SQL.claimNext, [worker, claim.now, claim.leaseUntil, []]));
+          ? await rowsOf<PgJobRow>(c, SQL.claimJob, [worker, claim.now, claim.leaseUntil, claim.jobId])
+          : await rowsOf<PgJobRow>(c, SQL.claimNext, [worker, claim.now, claim.leaseUntil, []]);
       return { finished, next };
     });
+    return { finished: await this.one(rows.finished), next: await this.one(rows.next) };
   }
 
   async finishPending(id: string, patch: FinishPatch): Promise<Job | null> {
     if (patch.status === 'completed') throw new TypeError('finishPending: a pending job cannot complete');
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(await rowsOf<PgJobRow>(db, SQL.finishPending, [id, ...finishParams(patch)])),
+    return this.one(
+      await this.write(`job:${id}`, (db) =>
+        rowsOf<PgJobRow>(db, SQL.finishPending, [id, ...finishParams(patch)]),
+      ),
     );
   }
 
@@ -446,9 +460,9 @@ export class PostgresJobStore implements JobStore {
     expectedWorker?: string,
     expectedAttempt?: number,
   ): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(
-        await rowsOf<PgJobRow>(db, SQL.release, [
+    return this.one(
+      await this.write(`job:${id}`, (db) =>
+        rowsOf<PgJobRow>(db, SQL.release, [
           id,
           error !== undefined,
           toJson(error),
@@ -465,14 +479,9 @@ export class PostgresJobStore implements JobStore {
     expectedWorker: string,
     expectedAttempt?: number,
   ): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(
-        await rowsOf<PgJobRow>(db, SQL.retry, [
-          id,
-          expectedWorker,
-          expectedAttempt ?? null,
-          JSON.stringify(error),
-        ]),
+    return this.one(
+      await this.write(`job:${id}`, (db) =>
+        rowsOf<PgJobRow>(db, SQL.retry, [id, expectedWorker, expectedAttempt ?? null, JSON.stringify(error)]),
       ),
     );
   }
@@ -502,7 +511,8 @@ export class PostgresJobStore implements JobStore {
         // Below the first queued job of that priority: min − n … min − 1.
         const [first] = await rowsOf<{ position: number }>(c, SQL.firstQueuedPosition, [priority]);
         const min = first!.position;
-        await c.query(SQL.setPositions, [group, group.map((_, i) => min - group.length + i)]);
+        const tag = await frontTag(c, priority);
+        await c.query(SQL.setPositions, [group, group.map((_, i) => min - group.length + i), tag]);
         moved += group.length;
       }
       return moved;
@@ -510,22 +520,29 @@ export class PostgresJobStore implements JobStore {
   }
 
   async setPriority(id: string, priority: number): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(await rowsOf<PgJobRow>(db, SQL.setPriority, [id, priority])),
-    );
+    const rows = await this.txIn(`job:${id}`, async (c) => {
+      // Its fair-share tag among its new peers keeps its group's plain order: the tag of the group's
+      // next job there (position decides the tie), or a new one after the group's last.
+      const [row] = await rowsOf<PgJobRow>(c, SQL.pendingRow, [id]);
+      if (!row) return [];
+      const grp = row.batch_id != null ? batchGroup(row.batch_id) : ownerGroup(row.owner);
+      const tag = (await successorTag(c, row, priority)) ?? (await take(c, grp, priority, 1, 1));
+      return rowsOf<PgJobRow>(c, SQL.setPriority, [id, priority, tag]);
+    });
+    return this.one(rows);
   }
 
   async rename(id: string, name: string | null): Promise<Job | null> {
     return this.txIn(`job:${id}`, async (c) => {
-      const job = toJobOrNull(await rowsOf<PgJobRow>(c, SQL.rename, [id, name]));
+      const job = await this.one(await rowsOf<PgJobRow>(c, SQL.rename, [id, name]));
       if (job) await c.query(SQL.setWords, [id, wordsOf(job)]);
       return job;
     });
   }
 
   async setFlagged(id: string, flagged: boolean): Promise<Job | null> {
-    return this.write(`job:${id}`, async (db) =>
-      toJobOrNull(await rowsOf<PgJobRow>(db, SQL.setFlagged, [id, flagged])),
+    return this.one(
+      await this.write(`job:${id}`, (db) => rowsOf<PgJobRow>(db, SQL.setFlagged, [id, flagged])),
     );
   }
 
@@ -620,55 +637,65 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  // ---- not on PostgreSQL yet: batches ----
+  // ---- batches and the render tracker (batches.ts) ----
 
-  createBatch(_batch: NewBatch): Promise<BatchRecord> {
-    return notYet('batches');
+  async createBatch(batch: NewBatch): Promise<BatchRecord> {
+    return this.tx((c) => batches.createBatch(c, batch));
   }
-  getBatch(_id: number): Promise<BatchRecord | null> {
-    return notYet('batches');
+  async getBatch(id: number): Promise<BatchRecord | null> {
+    return this.read((db) => batches.getBatch(db, id));
   }
-  listBatches(): Promise<BatchRecord[]> {
-    return notYet('batches');
+  async listBatches(): Promise<BatchRecord[]> {
+    return this.read((db) => batches.listBatches(db));
   }
-  batchCounts(_id: number): Promise<BatchCounts> {
-    return notYet('batches');
+  async batchCounts(id: number): Promise<BatchCounts> {
+    return this.read((db) => batches.batchCounts(db, id));
   }
-  batchFinishedSince(_id: number, _since: number): Promise<number> {
-    return notYet('batches');
+  async batchFinishedSince(id: number, since: number): Promise<number> {
+    return this.read((db) => batches.finishedSince(db, id, since));
   }
-  setBatchPaused(_id: number, _paused: boolean): Promise<number | null> {
-    return notYet('batches');
+  async setBatchPaused(id: number, paused: boolean): Promise<number | null> {
+    const n = await this.txIn(`batch:${id}`, (c) => batches.setPaused(c, id, paused));
+    return n < 0 ? null : n;
   }
-  cancelBatchPending(_id: number, _now: number): Promise<number> {
-    return notYet('batches');
+  async cancelBatchPending(id: number, now: number): Promise<number> {
+    return this.write(`batch:${id}`, (db) => batches.cancelPending(db, id, now));
   }
-  batchJobIds(_id: number, _status: 'pending' | 'in_progress'): Promise<string[]> {
-    return notYet('batches');
+  async batchJobIds(id: number, status: 'pending' | 'in_progress'): Promise<string[]> {
+    return this.read((db) => batches.idsWithStatus(db, id, status));
   }
-  updateBatch(_id: number, _patch: BatchPatch): Promise<BatchRecord | null> {
-    return notYet('batches');
+  async updateBatch(id: number, patch: BatchPatch): Promise<BatchRecord | null> {
+    const out = await this.txIn(`batch:${id}`, (c) => batches.updateBatch(c, id, patch));
+    this.parts.drop(id);
+    return out;
   }
-  deleteBatch(_id: number): Promise<'deleted' | 'running' | 'missing'> {
-    return notYet('batches');
+  async deleteBatch(id: number): Promise<'deleted' | 'running' | 'missing'> {
+    const out = await this.txIn(`batch:${id}`, (c) => batches.deleteBatch(c, id));
+    this.parts.drop(id);
+    return out;
   }
-  batchItem(_id: number, _index: number): Promise<Job | null> {
-    return notYet('batches');
+  async batchItem(id: number, index: number): Promise<Job | null> {
+    return this.one(await this.read((db) => batches.batchItem(db, id, index)));
   }
-  rerunBatchItems(_id: number, _which: RerunSelection, _now: number, _newId: () => string): Promise<Job[]> {
-    return notYet('batches');
+  async rerunBatchItems(id: number, which: RerunSelection, now: number, newId: () => string): Promise<Job[]> {
+    return this.all(await this.txIn(`batch:${id}`, (c) => batches.rerun(c, id, which, now, newId)));
   }
-  listBatchItems(_query: BatchItemQuery): Promise<BatchItemPage> {
-    return notYet('batches');
+  async listBatchItems(query: BatchItemQuery): Promise<BatchItemPage> {
+    const { rows, more } = await this.read((db) => batches.items(db, query));
+    const last = rows[rows.length - 1];
+    return {
+      jobs: await this.all(rows),
+      next: more && last ? { batchId: last.batch_id!, index: last.batch_index! } : null,
+    };
   }
-  setDone(_jobId: string, _done: boolean): Promise<Job | null> {
-    return notYet('batches');
+  async setDone(jobId: string, done: boolean): Promise<Job | null> {
+    return this.one(await this.write(`job:${jobId}`, (db) => batches.setDone(db, jobId, done)));
   }
-  trackerCounts(): Promise<BatchCounts> {
-    return notYet('batches');
+  async trackerCounts(): Promise<BatchCounts> {
+    return this.read((db) => batches.trackerCounts(db));
   }
-  finishedPerMinute(_since: number): Promise<MinuteCount[]> {
-    return notYet('batches');
+  async finishedPerMinute(since: number): Promise<MinuteCount[]> {
+    return this.read((db) => batches.perMinute(db, since));
   }
 
   // ---- output collection (collections.ts) ----
@@ -678,7 +705,7 @@ export class PostgresJobStore implements JobStore {
     after: { endedAt: number; id: string } | null,
     limit: number,
   ): Promise<Job[]> {
-    return this.read((db) => collections.listUncollected(db, since, after, limit));
+    return this.all(await this.read((db) => collections.listUncollected(db, since, after, limit)));
   }
 
   async getCollections(jobIds: readonly string[]): Promise<CollectionRecord[]> {
@@ -725,8 +752,4 @@ export class PostgresJobStore implements JobStore {
   async enrollmentForCredential(credentialHash: string): Promise<AgentEnrollment | null> {
     return this.read((db) => agents.enrollmentForCredential(db, credentialHash));
   }
-}
-
-function notYet(what: string): Promise<never> {
-  return Promise.reject(new Error(`${what}: not available on the PostgreSQL store yet`));
 }
