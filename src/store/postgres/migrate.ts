@@ -45,7 +45,11 @@ export async function migrate(
         await client.query('INSERT INTO schema_version (version) VALUES ($1)', [v]);
         await client.query('COMMIT');
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        // The migration's error is the one to report; a rollback that fails too (the connection is
+        // gone, and the transaction with it) is reported beside it.
+        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+          throw new AggregateError([err, rollbackErr], `migration ${v} failed, and so did its rollback`);
+        });
         throw err;
       }
     }
