@@ -6,8 +6,8 @@
  * generate_series. Write functions run inside the caller's transaction.
  */
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
-import type { JobStatus } from '../../domain/job.js';
-import { type TrackerStatus, trackerStatus } from '../../domain/tracker-status.js';
+import type { TrackerStatus } from '../../domain/tracker-status.js';
+import { type CountGroup, tallyBatchCounts } from '../batch-counts.js';
 import type {
   BatchCounts,
   BatchItemQuery,
@@ -142,38 +142,6 @@ const TRACKER_SQL: Record<TrackerStatus, string> = {
 const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
   WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
 
-interface CountRow {
-  status: string;
-  flagged: boolean;
-  tracker: string | null;
-  stored: boolean;
-  n: number;
-}
-
-function tally(rows: CountRow[]): BatchCounts {
-  const out: BatchCounts = {
-    pending: 0,
-    in_progress: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    flagged: 0,
-    done: 0,
-    uncollected: 0,
-    tracker: { inactive: 0, working: 0, complete: 0, done: 0, error: 0, flagged: 0 },
-  };
-  for (const r of rows) {
-    const status = r.status as JobStatus;
-    out[status] += r.n;
-    const t = trackerStatus({ status, flagged: r.flagged, done: r.tracker === 'done' }, null);
-    out.tracker[t] += r.n;
-    if (t === 'flagged') out.flagged += r.n;
-    if (t === 'done') out.done += r.n;
-    if (t === 'complete' && !r.stored) out.uncollected += r.n;
-  }
-  return out;
-}
-
 const COUNTS = `SELECT status, flagged, tracker, ${STORED} AS stored, count(*)::bigint AS n FROM jobs`;
 const COUNT_GROUPS = 'GROUP BY status, flagged, tracker, stored';
 
@@ -224,12 +192,16 @@ export async function listBatches(db: Queryable): Promise<BatchRecord[]> {
 }
 
 export async function batchCounts(db: Queryable, id: number): Promise<BatchCounts> {
-  return tally(await rowsOf<CountRow>(db, `${COUNTS} WHERE batch_id = $1 ${COUNT_GROUPS}`, [id]));
+  return tallyBatchCounts(
+    await rowsOf<CountGroup>(db, `${COUNTS} WHERE batch_id = $1 ${COUNT_GROUPS}`, [id]),
+  );
 }
 
 /** Counts over the current run of every item of every batch. */
 export async function trackerCounts(db: Queryable): Promise<BatchCounts> {
-  return tally(await rowsOf<CountRow>(db, `${COUNTS} WHERE batch_id IS NOT NULL ${COUNT_GROUPS}`));
+  return tallyBatchCounts(
+    await rowsOf<CountGroup>(db, `${COUNTS} WHERE batch_id IS NOT NULL ${COUNT_GROUPS}`),
+  );
 }
 
 /** Items of the batch that finished (completed or failed) since `since`. */

@@ -9,8 +9,8 @@
  */
 import type Database from 'better-sqlite3';
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
-import type { JobStatus } from '../../domain/job.js';
-import { type TrackerStatus, trackerStatus } from '../../domain/tracker-status.js';
+import type { TrackerStatus } from '../../domain/tracker-status.js';
+import { type CountGroup, tallyBatchCounts } from '../batch-counts.js';
 import type {
   BatchCounts,
   BatchItemQuery,
@@ -139,38 +139,6 @@ const TRACKER_SQL: Record<TrackerStatus, string> = {
 const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
   WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
 
-interface CountRow {
-  status: string;
-  flagged: number;
-  tracker: string | null;
-  stored: number;
-  n: number;
-}
-
-function tally(rows: CountRow[]): BatchCounts {
-  const out: BatchCounts = {
-    pending: 0,
-    in_progress: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    flagged: 0,
-    done: 0,
-    uncollected: 0,
-    tracker: { inactive: 0, working: 0, complete: 0, done: 0, error: 0, flagged: 0 },
-  };
-  for (const r of rows) {
-    const status = r.status as JobStatus;
-    out[status] += r.n;
-    const t = trackerStatus({ status, flagged: r.flagged !== 0, done: r.tracker === 'done' }, null);
-    out.tracker[t] += r.n;
-    if (t === 'flagged') out.flagged += r.n;
-    if (t === 'done') out.done += r.n;
-    if (t === 'complete' && r.stored === 0) out.uncollected += r.n;
-  }
-  return out;
-}
-
 export class SqliteBatches {
   private readonly s;
 
@@ -228,7 +196,7 @@ export class SqliteBatches {
       maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
       get: p<[id: number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       list: p<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
-      counts: p<[id: number], CountRow>(
+      counts: p<[id: number], CountGroup>(
         `SELECT status, flagged, tracker, ${STORED} AS stored, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? GROUP BY status, flagged, tracker, stored`,
       ),
@@ -286,7 +254,7 @@ export class SqliteBatches {
       setDone: p<[done: string | null, id: string], JobRow>(
         `UPDATE jobs SET tracker = ? WHERE id = ? AND status = 'completed' RETURNING *`,
       ),
-      allCounts: p<[], CountRow>(
+      allCounts: p<[], CountGroup>(
         `SELECT status, flagged, tracker, ${STORED} AS stored, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id IS NOT NULL GROUP BY status, flagged, tracker, stored`,
       ),
@@ -342,7 +310,7 @@ export class SqliteBatches {
   }
 
   counts(id: number): BatchCounts {
-    return tally(this.s.counts.all(id));
+    return tallyBatchCounts(this.s.counts.all(id));
   }
 
   /** Items of the batch that finished (completed or failed) since `since`. */
@@ -461,7 +429,7 @@ export class SqliteBatches {
 
   /** Counts over the current run of every item of every batch. */
   allCounts(): BatchCounts {
-    return tally(this.s.allCounts.all());
+    return tallyBatchCounts(this.s.allCounts.all());
   }
 
   /** Jobs (any) that finished per minute since `since`. */
