@@ -1,34 +1,9 @@
 /** The agent enrollments table (migration 0002) on PostgreSQL. */
 import type { AgentEnrollment } from '../job-store.js';
+import { type EnrollmentRow, rowToEnrollment } from '../record-rows.js';
 import { type Queryable, rowsOf } from './queryable.js';
 
-interface EnrollmentRow {
-  id: string;
-  token_hash: string | null;
-  note: string | null;
-  created_at: number;
-  expires_at: number | null;
-  used_at: number | null;
-  agent: string | null;
-  credential_hash: string | null;
-  revoked_at: number | null;
-}
-
 const COLUMNS = 'id, token_hash, note, created_at, expires_at, used_at, agent, credential_hash, revoked_at';
-
-function rowToEnrollment(r: EnrollmentRow): AgentEnrollment {
-  return {
-    id: r.id,
-    tokenHash: r.token_hash,
-    note: r.note,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    usedAt: r.used_at,
-    agent: r.agent,
-    credentialHash: r.credential_hash,
-    revokedAt: r.revoked_at,
-  };
-}
 
 /** Replaces the row of the same id as a whole. */
 export async function saveEnrollment(db: Queryable, e: AgentEnrollment): Promise<void> {

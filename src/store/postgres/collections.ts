@@ -1,33 +1,10 @@
 /** The collections table (migration 0002) on PostgreSQL: where each completed job's outputs were copied. */
-import type { CollectedFile, CollectionRecord } from '../job-store.js';
+import type { CollectionRecord } from '../job-store.js';
+import { type CollectionRow, rowToCollection } from '../record-rows.js';
 import { JOB_COLUMNS, type PgJobRow } from './job-row.js';
 import { type Queryable, rowsOf } from './queryable.js';
 
-interface CollectionRow {
-  job_id: string;
-  ended_at: number;
-  state: CollectionRecord['state'];
-  target: string;
-  files: string;
-  attempts: number;
-  error: string | null;
-  updated_at: number;
-}
-
 const COLUMNS = 'job_id, ended_at, state, target, files, attempts, error, updated_at';
-
-function rowToRecord(r: CollectionRow): CollectionRecord {
-  return {
-    jobId: r.job_id,
-    endedAt: r.ended_at,
-    state: r.state,
-    target: r.target,
-    files: JSON.parse(r.files) as CollectedFile[],
-    attempts: r.attempts,
-    error: r.error,
-    updatedAt: r.updated_at,
-  };
-}
 
 /** A completed job with no record of this completion, or a pending one (probed on the primary key). */
 const UNCOLLECTED = `status = 'completed' AND NOT EXISTS (
@@ -71,7 +48,7 @@ export async function listUncollected(
 
 export async function getCollections(db: Queryable, jobIds: readonly string[]): Promise<CollectionRecord[]> {
   if (jobIds.length === 0) return [];
-  return (await rowsOf<CollectionRow>(db, SQL.get, [jobIds])).map(rowToRecord);
+  return (await rowsOf<CollectionRow>(db, SQL.get, [jobIds])).map(rowToCollection);
 }
 
 /** False when the job is not completed with that ended_at (or is gone). */

@@ -1,6 +1,6 @@
 /** The workers table on PostgreSQL: one row per registered worker, and their totals from the jobs. */
 import type { WorkerRecord, WorkerTotals } from '../job-store.js';
-import { rowToWorker, type WorkerRow } from '../worker-row.js';
+import { rowToWorker, type WorkerRow } from '../record-rows.js';
 import { type Queryable, rowsOf } from './queryable.js';
 
 export async function listWorkers(db: Queryable): Promise<WorkerRecord[]> {

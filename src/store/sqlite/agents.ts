@@ -1,32 +1,7 @@
 /** The agent enrollments table (migration 0006) on SQLite. */
 import type Database from 'better-sqlite3';
 import type { AgentEnrollment } from '../job-store.js';
-
-interface EnrollmentRow {
-  id: string;
-  token_hash: string | null;
-  note: string | null;
-  created_at: number;
-  expires_at: number | null;
-  used_at: number | null;
-  agent: string | null;
-  credential_hash: string | null;
-  revoked_at: number | null;
-}
-
-function rowToEnrollment(r: EnrollmentRow): AgentEnrollment {
-  return {
-    id: r.id,
-    tokenHash: r.token_hash,
-    note: r.note,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    usedAt: r.used_at,
-    agent: r.agent,
-    credentialHash: r.credential_hash,
-    revokedAt: r.revoked_at,
-  };
-}
+import { type EnrollmentRow, rowToEnrollment } from '../record-rows.js';
 
 export class SqliteAgents {
   private readonly s;

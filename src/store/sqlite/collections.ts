@@ -1,32 +1,9 @@
 /** The collections table (migration 0008) on SQLite: where each completed job's outputs were copied. */
 import type Database from 'better-sqlite3';
 import type { Job } from '../../domain/job.js';
-import type { CollectedFile, CollectionRecord } from '../job-store.js';
+import type { CollectionRecord } from '../job-store.js';
+import { type CollectionRow, rowToCollection } from '../record-rows.js';
 import type { JobRow } from './job-row.js';
-
-interface CollectionRow {
-  job_id: string;
-  ended_at: number;
-  state: CollectionRecord['state'];
-  target: string;
-  files: string;
-  attempts: number;
-  error: string | null;
-  updated_at: number;
-}
-
-function rowToRecord(r: CollectionRow): CollectionRecord {
-  return {
-    jobId: r.job_id,
-    endedAt: r.ended_at,
-    state: r.state,
-    target: r.target,
-    files: JSON.parse(r.files) as CollectedFile[],
-    attempts: r.attempts,
-    error: r.error,
-    updatedAt: r.updated_at,
-  };
-}
 
 export class SqliteCollections {
   private readonly s;
@@ -76,7 +53,7 @@ export class SqliteCollections {
 
   get(jobIds: readonly string[]): CollectionRecord[] {
     if (jobIds.length === 0) return [];
-    return this.s.get.all(JSON.stringify(jobIds)).map(rowToRecord);
+    return this.s.get.all(JSON.stringify(jobIds)).map(rowToCollection);
   }
 
   save(r: CollectionRecord): boolean {

@@ -1,7 +1,7 @@
 /** The workers table (migration 0005) on SQLite: one row per registered worker. */
 import type Database from 'better-sqlite3';
 import type { WorkerRecord, WorkerTotals } from '../job-store.js';
-import { rowToWorker, type WorkerRow } from '../worker-row.js';
+import { rowToWorker, type WorkerRow } from '../record-rows.js';
 
 export class SqliteWorkers {
   private readonly s;
