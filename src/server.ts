@@ -3,23 +3,31 @@
  * `serve` command and by tests that need a whole server in-process.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AgentHub } from './agents/server/agent-hub.js';
 import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from './api/app.js';
 import type { BacklogLimits } from './api/backlog.js';
+import { ClusterLink } from './cluster/cluster-link.js';
+import { serverIdOf } from './cluster/server-id.js';
+import { SharedEventBus } from './cluster/shared-events.js';
+import { WorkerOwnership } from './cluster/worker-ownership.js';
+import { ComfyClient } from './comfy/client.js';
+import type { Job } from './domain/job.js';
 import { BatchService } from './engine/batches.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
-import { MemoryEventBus } from './engine/events.js';
+import { type EventBus, MemoryEventBus } from './engine/events.js';
 import { ProgressBook } from './engine/progress-book.js';
 import { NO_RETENTION, Retention, type RetentionLimits } from './engine/retention.js';
-import { INSTANCE_KEY } from './engine/settings.js';
+import { INSTANCE_KEY, PAUSED_KEY } from './engine/settings.js';
 import { ThumbnailQueue } from './engine/thumbnail-queue.js';
 import { TrackerService } from './engine/tracker.js';
 import { DEFAULT_HEALTH_RULES } from './farm/worker-health.js';
 import { parseWorkerSpec } from './farm/worker-id.js';
+import { applyRecord } from './farm/worker-mode.js';
 import { WorkerRegistry } from './farm/worker-registry.js';
 import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
@@ -27,9 +35,10 @@ import { type CollectTarget, DEFAULT_COLLECT } from './outputs/collect-target.js
 import { type CollectTuning, startCollection } from './outputs/start-collection.js';
 import { startSimulator } from './sim/index.js';
 import { acquireDataLock, type DataLock } from './store/data-lock.js';
-import type { JobStore } from './store/job-store.js';
+import type { JobStore, WorkerRecord } from './store/job-store.js';
 import { openStore } from './store/open-store.js';
-import { redactUrl } from './store/postgres/connection.js';
+import { redactUrl, splitSchema } from './store/postgres/connection.js';
+import { DEFAULT_SCHEMA } from './store/postgres/postgres-store.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { WorkerDriver } from './workers/driver.js';
 import { IncompleteMarkers } from './workers/incomplete-marker.js';
@@ -56,6 +65,12 @@ export interface ServerConfig {
   db: string | null;
   /** connections to PostgreSQL at most */
   dbPoolSize: number;
+  /**
+   * With PostgreSQL, several servers share the database: each push worker is
+   * driven by one of them, which renews its ownership within this many ms; a
+   * server that stops renewing has its workers taken over after it.
+   */
+  workerLeaseMs: number;
   /** the output folder of each --comfy worker, in order ("" = not reachable): for the `.incomplete` markers */
   comfyOutputDirs: string[];
   /** history kept: --keep-jobs, --keep-days, --keep-thumbs-mb (everything by default) */
@@ -117,6 +132,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   storeBusyMs: 5_000,
   db: null,
   dbPoolSize: 10,
+  workerLeaseMs: 30_000,
   comfyOutputDirs: [],
   retention: NO_RETENTION,
   allowOrigins: [],
@@ -151,6 +167,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Finished jobs shown again after the link to the other servers came back. */
+const CATCH_UP_FINISHED = 200;
+
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const log = createLogger({
     level: config.logLevel,
@@ -182,7 +201,6 @@ async function startLocked(
           url: config.db,
           poolSize: config.dbPoolSize,
           busyTimeoutMs: config.storeBusyMs,
-          serverLock: true,
           log: log.child({ component: 'store' }),
         }
       : {
@@ -212,7 +230,30 @@ async function startLocked(
           return parsed;
         });
 
-  const bus = new MemoryEventBus(log.child({ component: 'events' }));
+  // With PostgreSQL the server is one of several (src/cluster): events and workers are shared.
+  let link: ClusterLink | null = null;
+  if (config.db) {
+    const { url, schema } = splitSchema(config.db);
+    link = new ClusterLink({
+      url,
+      schema: schema ?? DEFAULT_SCHEMA,
+      serverId: serverIdOf(dataDir),
+      log: log.child({ component: 'cluster' }),
+      now: Date.now,
+    });
+    try {
+      await link.open();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  const shared = link
+    ? new SharedEventBus(link, store, { log: log.child({ component: 'cluster' }), now: Date.now })
+    : null;
+  const bus = shared ?? new MemoryEventBus(log.child({ component: 'events' }));
+  /** this server's own events: for what acts on a job's end (thumbnails, collection, markers) */
+  const ownBus: EventBus = shared ? shared.ownEvents : bus;
   const registry = new WorkerRegistry(store, Date.now, {
     ...DEFAULT_HEALTH_RULES,
     quarantineMs: config.quarantineMs,
@@ -224,6 +265,7 @@ async function startLocked(
     maxAttempts: config.maxAttempts,
     maxRetries: config.maxRetries,
     registry,
+    ...(shared ? { shared: { cancelElsewhere: (job) => shared.tell({ t: 'cancel', id: job.id }) } } : {}),
     log: log.child({ component: 'engine' }),
   });
   const progress = new ProgressBook(engine, bus, Date.now);
@@ -241,20 +283,29 @@ async function startLocked(
     filesDir: trackerFiles,
     log: log.child({ component: 'tracker' }),
   });
-  const makeDriver = (id: string, url: string, capacity: number) =>
-    new WorkerDriver(id, url, `comfy-queue-${instance.slice(0, 8)}-${id}`, engine, {
-      capacity,
-      offlineTimeoutMs: config.offlineTimeoutMs,
-      pollMs: config.pollMs,
-      now: Date.now,
-      requestTimeoutMs: config.requestTimeoutMs,
-      healthIntervalMs: config.healthIntervalMs,
-      healthTimeoutMs: config.healthTimeoutMs,
-      healthMisses: config.healthMisses,
-      stallTimeoutMs: config.stallTimeoutMs,
-      ca: config.comfyCa,
-      log: log.child({ component: 'worker', worker: id }),
-    });
+  const driverOf = (rec: WorkerRecord): WorkerDriver => {
+    const d = new WorkerDriver(
+      rec.id,
+      rec.url ?? '',
+      `comfy-queue-${instance.slice(0, 8)}-${rec.id}`,
+      engine,
+      {
+        capacity: rec.capacity,
+        offlineTimeoutMs: config.offlineTimeoutMs,
+        pollMs: config.pollMs,
+        now: Date.now,
+        requestTimeoutMs: config.requestTimeoutMs,
+        healthIntervalMs: config.healthIntervalMs,
+        healthTimeoutMs: config.healthTimeoutMs,
+        healthMisses: config.healthMisses,
+        stallTimeoutMs: config.stallTimeoutMs,
+        ca: config.comfyCa,
+        log: log.child({ component: 'worker', worker: rec.id }),
+      },
+    );
+    d.draining = rec.mode !== 'active';
+    return d;
+  };
   await registry.load();
   // Workers of the command line are registered (kept with their tags and modes); those added at run
   // time through the API come back too. The array is shared: adding or removing a worker edits it.
@@ -268,16 +319,30 @@ async function startLocked(
     });
   }
   const workers: WorkerDriver[] = [];
-  for (const rec of registry.list()) {
+  // With several servers, the ownership passes (below) choose which push workers this one drives.
+  for (const rec of link ? [] : registry.list()) {
     if (rec.kind !== 'push' || !rec.url) continue;
     // A worker of an earlier command line that this one no longer names is not driven (its record stays).
     if (rec.source === 'flag' && !specs.some((s) => s.id === rec.id)) continue;
     if (config.simulate > 0 && !specs.some((s) => s.id === rec.id)) continue;
-    const d = makeDriver(rec.id, rec.url, rec.capacity);
-    d.draining = rec.mode !== 'active';
-    workers.push(d);
+    workers.push(driverOf(rec));
   }
   const drivers = new Map(workers.map((w) => [w.id, w]));
+  /** Makes the driver of a push worker and adds it to the shared list. */
+  const drive = (rec: WorkerRecord): WorkerDriver => {
+    const d = driverOf(rec);
+    workers.push(d);
+    drivers.set(rec.id, d);
+    return d;
+  };
+  const undrive = (id: string): void => {
+    const at = workers.findIndex((w) => w.id === id);
+    if (at >= 0) workers.splice(at, 1);
+    drivers.delete(id);
+  };
+  const preferred = new Set(specs.map((s) => s.id));
+  let ownership: WorkerOwnership | null = null;
+  let listening: string | null = null;
   // Remote agents connect in (src/agents): a port each, registered ones from the start.
   const agents = new AgentHub(engine, {
     token: config.token,
@@ -290,10 +355,18 @@ async function startLocked(
     const fromAgent = agents.fetchFile(worker, file);
     if (fromAgent) return fromAgent;
     const driver = drivers.get(worker);
-    if (!driver) throw new Error(`worker ${worker} is not configured`);
-    return driver.client.view(file);
+    if (driver) return driver.client.view(file);
+    // Another server drives it: its ComfyUI answers this one too.
+    const rec = link ? registry.get(worker) : undefined;
+    if (!rec?.url) throw new Error(`worker ${worker} is not configured`);
+    const client = new ComfyClient(rec.url, { timeoutMs: config.requestTimeoutMs, ca: config.comfyCa });
+    try {
+      return await client.view(file);
+    } finally {
+      client.close();
+    }
   };
-  const thumbnails = new ThumbnailQueue(store, bus, {
+  const thumbnails = new ThumbnailQueue(store, ownBus, {
     fetchFile,
     make: (bytes) => shrinkToPng(bytes),
     now: Date.now,
@@ -323,11 +396,12 @@ async function startLocked(
   // Before the engine starts: no job completes unheard, and what completed before a crash is collected.
   const collection = await startCollection({
     store,
-    bus,
+    bus: ownBus,
     dataDir,
     target: config.collect,
     fetchFile,
-    knowsWorker: (id) => drivers.has(id) || agents.ports.has(id),
+    knowsWorker: (id) =>
+      drivers.has(id) || agents.ports.has(id) || (link !== null && registry.get(id) !== undefined),
     keyJob: (job) => ({
       id: job.id,
       createdAt: job.createdAt,
@@ -370,38 +444,81 @@ async function startLocked(
     outputs: collection.outputs,
     farm: {
       now: Date.now,
-      addPushWorker: (id, url, capacity) => {
-        const d = makeDriver(id, url, capacity);
-        workers.push(d);
-        drivers.set(id, d);
-        return d;
+      addPushWorker: async (rec) => {
+        if (ownership) {
+          // Added here: driven from here, once its ownership row is taken.
+          preferred.add(rec.id);
+          await ownership.tick();
+          return;
+        }
+        engine.addWorker(drive(rec));
       },
+      ...(shared ? { changed: () => shared.tell({ t: 'workers' }) } : {}),
       dropPushWorker: async (id) => {
-        const at = workers.findIndex((w) => w.id === id);
-        if (at >= 0) workers.splice(at, 1);
-        drivers.delete(id);
+        undrive(id);
         await agents.forget(id);
       },
     },
   });
   await agents.register(app);
-  for (const job of await store.listInProgress()) {
-    progress.track({
-      promptId: job.id,
-      prompt: job.prompt,
-      workflow: job.workflow,
-      startedAt: job.startedAt ?? Date.now(),
-      targets: job.targets,
+  for (const job of await store.listInProgress()) progress.track(trackOf(job));
+  await engine.start([...workers, ...agents.portsAtStart()]);
+  if (shared && link) {
+    ownership = new WorkerOwnership(
+      link,
+      {
+        registered: async () => {
+          await registry.reload();
+          return registry.list();
+        },
+        adopt: async (rec) => {
+          const d = drive(rec);
+          for (const job of await store.listInProgress())
+            if (job.worker === rec.id) progress.track(trackOf(job));
+          await engine.adoptWorker(d);
+        },
+        release: async (id) => {
+          await engine.releaseWorker(id);
+          undrive(id);
+        },
+        remove: async (id) => {
+          if (engine.workers.has(id)) await engine.removeWorker(id);
+          undrive(id);
+        },
+      },
+      {
+        leaseMs: config.workerLeaseMs,
+        preferred,
+        name: hostname(),
+        url: () => listening,
+        now: Date.now,
+        log: log.child({ component: 'cluster' }),
+      },
+    );
+    const owned = ownership;
+    shared.attach(engine, {
+      cancel: (id) => engine.cancelHere(id),
+      workersChanged: async () => {
+        await registry.reload();
+        for (const rec of registry.list()) {
+          const port = engine.workers.get(rec.id);
+          if (port) await applyRecord(port, rec, { capacity: rec.kind === 'push' });
+        }
+        await owned.tick();
+        engine.pump();
+      },
+      resumed: () => catchUp(engine, shared, store),
     });
   }
-  await engine.start([...workers, ...agents.portsAtStart()]);
   tracker.start();
   agents.start();
   retention.start();
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('[::1]', '127.0.0.1');
+  listening = url;
+  await ownership?.start();
   // Worker state changes are logged by each driver as they happen.
-  bus.subscribe((e) => {
+  ownBus.subscribe((e) => {
     if (e.type === 'job.released') log.info({ job: e.job.id, reason: e.reason }, 'job back to pending');
     else if (e.type === 'job.finished' && e.job.status === 'failed')
       log.info({ job: e.job.id, error: e.job.error?.type }, `job failed: ${e.job.error?.message ?? ''}`);
@@ -426,8 +543,13 @@ async function startLocked(
         await retention.stop();
         tracker.stop();
         await agents.stop();
+        await ownership?.halt();
         await engine.stop();
+        // The workers are stopped: another server may drive them from now on.
+        await ownership?.handOver();
         await collection.close();
+        await shared?.flushed();
+        await link?.close();
         await store.close();
         await Promise.all(sims.map((s) => s.close()));
       } finally {
@@ -436,4 +558,34 @@ async function startLocked(
       }
     },
   };
+}
+
+/** What the progress book needs of a job that runs already (adopted, not started here). */
+function trackOf(job: Job): Parameters<ProgressBook['track']>[0] {
+  return {
+    promptId: job.id,
+    prompt: job.prompt,
+    workflow: job.workflow,
+    startedAt: job.startedAt ?? Date.now(),
+    targets: job.targets,
+  };
+}
+
+/** Catch-up after this server's link to the others came back: what changed meanwhile is shown again. */
+async function catchUp(engine: Engine, shared: SharedEventBus, store: JobStore): Promise<void> {
+  const paused = (await store.getSetting(PAUSED_KEY)) === 'true';
+  shared.replay({ type: paused ? 'queue.paused' : 'queue.resumed' });
+  shared.replay({ type: 'queue.reordered', ids: [] });
+  for (const job of await store.listInProgress()) shared.replay({ type: 'job.updated', job });
+  const ended = await store.listJobs({
+    statuses: ['completed', 'failed', 'cancelled'],
+    sort: 'ended_at',
+    order: 'desc',
+    limit: CATCH_UP_FINISHED,
+  });
+  for (const item of ended.jobs.reverse()) {
+    const job = await store.get(item.id);
+    if (job) shared.replay({ type: 'job.finished', job });
+  }
+  engine.pump();
 }

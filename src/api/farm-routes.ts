@@ -9,19 +9,21 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { QueueError } from '../domain/errors.js';
 import type { Engine } from '../engine/engine.js';
-import type { WorkerPort } from '../engine/worker-port.js';
 import { isWorkerName, parseWorkerSpec } from '../farm/worker-id.js';
+import { applyRecord } from '../farm/worker-mode.js';
 import type { WorkerRecord } from '../store/job-store.js';
 import { parseWith } from './validate.js';
 
-/** Makes, registers in the shared list and hands back the driver of a new push worker. */
-export type AddPushWorker = (id: string, url: string, capacity: number) => WorkerPort;
+/** Starts driving a push worker just registered (or, with several servers, has one of them drive it). */
+export type AddPushWorker = (rec: WorkerRecord) => Promise<void>;
 /** Takes a removed worker out of the shared list. */
 export type DropPushWorker = (id: string) => void | Promise<void>;
 
 export interface FarmOptions {
   addPushWorker: AddPushWorker;
   dropPushWorker: DropPushWorker;
+  /** tells the other servers of the database that workers' records changed (src/cluster) */
+  changed?: () => void;
   now: () => number;
 }
 
@@ -128,7 +130,8 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
       capacity: b.capacity ?? 2,
       mode: 'active',
     });
-    engine.addWorker(opts.addPushWorker(rec.id, spec.url, rec.capacity));
+    await opts.addPushWorker(rec);
+    opts.changed?.();
     return reply.code(201).send(workerJson(rec, await totalsNow()));
   });
 
@@ -145,12 +148,8 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
       });
     rec = registry.get(id) ?? rec;
     const port = engine.workers.get(id);
-    if (port) {
-      if (b.capacity !== undefined) port.capacity = b.capacity;
-      port.draining = rec.mode !== 'active';
-      // Paused holds still: what waits in its own queue goes back for others; a draining worker keeps it.
-      if (rec.mode === 'paused') for (const job of port.waitingJobs()) await port.takeBack(job.id);
-    }
+    if (port) await applyRecord(port, rec, { capacity: b.capacity !== undefined });
+    opts.changed?.();
     engine.pump();
     return workerJson(rec, await totalsNow());
   });
@@ -160,6 +159,7 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
     if (engine.workers.has(rec.id)) await engine.removeWorker(rec.id);
     else await registry.remove(rec.id);
     await opts.dropPushWorker(rec.id);
+    opts.changed?.();
     return { removed: rec.id };
   });
 }

@@ -45,6 +45,7 @@ export const SERVE_ENV = {
   lease: 'COMFY_QUEUE_LEASE',
   db: 'COMFY_QUEUE_DB',
   'db-pool': 'COMFY_QUEUE_DB_POOL',
+  'worker-lease': 'COMFY_QUEUE_WORKER_LEASE',
 } as const;
 
 export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig {
@@ -79,6 +80,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       lease: { type: 'string' },
       db: { type: 'string' },
       'db-pool': { type: 'string' },
+      'worker-lease': { type: 'string' },
     },
   });
   const pick = (k: Exclude<keyof typeof SERVE_ENV, 'log-json'>): string | undefined => {
@@ -174,6 +176,8 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     collect: collect.target,
     db,
     dbPoolSize: int(pick('db-pool'), DEFAULT_CONFIG.dbPoolSize, 'db-pool', 2, 1000),
+    workerLeaseMs:
+      int(pick('worker-lease'), DEFAULT_CONFIG.workerLeaseMs / 1000, 'worker-lease', 1, 3600) * 1000,
     logLevel: logLevel as LogLevel,
     logJson: values['log-json'] ?? envFlag(env[SERVE_ENV['log-json']], 'log-json'),
     comfyCa,

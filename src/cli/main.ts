@@ -31,6 +31,7 @@ const SERVE_USAGE = `Usage:
                     [--missing-node-grace-s S] [--store-busy-ms MS] [--max-retries N]
                     [--quarantine MIN] [--stall-timeout S] [--lease S]
                     [--collect DIR|s3://BUCKET/PREFIX|off] [--db postgres://…] [--db-pool N]
+                    [--worker-lease S]
                     [--log-level trace|debug|info|warn|error|fatal|silent] [--log-json]
 
 Runs comfy-queue in front of one ComfyUI per --comfy (default http://127.0.0.1:8188;
@@ -62,8 +63,10 @@ Logging: --log-level (COMFY_QUEUE_LOG_LEVEL, default info), --log-json
 (COMFY_QUEUE_LOG_JSON=1) for JSON lines instead of readable text.
 --db postgres://user@dbhost/comfyqueue (COMFY_QUEUE_DB) keeps the queue in PostgreSQL
 instead of SQLite in --data (?schema=NAME picks the schema, default comfy_queue);
---db-pool N (COMFY_QUEUE_DB_POOL, default 10) connections at most. One server per
-database for now: a second one refuses to start (docs/scale-out.md).
+--db-pool N (COMFY_QUEUE_DB_POOL, default 10) connections at most. Several servers
+may share one database (docs/scale-out.md): each push worker is driven by one of
+them, which renews that every --worker-lease/3 seconds (COMFY_QUEUE_WORKER_LEASE,
+default 30); when a server dies, the others take its workers over after that long.
 `;
 
 const MIGRATE_USAGE = `Usage:

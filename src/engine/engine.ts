@@ -35,6 +35,12 @@ export interface EngineOptions {
   tickMs?: number;
   /** benchmarks only: route without model affinity (a worker's loaded checkpoint does not count) */
   noModelAffinity?: boolean;
+  /**
+   * Several servers share the store (src/cluster): a running job of a worker
+   * this server does not drive belongs to another server; it is left alone at
+   * start, and a cancel of it is passed on to the server that drives it.
+   */
+  shared?: { cancelElsewhere(job: Job): void };
   log?: Logger;
 }
 
@@ -106,10 +112,15 @@ export class Engine implements WorkerReports {
     for (const job of await this.store.listInProgress()) {
       const w = job.worker ? this.workers.get(job.worker) : undefined;
       if (w) w.adopt(job);
-      else await this.returnUnowned(job, `worker ${job.worker} is no longer configured`);
+      else if (!this.opts.shared)
+        await this.returnUnowned(job, `worker ${job.worker} is no longer configured`);
     }
     this.bus.subscribe((e) => {
-      if (e.type !== 'worker.state') return;
+      // Events of other servers (src/cluster) arrive here too: the paused flag and new work.
+      if (e.type === 'queue.paused' || e.type === 'queue.resumed')
+        this.followPaused(e.type === 'queue.paused');
+      else if (e.type === 'job.queued' || e.type === 'job.released') this.pump();
+      if (e.type !== 'worker.state' || !this.workers.has(e.worker)) return;
       if (e.state === 'online') void this.learnCapabilities(e.worker);
       else this.registry.forgetCapabilities(e.worker);
     });
@@ -133,6 +144,46 @@ export class Engine implements WorkerReports {
       this.log.warn({ job: job.id, worker: job.worker }, `job back in the queue: ${reason}`);
       this.bus.publish({ type: 'job.released', job: back, reason });
     }
+  }
+
+  private followPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    if (paused) this.withdrawWaiting(() => true);
+    else this.pump();
+  }
+
+  /**
+   * Starts driving a worker that another server drove (src/cluster): the jobs
+   * it holds are adopted and reconciled against its queue and history, as at
+   * a restart.
+   */
+  async adoptWorker(w: WorkerPort): Promise<void> {
+    if (this.workers.has(w.id))
+      throw new QueueError('DUPLICATE_WORKER', `A worker named ${w.id} exists already.`);
+    const held = (await this.store.listInProgress()).filter((job) => job.worker === w.id);
+    this.workers.set(w.id, w);
+    for (const job of held) w.adopt(job);
+    w.start();
+    this.pump();
+  }
+
+  /** Stops driving a worker without touching its jobs: another server takes it over (src/cluster). */
+  async releaseWorker(id: string): Promise<void> {
+    const w = this.workers.get(id);
+    if (!w) return;
+    this.workers.delete(id);
+    for (const jobId of w.heldJobIds()) this.handed.delete(jobId);
+    await w.stop();
+    this.registry.forgetCapabilities(id);
+  }
+
+  /** Interrupts a running job if a worker of this server holds it (a cancel made on another server). */
+  async cancelHere(id: string): Promise<void> {
+    const job = await this.store.get(id);
+    if (job?.status !== 'in_progress' || !job.worker) return;
+    const w = this.workers.get(job.worker);
+    if (w && !(await w.cancel(id))) this.cancelBeforeRun.add(id);
   }
 
   /** Adds a worker at run time (it starts connecting at once). */
@@ -358,6 +409,7 @@ export class Engine implements WorkerReports {
       const w = job.worker ? this.workers.get(job.worker) : undefined;
       // Claimed but not yet handed to the worker: dispatch() passes the cancel on.
       if (w && !(await w.cancel(id))) this.cancelBeforeRun.add(id);
+      else if (!w) this.opts.shared?.cancelElsewhere(job);
       return job;
     }
     throw new QueueError('NOT_CANCELLABLE', `Job ${id} is ${job.status}; there is nothing to cancel.`);

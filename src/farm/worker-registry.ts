@@ -52,6 +52,18 @@ export class WorkerRegistry {
     for (const r of await this.store.listWorkers()) this.records.set(r.id, r);
   }
 
+  /** Reads every record again, forgetting those removed (another server changed them, src/cluster). */
+  async reload(): Promise<void> {
+    const fresh = await this.store.listWorkers();
+    const ids = new Set(fresh.map((r) => r.id));
+    for (const id of [...this.records.keys()]) {
+      if (ids.has(id)) continue;
+      this.records.delete(id);
+      this.learned.delete(id);
+    }
+    for (const r of fresh) this.records.set(r.id, r);
+  }
+
   list(): WorkerRecord[] {
     return [...this.records.values()];
   }

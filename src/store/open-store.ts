@@ -32,8 +32,6 @@ export interface PostgresStoreConfig {
   poolSize?: number;
   /** how long a write waits for another session's lock before STORE_BUSY, in ms (default 5000) */
   busyTimeoutMs?: number;
-  /** one server per database: a second one refuses to start (DatabaseInUseError) */
-  serverLock?: boolean;
   log?: Logger;
 }
 
@@ -65,7 +63,6 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
         ...(config.poolSize !== undefined ? { poolSize: config.poolSize } : {}),
         ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
         ...(config.log ? { log: config.log } : {}),
-        serverLock: config.serverLock === true,
       });
       await store.init();
       return store;

@@ -2,7 +2,8 @@
  * Remote agents for tests: `comfy-queue agent` as a child process (to kill it)
  * and a TCP relay between an agent and the server that can stop forwarding,
  * as a network partition does: nothing passes either way, not even a close,
- * until it resumes.
+ * until it resumes; or that drops every connection and refuses new ones, as a
+ * server that went down does.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type ChildServer, spawnCli } from './harness.js';
@@ -23,6 +24,7 @@ export class Relay {
   private server: Server | null = null;
   private readonly pairs = new Set<Pair>();
   private paused = false;
+  private refusing = false;
   port = 0;
 
   constructor(
@@ -36,6 +38,10 @@ export class Relay {
 
   async start(): Promise<void> {
     this.server = createServer((a) => {
+      if (this.refusing) {
+        a.destroy();
+        return;
+      }
       const b = connect(this.targetPort, this.targetHost);
       const pair: Pair = { a, b, held: [], closed: new Set() };
       this.pairs.add(pair);
@@ -62,6 +68,16 @@ export class Relay {
   /** Stops forwarding: bytes and closes wait. */
   pause(): void {
     this.paused = true;
+  }
+
+  /** Drops every connection and refuses new ones, as a server that went down does, until heal(). */
+  cut(): void {
+    this.refusing = true;
+    for (const pair of [...this.pairs]) this.end(pair);
+  }
+
+  heal(): void {
+    this.refusing = false;
   }
 
   /** Forwards what waited, then everything again. */

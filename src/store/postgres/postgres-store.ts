@@ -72,13 +72,6 @@ export interface PostgresStoreOptions {
   log?: Logger;
   /** shown in pg_stat_activity (default `comfy-queue`) */
   applicationName?: string;
-  /**
-   * Hold the database for one server while open (a session advisory lock): a
-   * second server on the same schema refuses to start (DatabaseInUseError).
-   * Several servers on one database need worker ownership and shared events,
-   * which are not built yet (docs/scale-out.md).
-   */
-  serverLock?: boolean;
   /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
   fewTextMatches?: number;
 }
@@ -86,11 +79,6 @@ export interface PostgresStoreOptions {
 /** The database cannot be opened: not reachable, or in use by another server. */
 export class DatabaseOpenError extends Error {
   override name = 'DatabaseOpenError';
-}
-
-/** Another comfy-queue server holds the database (PostgresStoreOptions.serverLock). */
-export class DatabaseInUseError extends DatabaseOpenError {
-  override name = 'DatabaseInUseError';
 }
 
 export const DEFAULT_SCHEMA = 'comfy_queue';
@@ -118,8 +106,6 @@ export class PostgresJobStore implements JobStore {
     this.tx((c) => writeEnqueueBatch(c, calls, this.schema)),
   );
   private probeTimer: NodeJS.Timeout | null = null;
-  /** the connection that holds the server lock, when asked for */
-  private lockHolder: { client: pg.Client; end: () => Promise<void> } | null = null;
 
   constructor(private readonly options: PostgresStoreOptions) {
     this.schema = options.schema ?? DEFAULT_SCHEMA;
@@ -157,37 +143,6 @@ export class PostgresJobStore implements JobStore {
       );
     }
     this.pool = pool;
-    if (this.options.serverLock) {
-      try {
-        await this.takeServerLock();
-      } catch (err) {
-        this.pool = null;
-        await pool.end();
-        throw err;
-      }
-    }
-  }
-
-  private async takeServerLock(): Promise<void> {
-    const holder = await this.session('server');
-    let got: { ok: boolean } | undefined;
-    try {
-      [got] = await rowsOf<{ ok: boolean }>(
-        holder.client,
-        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok',
-        [LOCK_SPACE, `server:${this.schema}`],
-      );
-    } catch (err) {
-      await holder.end();
-      throw this.failed(err);
-    }
-    if (!got?.ok) {
-      await holder.end();
-      throw new DatabaseInUseError(
-        `another comfy-queue server is using ${redactUrl(this.options.url)} (schema ${this.schema}): one server per database for now; stop the other one, or give this one another schema (?schema=NAME)`,
-      );
-    }
-    this.lockHolder = holder;
   }
 
   async close(): Promise<void> {
@@ -196,11 +151,6 @@ export class PostgresJobStore implements JobStore {
     await this.lanes.idle();
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
-    if (this.lockHolder) {
-      // Ending the session releases its advisory lock.
-      await this.lockHolder.end();
-      this.lockHolder = null;
-    }
     const pool = this.pool;
     this.pool = null;
     await pool.end();
