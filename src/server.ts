@@ -411,6 +411,7 @@ async function startLocked(
     now: Date.now,
     log: log.child({ component: 'collect' }),
     tuning: config.collectTuning,
+    sweepGraceMs: link ? 2 * config.workerLeaseMs : 0,
   });
   const durations = new DurationIndex(engine, progress, Date.now);
   await durations.warm(store);

@@ -43,6 +43,12 @@ export interface CollectorOptions {
   missingTries?: number;
   /** how often the recent past is swept for completed jobs not heard of (default 60 s) */
   sweepMs?: number;
+  /**
+   * Several servers share the store (src/cluster): the periodic sweep runs on
+   * one server at a time and leaves jobs that ended less than this long ago to
+   * the server that ran them, which collects them itself (default 0).
+   */
+  sweepGraceMs?: number;
   /** the batch name and index of a job that is an item of a batch (the key names the item) */
   keyJob?(job: Job): KeyJob;
 }
@@ -97,12 +103,15 @@ export class OutputCollector {
     this.unsubscribe = this.bus.subscribe((e) => {
       if (e.type === 'job.finished') this.request(e.job);
     });
-    await this.sweep(this.since);
+    await this.sweep(this.since, this.opts.now() - (this.opts.sweepGraceMs ?? 0));
     const every = this.opts.sweepMs ?? 60_000;
     this.sweepTimer = setInterval(() => {
-      void this.sweep(Math.max(this.since, this.lastSweepAt - SWEEP_OVERLAP_MS)).catch((err) =>
-        this.opts.log.error({ err }, `the sweep for uncollected outputs failed: ${errMessage(err)}`),
-      );
+      const from = Math.max(this.since, this.lastSweepAt - SWEEP_OVERLAP_MS);
+      void this.store
+        .runExclusive('collect-sweep', () => this.sweep(from, this.opts.now() - (this.opts.sweepGraceMs ?? 0)))
+        .catch((err) =>
+          this.opts.log.error({ err }, `the sweep for uncollected outputs failed: ${errMessage(err)}`),
+        );
     }, every);
     this.sweepTimer.unref();
   }
@@ -125,8 +134,8 @@ export class OutputCollector {
   }
 
   /** Queues every completed job since `from` that is not collected (start-up, and now and then). */
-  private async sweep(from: number): Promise<void> {
-    this.lastSweepAt = this.opts.now();
+  private async sweep(from: number, until = Number.POSITIVE_INFINITY): Promise<void> {
+    this.lastSweepAt = Math.min(this.opts.now(), until);
     let after: { endedAt: number; id: string } | null = null;
     for (;;) {
       if (this.closed) return;
@@ -136,6 +145,7 @@ export class OutputCollector {
         (await this.store.getCollections(page.map((j) => j.id))).map((r) => [r.jobId, r]),
       );
       for (const job of page) {
+        if (job.endedAt! > until) return; // pages come in end order: the rest is newer still
         const rec = records.get(job.id);
         this.request(job, rec && rec.endedAt === job.endedAt ? rec.attempts : 0);
       }

@@ -46,6 +46,8 @@ export interface CollectionDeps {
   now(): number;
   log: Logger;
   tuning?: CollectTuning;
+  /** with several servers: recent completions are left to the server that ran them (CollectorOptions) */
+  sweepGraceMs?: number;
 }
 
 export interface Collection {
@@ -72,6 +74,7 @@ export async function startCollection(deps: CollectionDeps): Promise<Collection>
     ...(deps.keyJob ? { keyJob: deps.keyJob } : {}),
     ...(deps.tuning?.backoff ? { backoff: deps.tuning.backoff } : {}),
     ...(deps.tuning?.sweepMs ? { sweepMs: deps.tuning.sweepMs } : {}),
+    ...(deps.sweepGraceMs ? { sweepGraceMs: deps.sweepGraceMs } : {}),
     ...(deps.tuning?.concurrency ? { concurrency: deps.tuning.concurrency } : {}),
   });
   await collector.start();
