@@ -29,7 +29,7 @@ import { DEFAULT_HEALTH_RULES } from './farm/worker-health.js';
 import { parseWorkerSpec } from './farm/worker-id.js';
 import { applyRecord } from './farm/worker-mode.js';
 import { WorkerRegistry } from './farm/worker-registry.js';
-import { createLogger, type Logger, type LogLevel } from './logging/logger.js';
+import { createLogger, errMessage, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { type CollectTarget, DEFAULT_COLLECT } from './outputs/collect-target.js';
 import { type CollectTuning, startCollection } from './outputs/start-collection.js';
@@ -341,6 +341,17 @@ async function startLocked(
     drivers.delete(id);
   };
   const preferred = new Set(specs.map((s) => s.id));
+  /** what the other servers last said of the workers they drive (src/cluster) */
+  const statesElsewhere = new Map<string, { state: string; at: number }>();
+  bus.subscribe((e) => {
+    if (e.type !== 'worker.state') return;
+    statesElsewhere.set(e.worker, { state: e.state, at: Date.now() });
+    // The workers this server drives: their state is recorded for the servers that start later.
+    if (link && drivers.has(e.worker))
+      link.setState(e.worker, e.state).catch((err: unknown) => {
+        log.warn({ err: errMessage(err), worker: e.worker }, `recording the state of ${e.worker} failed`);
+      });
+  });
   let ownership: WorkerOwnership | null = null;
   let listening: string | null = null;
   // Remote agents connect in (src/agents): a port each, registered ones from the start.
@@ -454,7 +465,35 @@ async function startLocked(
         }
         engine.addWorker(drive(rec));
       },
-      ...(shared ? { changed: () => shared.tell({ t: 'workers' }) } : {}),
+      ...(shared && link
+        ? {
+            changed: () => shared.tell({ t: 'workers' }),
+            elsewhere: (id: string) => {
+              const said = statesElsewhere.get(id);
+              if (registry.get(id)?.kind !== 'push')
+                return said ? { connection: said.state, server: null } : null;
+              // A push worker: as its owner recorded it, or said since; none drives it: offline.
+              const owner = ownership?.ownerOf(id) ?? null;
+              if (!owner) return null;
+              const state = said && said.at >= owner.at ? said.state : owner.state;
+              return { connection: state, server: owner.name };
+            },
+            servers: async () => {
+              const owners = await link.owners();
+              const now = Date.now();
+              return (await link.liveServers(config.workerLeaseMs)).map((x) => ({
+                id: x.id,
+                name: x.name,
+                url: x.url,
+                seen_at: x.seenAt,
+                workers: owners
+                  .filter((o) => o.owner === x.id && o.expiresAt >= now)
+                  .map((o) => o.workerId)
+                  .sort(),
+              }));
+            },
+          }
+        : {}),
       dropPushWorker: async (id) => {
         undrive(id);
         await agents.forget(id);

@@ -24,6 +24,12 @@ export interface FarmOptions {
   dropPushWorker: DropPushWorker;
   /** tells the other servers of the database that workers' records changed (src/cluster) */
   changed?: () => void;
+  /** with several servers: the state of a worker another server drives, as that server last said */
+  elsewhere?: (id: string) => { connection: string; server: string | null } | null;
+  /** with several servers: the live servers and the workers each drives (GET /api/farm/servers) */
+  servers?: () => Promise<
+    { id: string; name: string; url: string | null; seen_at: number; workers: string[] }[]
+  >;
   now: () => number;
 }
 
@@ -59,18 +65,25 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
     rec: WorkerRecord,
     totals: Map<string, { completed: number; failed: number; meanMs: number | null; busyMs: number }>,
   ) => {
-    const port = engine.workers.get(rec.id);
+    const local = engine.workers.get(rec.id);
+    // An agent connected to another server has a port here too, disconnected.
+    const remote = local && local.state !== 'offline' ? null : (opts.elsewhere?.(rec.id) ?? null);
+    const port = remote ? undefined : local;
     const health = registry.health(rec.id);
     const caps = registry.capabilities(rec.id);
-    const live = { id: rec.id, online: port?.state === 'online', freeSlots: port?.freeSlots ?? 0 };
+    const online = (port?.state ?? remote?.connection) === 'online';
+    const live = { id: rec.id, online, freeSlots: port?.freeSlots ?? 0 };
     const t = totals.get(rec.id);
     return {
       id: rec.id,
       kind: rec.kind,
       source: rec.source,
       url: rec.url,
-      state: port ? registry.stateOf(live) : 'offline',
-      connection: port?.state ?? 'offline',
+      state: port ? registry.stateOf(live) : registry.stateElsewhere(rec.id, online),
+      connection: port?.state ?? remote?.connection ?? 'offline',
+      /** with several servers: whether this server drives it (false: another one does) */
+      here: remote === null,
+      server: remote?.server ?? null,
       tags: rec.tags,
       capacity: rec.capacity,
       mode: rec.mode,
@@ -101,6 +114,8 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
     if (!rec) throw new QueueError('WORKER_NOT_FOUND', `No worker is named ${id.slice(0, 80)}.`);
     return rec;
   };
+
+  app.get('/api/farm/servers', async () => ({ servers: opts.servers ? await opts.servers() : [] }));
 
   app.get('/api/farm/workers', async () => {
     const totals = await totalsNow();

@@ -185,12 +185,26 @@ export class ClusterLink {
   }
 
   /** Every ownership row. */
-  async owners(): Promise<{ workerId: string; owner: string; expiresAt: number }[]> {
-    const rows = await rowsOf<{ worker_id: string; owner: string; expires_at: number }>(
+  async owners(): Promise<{ workerId: string; owner: string; expiresAt: number; state: string }[]> {
+    const rows = await rowsOf<{ worker_id: string; owner: string; expires_at: number; state: string }>(
       this.pool,
-      'SELECT worker_id, owner, expires_at FROM worker_owners',
+      'SELECT worker_id, owner, expires_at, state FROM worker_owners',
     );
-    return rows.map((r) => ({ workerId: r.worker_id, owner: r.owner, expiresAt: r.expires_at }));
+    return rows.map((r) => ({
+      workerId: r.worker_id,
+      owner: r.owner,
+      expiresAt: r.expires_at,
+      state: r.state,
+    }));
+  }
+
+  /** Records the connection state of a worker this server drives, for the others' listings. */
+  async setState(workerId: string, state: string): Promise<void> {
+    await this.pool.query('UPDATE worker_owners SET state = $3 WHERE worker_id = $1 AND owner = $2', [
+      workerId,
+      this.opts.serverId,
+      state,
+    ]);
   }
 
   /** Extends every row this server owns; resolves the workers still its own. */
@@ -213,7 +227,7 @@ export class ClusterLink {
       this.pool,
       `INSERT INTO worker_owners (worker_id, owner, taken_at, expires_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (worker_id) DO UPDATE SET owner = excluded.owner, taken_at = excluded.taken_at,
-         expires_at = excluded.expires_at
+         expires_at = excluded.expires_at, state = 'connecting'
        WHERE worker_owners.expires_at < $3 OR worker_owners.owner = excluded.owner
        RETURNING owner`,
       [workerId, this.opts.serverId, now, now + leaseMs],

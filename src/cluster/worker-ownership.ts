@@ -40,6 +40,10 @@ export class WorkerOwnership {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** who drove each worker at the last pass, and the live servers' names */
+  private owners = new Map<string, { owner: string; state: string }>();
+  private names = new Map<string, string>();
+  private lastPassAt = 0;
 
   constructor(
     private readonly link: ClusterLink,
@@ -47,6 +51,16 @@ export class WorkerOwnership {
     private readonly opts: OwnershipOptions,
   ) {
     this.lastRenewed = opts.now();
+  }
+
+  /**
+   * The server that drove a worker at the last pass (its id and name) and the
+   * worker's state as that server recorded it, or null when none did.
+   */
+  ownerOf(workerId: string): { id: string; name: string; state: string; at: number } | null {
+    const o = this.owners.get(workerId);
+    if (!o) return null;
+    return { id: o.owner, name: this.names.get(o.owner) ?? o.owner, state: o.state, at: this.lastPassAt };
   }
 
   /** The workers this server drives now. */
@@ -101,14 +115,20 @@ export class WorkerOwnership {
 
     const now = this.opts.now();
     const owners = new Map<string, OwnerRow>();
-    for (const o of await this.link.owners())
-      owners.set(o.workerId, { owner: o.owner, expiresAt: o.expiresAt });
+    const rows = await this.link.owners();
+    for (const o of rows) owners.set(o.workerId, { owner: o.owner, expiresAt: o.expiresAt });
     for (const r of records) {
       if (isFree(owners.get(r.id), now) && !this.mine.has(r.id)) {
         if (!this.freeSince.has(r.id)) this.freeSince.set(r.id, now);
       } else this.freeSince.delete(r.id);
     }
-    const live = (await this.link.liveServers(leaseMs)).length;
+    const servers = await this.link.liveServers(leaseMs);
+    const live = servers.length;
+    this.names = new Map(servers.map((x) => [x.id, x.name]));
+    this.owners = new Map(
+      rows.filter((o) => o.expiresAt >= now).map((o) => [o.workerId, { owner: o.owner, state: o.state }]),
+    );
+    this.lastPassAt = now;
     const take = workersToTake({
       me: this.link.serverId,
       now,

@@ -187,6 +187,14 @@ export class WorkerRegistry {
     return 'online';
   }
 
+  /** The state of a worker another server drives (src/cluster): what is learned there is not known here. */
+  stateElsewhere(id: string, online: boolean): FarmWorkerState {
+    if (!online) return 'offline';
+    if (this.isQuarantined(id)) return 'quarantined';
+    const mode = this.records.get(id)?.mode;
+    return mode === 'draining' ? 'draining' : mode === 'paused' ? 'paused' : 'online';
+  }
+
   /** Routing snapshots; `freeSlots` may be overridden (claims under way). */
   snapshots(live: readonly LiveWorker[], freeSlots?: (w: LiveWorker) => number): WorkerSnapshot[] {
     return live.map((w) => {

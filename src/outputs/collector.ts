@@ -108,7 +108,9 @@ export class OutputCollector {
     this.sweepTimer = setInterval(() => {
       const from = Math.max(this.since, this.lastSweepAt - SWEEP_OVERLAP_MS);
       void this.store
-        .runExclusive('collect-sweep', () => this.sweep(from, this.opts.now() - (this.opts.sweepGraceMs ?? 0)))
+        .runExclusive('collect-sweep', () =>
+          this.sweep(from, this.opts.now() - (this.opts.sweepGraceMs ?? 0)),
+        )
         .catch((err) =>
           this.opts.log.error({ err }, `the sweep for uncollected outputs failed: ${errMessage(err)}`),
         );

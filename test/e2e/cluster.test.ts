@@ -104,11 +104,38 @@ describe('several servers on one database', () => {
     for (const [i, s] of servers.entries()) {
       const owned = await until(async () => {
         const r: { body: any } = await http('GET', `${s.url}/api/farm/workers`);
-        const mine = r.body.workers.filter((w: any) => w.connection === 'online').map((w: any) => w.id);
+        const mine = r.body.workers
+          .filter((w: any) => w.here && w.connection === 'online')
+          .map((w: any) => w.id);
         return mine.length === 2 ? mine.sort() : undefined;
       }, `server ${i} to drive its workers`);
       assert.deepEqual(owned, [`w${2 * i + 1}`, `w${2 * i + 2}`]);
     }
+    // Any server lists every worker, and which server drives it.
+    let lastListing = '';
+    const listed = await until(async () => {
+      const r: { body: any } = await http('GET', `${servers[2]!.url}/api/farm/workers`);
+      const ws = r.body.workers;
+      lastListing = ws.map((w: any) => `${w.id}:${w.here}:${w.connection}:${w.server}`).join(' ');
+      return ws.length === 6 && ws.every((w: any) => w.connection === 'online') ? ws : undefined;
+    }, 'every worker online as seen from one server').catch((err) => {
+      throw new Error(`${err.message}: ${lastListing}`);
+    });
+    assert.deepEqual(
+      listed.filter((w: any) => w.here).map((w: any) => w.id),
+      ['w5', 'w6'],
+    );
+    assert.ok(listed.filter((w: any) => !w.here).every((w: any) => typeof w.server === 'string'));
+    const farm = await http('GET', `${servers[0]!.url}/api/farm/servers`);
+    assert.equal(farm.body.servers.length, 3);
+    assert.deepEqual(farm.body.servers.flatMap((x: any) => x.workers).sort(), [
+      'w1',
+      'w2',
+      'w3',
+      'w4',
+      'w5',
+      'w6',
+    ]);
 
     const ids: string[] = [];
     for (let i = 0; i < 240; i++) {
@@ -132,11 +159,11 @@ describe('several servers on one database', () => {
     // The others take its workers over within the worker lease and go on.
     await until(
       async () => {
-        const r = await http('GET', `${servers[1]!.url}/api/farm/workers`);
-        const online = r.body.workers.filter((w: any) => w.connection === 'online').length;
-        const r2 = await http('GET', `${servers[2]!.url}/api/farm/workers`);
-        const online2 = r2.body.workers.filter((w: any) => w.connection === 'online').length;
-        return online + online2 === 6 ? true : undefined;
+        const driven = async (s: ChildServer) =>
+          (await http('GET', `${s.url}/api/farm/workers`)).body.workers.filter(
+            (w: any) => w.here && w.connection === 'online',
+          ).length;
+        return (await driven(servers[1]!)) + (await driven(servers[2]!)) === 6 ? true : undefined;
       },
       "the killed server's workers to be adopted",
       60_000,

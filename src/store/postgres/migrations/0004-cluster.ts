@@ -7,7 +7,9 @@
  * - `worker_owners`: which server drives each push worker, until `expires_at`.
  *   The owner renews the row; another server takes it over only once it has
  *   expired (`UPDATE … WHERE expires_at < now`), so at most one server drives
- *   a worker at a time. An agent needs no row: it connects to one server.
+ *   a worker at a time. `state` is the worker's connection as its owner last
+   saw it, for the other servers' listings. An agent needs no row: it
+   connects to one server.
  * - `relay`: event payloads too big for one NOTIFY (8,000 bytes) and live
  *   preview frames: the NOTIFY names the row; rows older than a minute are
  *   deleted by the sender. Unlogged: nothing in it must survive a crash.
@@ -25,7 +27,8 @@ CREATE TABLE worker_owners (
   worker_id  text COLLATE "C" PRIMARY KEY,
   owner      text COLLATE "C" NOT NULL,
   taken_at   bigint NOT NULL,
-  expires_at bigint NOT NULL
+  expires_at bigint NOT NULL,
+  state      text NOT NULL DEFAULT 'connecting'
 );
 CREATE INDEX worker_owners_owner ON worker_owners (owner);
 CREATE UNLOGGED TABLE relay (
