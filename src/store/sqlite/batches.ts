@@ -125,19 +125,39 @@ function toRecord(r: BatchRow): BatchRecord {
   };
 }
 
-/** SQL terms of each tracker status over a jobs row (collection off: a completed job is complete). */
-const TRACKER_SQL: Record<TrackerStatus, string> = {
-  inactive: `status = 'pending'`,
-  working: `status = 'in_progress'`,
-  complete: `status = 'completed' AND flagged = 0 AND tracker IS NULL`,
-  done: `status = 'completed' AND flagged = 0 AND tracker = 'done'`,
-  error: `status IN ('failed', 'cancelled') AND flagged = 0`,
-  flagged: `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`,
-};
+/**
+ * Whether a completed item's outputs of its latest run are stored where the server collects them
+ * (migration 0008), or came with an external worker's report (stored with it: Outputs.collected).
+ */
+const STORED = `(status = 'completed' AND (EXISTS (SELECT 1 FROM collections c
+  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at)
+  OR (outputs IS NOT NULL AND instr(outputs, '"external"') > 0
+    AND json_type(CASE WHEN json_valid(outputs) THEN outputs END, '$.external') IS NOT NULL)))`;
 
-/** Whether a completed item's outputs of its latest run are stored where the server collects them (migration 0008). */
-const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
-  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
+const FINISHED_UNMARKED = `status = 'completed' AND flagged = 0 AND tracker IS NULL`;
+
+/**
+ * SQL terms of a tracker status over a jobs row, as trackerStatus states it: while outputs are
+ * collected, a completed item is `working` until they are stored.
+ */
+function trackerSql(status: TrackerStatus, collecting: boolean): string {
+  switch (status) {
+    case 'inactive':
+      return `status = 'pending'`;
+    case 'working':
+      return collecting
+        ? `(status = 'in_progress' OR (${FINISHED_UNMARKED} AND NOT ${STORED}))`
+        : `status = 'in_progress'`;
+    case 'complete':
+      return collecting ? `${FINISHED_UNMARKED} AND ${STORED}` : FINISHED_UNMARKED;
+    case 'done':
+      return `status = 'completed' AND flagged = 0 AND tracker = 'done'`;
+    case 'error':
+      return `status IN ('failed', 'cancelled') AND flagged = 0`;
+    case 'flagged':
+      return `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`;
+  }
+}
 
 export class SqliteBatches {
   private readonly s;
@@ -469,7 +489,10 @@ export class SqliteBatches {
       params.after_batch = q.after.batchId;
       params.after_index = q.after.index;
     }
-    if (q.statuses?.length) where.push(`(${q.statuses.map((st) => `(${TRACKER_SQL[st]})`).join(' OR ')})`);
+    if (q.statuses?.length) {
+      const terms = q.statuses.map((st) => `(${trackerSql(st, q.collecting === true)})`);
+      where.push(`(${terms.join(' OR ')})`);
+    }
     const rows = this.db
       .prepare<Record<string, unknown>, JobRow>(
         `SELECT * FROM jobs INDEXED BY jobs_batch_item WHERE ${where.join(' AND ')}
