@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { type BatchRequest, buildBatchSpec } from '../../src/domain/batch-spec.js';
 import { itemId, itemIds } from '../../src/domain/ids.js';
-import type { PromptGraph } from '../../src/domain/job.js';
+import type { JobOutputs, PromptGraph } from '../../src/domain/job.js';
 import type { TrackerStatus } from '../../src/domain/tracker-status.js';
 import { type BatchItemPage, countsWithCollection, type NewBatch } from '../../src/store/batch-types.js';
 import type { JobStore } from '../../src/store/job-store.js';
@@ -240,7 +240,7 @@ for (const kind of storeKinds('batches'))
       const b = await s.createBatch(newBatch('k', { count: 6 }));
       const ids = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => (await s.batchItem(b.id, i))!.id));
       for (const id of ids.slice(0, 5)) await s.claimJob(id, 'w', 1, 9);
-      const complete = (id: string, endedAt: number, outputs: Record<string, unknown> = {}) =>
+      const complete = (id: string, endedAt: number, outputs: JobOutputs = {}) =>
         s.finish(id, { status: 'completed', endedAt, outputs });
       const stored = (id: string, endedAt: number, state: 'stored' | 'pending' | 'failed' = 'stored') =>
         s.saveCollection({
