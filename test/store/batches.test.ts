@@ -235,6 +235,21 @@ for (const kind of storeKinds('batches'))
       await s.close();
     });
 
+    it("counts a batch's items, and their later runs, in the queue's counts", async () => {
+      const s = await freshStore();
+      await enqueueOk(s, newJob());
+      const b = await s.createBatch(newBatch('q', { count: 4 }));
+      assert.equal((await s.counts()).pending, 5);
+      const j = await s.claimJob((await s.batchItem(b.id, 1))!.id, 'w', 1, 9);
+      await s.finish(j!.id, { status: 'failed', endedAt: 2, error: { type: 'x', message: 'no' } });
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [4, 1]);
+      assert.equal((await s.rerunBatchItems(b.id, { kind: 'failed' }, 3, randomUUID)).length, 1);
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [5, 1]);
+      await s.deleteBatch(b.id);
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [1, 0]);
+      await s.close();
+    });
+
     it('lists a completed item as working until its outputs are stored, as its counts say', async () => {
       const s = await freshStore();
       const b = await s.createBatch(newBatch('k', { count: 6 }));

@@ -169,11 +169,11 @@ const COUNT_GROUPS = 'GROUP BY status, flagged, tracker, stored';
 export async function createBatch(db: Queryable, b: NewBatch): Promise<BatchRecord> {
   const total = batchTotal(b.spec);
   const requires = b.requires.length ? JSON.stringify(b.requires) : null;
-  const [row] = await rowsOf<BatchRow>(
+  const [row] = await rowsOf<{ id: number }>(
     db,
     `INSERT INTO batches (name, template, workflow, extra_data, spec, total, priority, weight, requires,
        client_id, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
     [
       b.name,
       JSON.stringify(b.template),
@@ -199,7 +199,19 @@ export async function createBatch(db: Queryable, b: NewBatch): Promise<BatchReco
      FROM generate_series(0, $9::integer - 1) AS i`,
     [b.ids.prefix, b.ids.first, b.priority, b.createdAt, requires, batchId, start, 1 / b.weight, total],
   );
-  return { ...toRecord(row!), spec: b.spec };
+  // From what was given: reading the stored spec back would parse every item's traits again.
+  return {
+    id: batchId,
+    name: b.name,
+    total,
+    priority: b.priority,
+    weight: b.weight,
+    paused: false,
+    requires: b.requires,
+    clientId: b.clientId,
+    createdAt: b.createdAt,
+    spec: b.spec,
+  };
 }
 
 export async function getBatch(db: Queryable, id: number): Promise<BatchRecord | null> {

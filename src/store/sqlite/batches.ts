@@ -2,10 +2,11 @@
  * Batches on SQLite (migration 0007). A batch is one `batches` row and one
  * `jobs` row per item holding no graph (`prompt` = ''): the item's graph is
  * derived when the row is read (BatchParts below, one parsed template per
- * batch in memory). Creating 100,000 items is one INSERT statement run per
- * item in the caller's transaction, with no search-index row (a batch's
- * items are searched by index and traits, not by text). Every write method
- * runs inside the caller's write transaction.
+ * batch in memory). Creating 100,000 items is one INSERT statement in the
+ * caller's transaction, with no search-index row (a batch's items are
+ * searched by index and traits, not by text), counted in `job_counts` once
+ * (migration 0009). Every write method runs inside the caller's write
+ * transaction.
  */
 import type Database from 'better-sqlite3';
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
@@ -192,8 +193,7 @@ export class SqliteBatches {
            batch_id, batch_index, fair, held)
          VALUES (?, '', '{}', ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
       ),
-      // Every item in one statement: a statement per item would pay SQLite's statement journal
-      // (the count trigger writes a second table) 100,000 times.
+      // Every item in one statement, its values made in SQL: nothing crosses from JavaScript per item.
       insertItems: p<{
         total: number;
         prefix: string;
@@ -213,6 +213,8 @@ export class SqliteBatches {
            @requires, @batch, i + 1, @start + i * @step, 0
          FROM k`,
       ),
+      // Items are counted here, not by the per-row trigger (migration 0009).
+      countPending: p<[n: number]>(`UPDATE job_counts SET n = n + ? WHERE status = 'pending'`),
       maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
       get: p<[id: number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       list: p<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
@@ -317,7 +319,20 @@ export class SqliteBatches {
       start,
       step: 1 / b.weight,
     });
-    return { ...toRecord({ ...row, id: batchId, paused: 0 }), spec: b.spec };
+    s.countPending.run(total);
+    // From what was given: reading the stored spec back would parse every item's traits again.
+    return {
+      id: batchId,
+      name: b.name,
+      total,
+      priority: b.priority,
+      weight: b.weight,
+      paused: false,
+      requires: b.requires,
+      clientId: b.clientId,
+      createdAt: b.createdAt,
+      spec: b.spec,
+    };
   }
 
   get(id: number): BatchRecord | null {
@@ -440,6 +455,7 @@ export class SqliteBatches {
       );
       out.push(s.jobRow.get(jobId)!);
     });
+    s.countPending.run(out.length);
     return out;
   }
 
