@@ -78,7 +78,7 @@ export function registerBatchRoutes(
       const { error, node_errors } = checked.body;
       return reply.code(400).send({ error: { code: 'INVALID_PROMPT', ...error }, node_errors });
     }
-    const batch = await batches.create({
+    const created = await batches.create({
       name: body.name,
       prompt,
       workflow,
@@ -93,7 +93,7 @@ export function registerBatchRoutes(
       sweep: body.sweep,
       bindings: body.bindings,
     });
-    return reply.code(201).send(batchJson(await batches.progress(batch.id)));
+    return reply.code(201).send(batchJson(created));
   });
 
   app.get('/api/pqueue/batches', async () => ({ batches: (await batches.list()).map(batchJson) }));

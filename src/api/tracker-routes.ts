@@ -179,6 +179,7 @@ export function registerTrackerRoutes(app: FastifyInstance, o: TrackerRouteOptio
         const page = await engine.store.listBatchItems({
           batchId: batch?.id ?? null,
           statuses,
+          collecting: batches.collecting,
           fromIndex: intParam(q.from, 'from', 1),
           toIndex: intParam(q.to, 'to', 1),
           indexes,

@@ -9,6 +9,7 @@ import { QueueError } from '../domain/errors.js';
 import { itemIds } from '../domain/ids.js';
 import type { Job, PromptGraph } from '../domain/job.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
+import { tallyBatchCounts } from '../store/batch-counts.js';
 import {
   type BatchCounts,
   type BatchPatch,
@@ -74,7 +75,8 @@ export class BatchService {
     return this.engine.store;
   }
 
-  async create(input: NewBatchInput): Promise<BatchRecord> {
+  /** Stores the batch; resolves it as created (every item pending), without reading its items back. */
+  async create(input: NewBatchInput): Promise<BatchProgress> {
     const nameProblem = batchNameProblem(input.name);
     if (nameProblem) throw new QueueError('INVALID_BATCH', `Invalid batch: ${nameProblem}.`);
     const now = this.opts.now();
@@ -109,7 +111,10 @@ export class BatchService {
     });
     this.log.info({ batch: batch.id, items: batch.total }, `batch ${batch.name} queued`);
     this.engine.pump();
-    return batch;
+    const counts = tallyBatchCounts([
+      { status: 'pending', flagged: false, tracker: null, stored: false, n: batch.total },
+    ]);
+    return { batch, counts, perMinute: 0, etaMs: null };
   }
 
   async get(id: number): Promise<BatchRecord> {

@@ -104,7 +104,12 @@ export class Engine implements WorkerReports {
     this.registry = opts.registry ?? new WorkerRegistry(store, opts.now);
   }
 
-  /** Loads the paused flag and hands every job that was running back to its worker for reconciling. */
+  /**
+   * Loads the paused flag and hands every job that was running back to its worker for reconciling.
+   * A job held by a farm worker no longer configured goes back to the queue. A claim of an external
+   * worker (the render tracker's: a name no farm worker has) is kept: it holds until its lease
+   * ends, when the tracker's sweeper gives it back, and its holder may report on it meanwhile.
+   */
   async start(workers: WorkerPort[]): Promise<void> {
     this.paused = (await this.store.getSetting(PAUSED_KEY)) === 'true';
     await this.registry.load();
@@ -112,6 +117,11 @@ export class Engine implements WorkerReports {
     for (const job of await this.store.listInProgress()) {
       const w = job.worker ? this.workers.get(job.worker) : undefined;
       if (w) w.adopt(job);
+      else if (job.worker && job.leaseUntil !== null && !this.registry.get(job.worker))
+        this.log.info(
+          { job: job.id, worker: job.worker, leaseUntil: job.leaseUntil },
+          'external claim kept until its lease ends',
+        );
       else if (!this.opts.shared)
         await this.returnUnowned(job, `worker ${job.worker} is no longer configured`);
     }

@@ -6,7 +6,8 @@
  * clients mark completed jobs `done`, flag them for a re-render and reset
  * them. A claim whose lease ends without a report goes back to the queue (the
  * sweeper), unless a farm worker of this server holds it (the engine renews
- * those).
+ * those). A restart keeps external claims: each holds until its lease ends,
+ * and its holder's reports count meanwhile.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
@@ -96,7 +97,8 @@ export class TrackerService {
 
   /** Claims the next pending job an external worker can run (one that requires no worker tags); null when none. */
   async nextJob(worker: string): Promise<Job | null> {
-    if (this.engine.workers.has(worker))
+    // A registered farm worker not running now is refused too: a restart keeps external claims only.
+    if (this.engine.workers.has(worker) || this.engine.registry.get(worker))
       throw new QueueError(
         'DUPLICATE_WORKER',
         `${worker} is a farm worker of this server; choose another name.`,

@@ -85,6 +85,11 @@ export interface BatchItemQuery {
   batchId?: number | null;
   /** tracker statuses to include; empty = all */
   statuses?: readonly TrackerStatus[];
+  /**
+   * whether outputs are collected: a completed item is then `working` until they are stored (or an
+   * external worker reported it with its file), as trackerStatus and countsWithCollection say
+   */
+  collecting?: boolean;
   fromIndex?: number | null;
   toIndex?: number | null;
   /** only these indexes (a text search resolved against the batch's traits) */

@@ -8,8 +8,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { type BatchRequest, buildBatchSpec } from '../../src/domain/batch-spec.js';
 import { itemId, itemIds } from '../../src/domain/ids.js';
-import type { PromptGraph } from '../../src/domain/job.js';
-import type { BatchItemPage, NewBatch } from '../../src/store/batch-types.js';
+import type { JobOutputs, PromptGraph } from '../../src/domain/job.js';
+import type { TrackerStatus } from '../../src/domain/tracker-status.js';
+import { type BatchItemPage, countsWithCollection, type NewBatch } from '../../src/store/batch-types.js';
 import type { JobStore } from '../../src/store/job-store.js';
 import { enqueueOk, newJob } from './conformance/harness.js';
 import { storeKinds } from './store-kinds.js';
@@ -231,6 +232,61 @@ for (const kind of storeKinds('batches'))
       assert.equal(up?.name, 'A2');
       assert.deepEqual(await claimAll(s, 4), ['A2', 'A2', 'A2', 'B']);
       assert.equal(await s.updateBatch(999, { weight: 1 }), null);
+      await s.close();
+    });
+
+    it("counts a batch's items, and their later runs, in the queue's counts", async () => {
+      const s = await freshStore();
+      await enqueueOk(s, newJob());
+      const b = await s.createBatch(newBatch('q', { count: 4 }));
+      assert.equal((await s.counts()).pending, 5);
+      const j = await s.claimJob((await s.batchItem(b.id, 1))!.id, 'w', 1, 9);
+      await s.finish(j!.id, { status: 'failed', endedAt: 2, error: { type: 'x', message: 'no' } });
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [4, 1]);
+      assert.equal((await s.rerunBatchItems(b.id, { kind: 'failed' }, 3, randomUUID)).length, 1);
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [5, 1]);
+      await s.deleteBatch(b.id);
+      assert.deepEqual([(await s.counts()).pending, (await s.counts()).failed], [1, 0]);
+      await s.close();
+    });
+
+    it('lists a completed item as working until its outputs are stored, as its counts say', async () => {
+      const s = await freshStore();
+      const b = await s.createBatch(newBatch('k', { count: 6 }));
+      const ids = await Promise.all([1, 2, 3, 4, 5, 6].map(async (i) => (await s.batchItem(b.id, i))!.id));
+      for (const id of ids.slice(0, 5)) await s.claimJob(id, 'w', 1, 9);
+      const complete = (id: string, endedAt: number, outputs: JobOutputs = {}) =>
+        s.finish(id, { status: 'completed', endedAt, outputs });
+      const stored = (id: string, endedAt: number, state: 'stored' | 'pending' | 'failed' = 'stored') =>
+        s.saveCollection({
+          jobId: id,
+          endedAt,
+          state,
+          target: 'file:///out',
+          files: [],
+          attempts: 0,
+          error: null,
+          updatedAt: endedAt,
+        });
+      // 1: stored; 2: being copied; 3: given up; 4: an external worker's file; 5: running; 6: pending.
+      await complete(ids[0]!, 100);
+      assert.equal(await stored(ids[0]!, 100), true);
+      await complete(ids[1]!, 100);
+      assert.equal(await stored(ids[1]!, 100, 'pending'), true);
+      await complete(ids[2]!, 100);
+      assert.equal(await stored(ids[2]!, 100, 'failed'), true);
+      await complete(ids[3]!, 100, { external: { files: [{ url: 's3://b/4.png' }] } });
+      const listed = async (statuses: TrackerStatus[], collecting: boolean) =>
+        (await s.listBatchItems({ batchId: b.id, statuses, collecting, limit: 10 })).jobs.map(
+          (j) => j.batch!.index,
+        );
+      assert.deepEqual(await listed(['complete'], true), [1, 4]);
+      assert.deepEqual(await listed(['working'], true), [2, 3, 5]);
+      assert.deepEqual(await listed(['complete', 'inactive'], true), [1, 4, 6]);
+      assert.deepEqual(await listed(['complete'], false), [1, 2, 3, 4]);
+      assert.deepEqual(await listed(['working'], false), [5]);
+      const counts = countsWithCollection(await s.batchCounts(b.id), true).tracker;
+      assert.deepEqual([counts.complete, counts.working, counts.inactive], [2, 3, 1]);
       await s.close();
     });
 

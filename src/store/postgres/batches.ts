@@ -128,19 +128,39 @@ function toRecord(r: BatchRow): BatchRecord {
   };
 }
 
-/** SQL terms of each tracker status over a jobs row (collection off: a completed job is complete). */
-const TRACKER_SQL: Record<TrackerStatus, string> = {
-  inactive: `status = 'pending'`,
-  working: `status = 'in_progress'`,
-  complete: `status = 'completed' AND NOT flagged AND tracker IS NULL`,
-  done: `status = 'completed' AND NOT flagged AND tracker = 'done'`,
-  error: `status IN ('failed', 'cancelled') AND NOT flagged`,
-  flagged: `flagged AND status IN ('completed', 'failed', 'cancelled')`,
-};
+/**
+ * Whether a completed item's outputs of its latest run are stored where the server collects them
+ * (migration 0002), or came with an external worker's report (stored with it: Outputs.collected).
+ * The outputs are the server's own JSON text; the cheap test first spares most rows the cast.
+ */
+const STORED = `(status = 'completed' AND (EXISTS (SELECT 1 FROM collections c
+  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at)
+  OR (outputs IS NOT NULL AND position('"external"' in outputs) > 0 AND outputs::jsonb ? 'external')))`;
 
-/** Whether a completed item's outputs of its latest run are stored where the server collects them (migration 0002). */
-const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
-  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
+const FINISHED_UNMARKED = `status = 'completed' AND NOT flagged AND tracker IS NULL`;
+
+/**
+ * SQL terms of a tracker status over a jobs row, as trackerStatus states it: while outputs are
+ * collected, a completed item is `working` until they are stored.
+ */
+function trackerSql(status: TrackerStatus, collecting: boolean): string {
+  switch (status) {
+    case 'inactive':
+      return `status = 'pending'`;
+    case 'working':
+      return collecting
+        ? `(status = 'in_progress' OR (${FINISHED_UNMARKED} AND NOT ${STORED}))`
+        : `status = 'in_progress'`;
+    case 'complete':
+      return collecting ? `${FINISHED_UNMARKED} AND ${STORED}` : FINISHED_UNMARKED;
+    case 'done':
+      return `status = 'completed' AND NOT flagged AND tracker = 'done'`;
+    case 'error':
+      return `status IN ('failed', 'cancelled') AND NOT flagged`;
+    case 'flagged':
+      return `flagged AND status IN ('completed', 'failed', 'cancelled')`;
+  }
+}
 
 const COUNTS = `SELECT status, flagged, tracker, ${STORED} AS stored, count(*)::bigint AS n FROM jobs`;
 const COUNT_GROUPS = 'GROUP BY status, flagged, tracker, stored';
@@ -149,11 +169,11 @@ const COUNT_GROUPS = 'GROUP BY status, flagged, tracker, stored';
 export async function createBatch(db: Queryable, b: NewBatch): Promise<BatchRecord> {
   const total = batchTotal(b.spec);
   const requires = b.requires.length ? JSON.stringify(b.requires) : null;
-  const [row] = await rowsOf<BatchRow>(
+  const [row] = await rowsOf<{ id: number }>(
     db,
     `INSERT INTO batches (name, template, workflow, extra_data, spec, total, priority, weight, requires,
        client_id, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
     [
       b.name,
       JSON.stringify(b.template),
@@ -179,7 +199,19 @@ export async function createBatch(db: Queryable, b: NewBatch): Promise<BatchReco
      FROM generate_series(0, $9::integer - 1) AS i`,
     [b.ids.prefix, b.ids.first, b.priority, b.createdAt, requires, batchId, start, 1 / b.weight, total],
   );
-  return { ...toRecord(row!), spec: b.spec };
+  // From what was given: reading the stored spec back would parse every item's traits again.
+  return {
+    id: batchId,
+    name: b.name,
+    total,
+    priority: b.priority,
+    weight: b.weight,
+    paused: false,
+    requires: b.requires,
+    clientId: b.clientId,
+    createdAt: b.createdAt,
+    spec: b.spec,
+  };
 }
 
 export async function getBatch(db: Queryable, id: number): Promise<BatchRecord | null> {
@@ -420,7 +452,10 @@ export async function items(db: Queryable, q: BatchItemQuery): Promise<{ rows: P
   if (q.indexes) where.push(`batch_index = ANY(${add(q.indexes)}::integer[])`);
   if (q.after)
     where.push(`(batch_id, batch_index) > (${add(q.after.batchId)}::bigint, ${add(q.after.index)}::integer)`);
-  if (q.statuses?.length) where.push(`(${q.statuses.map((st) => `(${TRACKER_SQL[st]})`).join(' OR ')})`);
+  if (q.statuses?.length) {
+    const terms = q.statuses.map((st) => `(${trackerSql(st, q.collecting === true)})`);
+    where.push(`(${terms.join(' OR ')})`);
+  }
   const rows = await rowsOf<PgJobRow>(
     db,
     `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${where.join(' AND ')}

@@ -2,10 +2,11 @@
  * Batches on SQLite (migration 0007). A batch is one `batches` row and one
  * `jobs` row per item holding no graph (`prompt` = ''): the item's graph is
  * derived when the row is read (BatchParts below, one parsed template per
- * batch in memory). Creating 100,000 items is one INSERT statement run per
- * item in the caller's transaction, with no search-index row (a batch's
- * items are searched by index and traits, not by text). Every write method
- * runs inside the caller's write transaction.
+ * batch in memory). Creating 100,000 items is one INSERT statement in the
+ * caller's transaction, with no search-index row (a batch's items are
+ * searched by index and traits, not by text), counted in `job_counts` once
+ * (migration 0009). Every write method runs inside the caller's write
+ * transaction.
  */
 import type Database from 'better-sqlite3';
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
@@ -125,19 +126,39 @@ function toRecord(r: BatchRow): BatchRecord {
   };
 }
 
-/** SQL terms of each tracker status over a jobs row (collection off: a completed job is complete). */
-const TRACKER_SQL: Record<TrackerStatus, string> = {
-  inactive: `status = 'pending'`,
-  working: `status = 'in_progress'`,
-  complete: `status = 'completed' AND flagged = 0 AND tracker IS NULL`,
-  done: `status = 'completed' AND flagged = 0 AND tracker = 'done'`,
-  error: `status IN ('failed', 'cancelled') AND flagged = 0`,
-  flagged: `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`,
-};
+/**
+ * Whether a completed item's outputs of its latest run are stored where the server collects them
+ * (migration 0008), or came with an external worker's report (stored with it: Outputs.collected).
+ */
+const STORED = `(status = 'completed' AND (EXISTS (SELECT 1 FROM collections c
+  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at)
+  OR (outputs IS NOT NULL AND instr(outputs, '"external"') > 0
+    AND json_type(CASE WHEN json_valid(outputs) THEN outputs END, '$.external') IS NOT NULL)))`;
 
-/** Whether a completed item's outputs of its latest run are stored where the server collects them (migration 0008). */
-const STORED = `(status = 'completed' AND EXISTS (SELECT 1 FROM collections c
-  WHERE c.job_id = jobs.id AND c.state = 'stored' AND c.ended_at = jobs.ended_at))`;
+const FINISHED_UNMARKED = `status = 'completed' AND flagged = 0 AND tracker IS NULL`;
+
+/**
+ * SQL terms of a tracker status over a jobs row, as trackerStatus states it: while outputs are
+ * collected, a completed item is `working` until they are stored.
+ */
+function trackerSql(status: TrackerStatus, collecting: boolean): string {
+  switch (status) {
+    case 'inactive':
+      return `status = 'pending'`;
+    case 'working':
+      return collecting
+        ? `(status = 'in_progress' OR (${FINISHED_UNMARKED} AND NOT ${STORED}))`
+        : `status = 'in_progress'`;
+    case 'complete':
+      return collecting ? `${FINISHED_UNMARKED} AND ${STORED}` : FINISHED_UNMARKED;
+    case 'done':
+      return `status = 'completed' AND flagged = 0 AND tracker = 'done'`;
+    case 'error':
+      return `status IN ('failed', 'cancelled') AND flagged = 0`;
+    case 'flagged':
+      return `flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`;
+  }
+}
 
 export class SqliteBatches {
   private readonly s;
@@ -172,8 +193,7 @@ export class SqliteBatches {
            batch_id, batch_index, fair, held)
          VALUES (?, '', '{}', ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
       ),
-      // Every item in one statement: a statement per item would pay SQLite's statement journal
-      // (the count trigger writes a second table) 100,000 times.
+      // Every item in one statement, its values made in SQL: nothing crosses from JavaScript per item.
       insertItems: p<{
         total: number;
         prefix: string;
@@ -193,6 +213,8 @@ export class SqliteBatches {
            @requires, @batch, i + 1, @start + i * @step, 0
          FROM k`,
       ),
+      // Items are counted here, not by the per-row trigger (migration 0009).
+      countPending: p<[n: number]>(`UPDATE job_counts SET n = n + ? WHERE status = 'pending'`),
       maxPosition: p<[], { m: number | null }>('SELECT max(position) AS m FROM jobs'),
       get: p<[id: number], BatchRow>('SELECT * FROM batches WHERE id = ?'),
       list: p<[], BatchRow>('SELECT * FROM batches ORDER BY id'),
@@ -297,7 +319,20 @@ export class SqliteBatches {
       start,
       step: 1 / b.weight,
     });
-    return { ...toRecord({ ...row, id: batchId, paused: 0 }), spec: b.spec };
+    s.countPending.run(total);
+    // From what was given: reading the stored spec back would parse every item's traits again.
+    return {
+      id: batchId,
+      name: b.name,
+      total,
+      priority: b.priority,
+      weight: b.weight,
+      paused: false,
+      requires: b.requires,
+      clientId: b.clientId,
+      createdAt: b.createdAt,
+      spec: b.spec,
+    };
   }
 
   get(id: number): BatchRecord | null {
@@ -420,6 +455,7 @@ export class SqliteBatches {
       );
       out.push(s.jobRow.get(jobId)!);
     });
+    s.countPending.run(out.length);
     return out;
   }
 
@@ -469,7 +505,10 @@ export class SqliteBatches {
       params.after_batch = q.after.batchId;
       params.after_index = q.after.index;
     }
-    if (q.statuses?.length) where.push(`(${q.statuses.map((st) => `(${TRACKER_SQL[st]})`).join(' OR ')})`);
+    if (q.statuses?.length) {
+      const terms = q.statuses.map((st) => `(${trackerSql(st, q.collecting === true)})`);
+      where.push(`(${terms.join(' OR ')})`);
+    }
     const rows = this.db
       .prepare<Record<string, unknown>, JobRow>(
         `SELECT * FROM jobs INDEXED BY jobs_batch_item WHERE ${where.join(' AND ')}

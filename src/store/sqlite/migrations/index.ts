@@ -10,5 +10,6 @@ import { sql as m0005 } from './0005-farm.js';
 import { sql as m0006 } from './0006-agents.js';
 import { sql as m0007 } from './0007-batches.js';
 import { sql as m0008 } from './0008-collect.js';
+import { sql as m0009 } from './0009-batch-counts.js';
 
-export const MIGRATIONS: readonly string[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008];
+export const MIGRATIONS: readonly string[] = [m0001, m0002, m0003, m0004, m0005, m0006, m0007, m0008, m0009];
