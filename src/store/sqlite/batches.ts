@@ -210,8 +210,9 @@ export class SqliteBatches {
         `SELECT count(*) AS n FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? AND status IN ('completed', 'failed') AND ended_at >= ?`,
       ),
-      finishedBuckets: p<[bucket: number, bucket2: number, id: number, from: number], FinishedGroup>(
-        `SELECT (ended_at / ?) * ? AS start, status, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
+      // `%` works on integers whatever the bound number's type (a `/` by a bound number may be real).
+      finishedBuckets: p<[bucket: number, id: number, from: number], FinishedGroup>(
+        `SELECT ended_at - ended_at % ? AS start, status, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? AND status IN ('completed', 'failed') AND ended_at >= ?
          GROUP BY start, status ORDER BY start`,
       ),
@@ -331,7 +332,7 @@ export class SqliteBatches {
 
   /** Items of the batch that finished since `from`, per bucket of `bucketMs`. */
   finishedBuckets(id: number, from: number, bucketMs: number): FinishedBucket[] {
-    return tallyFinishedBuckets(this.s.finishedBuckets.all(bucketMs, bucketMs, id, from));
+    return tallyFinishedBuckets(this.s.finishedBuckets.all(bucketMs, id, from));
   }
 
   /** Keeps the batch's pending items out of the run order, or lets them back; resolves how many moved. */
