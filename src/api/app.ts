@@ -250,7 +250,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.farm) registerFarmRoutes(app, opts.engine, opts.farm);
   registerAdminRoutes(app, opts);
   registerDashboardRoutes(app, { workers: opts.comfy?.workers });
-  await registerEventsWs(app, { ...opts, now: Date.now });
+  await registerEventsWs(app, { ...opts, batchService: opts.batches?.batches, now: Date.now });
   if (opts.comfy && workers)
     await registerComfy(app, opts.engine, { ...opts.comfy, originPolicy: policy }, workers, opts.token);
   return app;

@@ -6,8 +6,8 @@ import type { BatchProgress } from '../engine/batches.js';
 import type { BatchRecord } from '../store/batch-types.js';
 
 export function batchJson(p: BatchProgress): Record<string, unknown> {
-  const { batch: b, counts } = p;
-  const finished = counts.completed + counts.failed + counts.cancelled;
+  const { batch: b } = p;
+  const figures = batchFigures(p);
   return {
     id: b.id,
     name: b.name,
@@ -18,7 +18,31 @@ export function batchJson(p: BatchProgress): Record<string, unknown> {
     requires: b.requires,
     client_id: b.clientId,
     created_at: b.createdAt,
+    state: figures.state,
+    counts: figures.counts,
+    tracker: figures.tracker,
+    per_minute: figures.per_minute,
+    eta_ms: figures.eta_ms,
+    spec: {
+      count: b.spec.count,
+      seed: b.spec.seed === null ? null : 'start' in b.spec.seed ? b.spec.seed : 'random',
+      sweep: Object.fromEntries(b.spec.sweep.map((s) => [`${s.ref.node}.inputs.${s.ref.input}`, s.values])),
+      bindings: Object.fromEntries(
+        Object.entries(b.spec.bindings).map(([k, r]) => [k, `${r.node}.inputs.${r.input}`]),
+      ),
+      items: b.spec.items?.length ?? null,
+    },
+  };
+}
+
+/** What changes while a batch runs: state, counts, pace and ETA, as `batchJson` shows them. */
+function batchFigures(p: BatchProgress) {
+  const { batch: b, counts } = p;
+  const finished = counts.completed + counts.failed + counts.cancelled;
+  return {
     state: finished === b.total ? 'finished' : b.paused ? 'paused' : 'running',
+    paused: b.paused,
+    total: b.total,
     counts: {
       pending: counts.pending,
       in_progress: counts.in_progress,
@@ -31,16 +55,19 @@ export function batchJson(p: BatchProgress): Record<string, unknown> {
     tracker: counts.tracker,
     per_minute: Math.round(p.perMinute * 100) / 100,
     eta_ms: p.etaMs,
-    spec: {
-      count: b.spec.count,
-      seed: b.spec.seed === null ? null : 'start' in b.spec.seed ? b.spec.seed : 'random',
-      sweep: Object.fromEntries(b.spec.sweep.map((s) => [`${s.ref.node}.inputs.${s.ref.input}`, s.values])),
-      bindings: Object.fromEntries(
-        Object.entries(b.spec.bindings).map(([k, r]) => [k, `${r.node}.inputs.${r.input}`]),
-      ),
-      items: b.spec.items?.length ?? null,
-    },
   };
+}
+
+/**
+ * The event websocket's `batch.progress` (docs/events.md): a batch's figures, and the indexes of
+ * its items that changed since the previous one (null: many, or a change of the whole batch).
+ */
+export function batchProgressMessage(
+  p: BatchProgress,
+  changed: number[] | null,
+  at: number,
+): { type: 'batch.progress'; at: number } & Record<string, unknown> {
+  return { type: 'batch.progress', at, batch_id: p.batch.id, ...batchFigures(p), changed };
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { batchNameProblem } from '../domain/batch-spec.js';
+import { THROUGHPUT_SPANS, type ThroughputSpan } from '../domain/batch-throughput.js';
 import { QueueError } from '../domain/errors.js';
 import type { PromptGraph } from '../domain/job.js';
 import type { BatchService } from '../engine/batches.js';
@@ -34,6 +35,14 @@ const PatchBody = z.strictObject({
 });
 
 const BatchId = z.coerce.number().int().positive();
+
+const ThroughputQuery = z.strictObject({
+  span: z
+    .enum(THROUGHPUT_SPANS as [ThroughputSpan, ...ThroughputSpan[]], {
+      error: `span must be one of ${THROUGHPUT_SPANS.join(', ')}`,
+    })
+    .default('life'),
+});
 
 export function registerBatchRoutes(
   app: FastifyInstance,
@@ -100,6 +109,22 @@ export function registerBatchRoutes(
 
   app.get<{ Params: { id: string } }>('/api/pqueue/batches/:id', async (req) =>
     batchJson(await batches.progress(idOf(req.params.id))),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+    '/api/pqueue/batches/:id/throughput',
+    async (req) => {
+      const id = idOf(req.params.id);
+      const { span } = parseWith(ThroughputQuery, req.query ?? {}, 'INVALID_QUERY');
+      const t = await batches.throughput(id, span);
+      return {
+        batch_id: t.batchId,
+        span: t.span,
+        from: t.window.from,
+        bucket_ms: t.window.bucketMs,
+        buckets: t.buckets,
+      };
+    },
   );
 
   app.patch<{ Params: { id: string } }>('/api/pqueue/batches/:id', async (req) => {

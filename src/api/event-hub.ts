@@ -2,10 +2,13 @@
  * The event websocket's fan-out (docs/events.md): bus events as they happen,
  * each running job's progress at most every PUSH_INTERVAL_MS and only when
  * its revision changed, live previews as binary frames, and telemetry every
- * TELEMETRY_MS while anyone listens. A client that connects gets a snapshot
+ * TELEMETRY_MS while anyone listens, and each changing batch's figures a few
+ * times a second at most (batch-push.ts). A client that connects gets a snapshot
  * first; what happens while the snapshot is read is held back and sent after
  * it. With no client connected the hub does no work beyond a size check.
  */
+
+import { QueueError } from '../domain/errors.js';
 import {
   decidePush,
   NEVER_PUSHED,
@@ -13,11 +16,15 @@ import {
   type PushState,
   pushed,
 } from '../domain/push-throttle.js';
+import type { BatchService } from '../engine/batches.js';
 import type { Engine } from '../engine/engine.js';
+import type { QueueEvent } from '../engine/events.js';
 import type { ProgressBook } from '../engine/progress-book.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
 import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type BacklogLimits, type BacklogState, DEFAULT_BACKLOG, sendBounded } from './backlog.js';
+import { batchProgressMessage } from './batch-json.js';
+import { BatchPush } from './batch-push.js';
 import { type EventMessage, messageOf } from './event-messages.js';
 import { jobJson } from './job-json.js';
 import { previewFromWorker } from './preview-frame.js';
@@ -25,6 +32,8 @@ import { previewFromWorker } from './preview-frame.js';
 export const TELEMETRY_MS = 1_500;
 /** Messages held back while a client's snapshot is read, at most; beyond, the client is dropped (it reconnects). */
 const MAX_HELD = 10_000;
+/** Completed batch items remembered until their outputs are collected (their tracker status changes then). */
+const MAX_UNCOLLECTED = 10_000;
 
 /** The part of a `ws` WebSocket the hub uses. */
 export interface HubSocket {
@@ -52,6 +61,10 @@ export interface EventHubOptions {
   engine: Engine;
   progress: ProgressBook;
   telemetry?: TelemetrySource;
+  /** batches: their figures are pushed as `batch.progress` while they change */
+  batchService?: BatchService;
+  /** ms between two `batch.progress` of one batch, at least (batch-push.ts) */
+  batchPushMs?: number;
   now: () => number;
   pushIntervalMs?: number;
   telemetryMs?: number;
@@ -68,14 +81,27 @@ export class EventHub {
   private telemetryTimer: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[] = [];
   private readonly interval: number;
+  private readonly batchPush: BatchPush | null;
+  /** completed batch items whose outputs are not collected yet: job id → batch id and index */
+  private readonly uncollected = new Map<string, { id: number; index: number }>();
 
   constructor(private readonly opts: EventHubOptions) {
     this.interval = opts.pushIntervalMs ?? PUSH_INTERVAL_MS;
+    const batches = opts.batchService;
+    this.batchPush = batches
+      ? new BatchPush({
+          send: (id, changed) => this.sendBatch(batches, id, changed),
+          now: opts.now,
+          intervalMs: opts.batchPushMs,
+          log: opts.log,
+        })
+      : null;
     this.unsubscribe.push(
       opts.engine.bus.subscribe((e) => {
         if (e.type === 'job.finished' || e.type === 'job.released') this.forget(e.job.id);
         else if (e.type === 'job.deleted') for (const id of e.ids) this.forget(id);
         if (this.clients.size === 0) return;
+        this.markBatch(e);
         const msg = messageOf(e, opts.now());
         if (msg) this.broadcast(JSON.stringify(msg));
       }),
@@ -119,6 +145,7 @@ export class EventHub {
     for (const u of this.unsubscribe) u();
     for (const t of this.throttles.values()) if (t.timer) clearTimeout(t.timer);
     this.throttles.clear();
+    this.batchPush?.close();
     this.stopTelemetry();
     for (const c of this.clients) c.socket.close(1001, 'server shutting down');
     this.clients.clear();
@@ -183,6 +210,45 @@ export class EventHub {
     this.broadcast(
       JSON.stringify({ type: 'progress', at: now, job_id: jobId, worker: t.worker, progress: snapshot }),
     );
+  }
+
+  /** Marks the batch an event changed (an item's status, or the batch as a whole). */
+  private markBatch(e: QueueEvent): void {
+    const push = this.batchPush;
+    if (!push) return;
+    if (e.type === 'batch.changed') {
+      push.changed(e.id, null);
+      return;
+    }
+    if (e.type === 'job.collected') {
+      const item = this.uncollected.get(e.jobId);
+      this.uncollected.delete(e.jobId);
+      if (item) push.changed(item.id, item.index);
+      return;
+    }
+    if (!('job' in e)) return;
+    const ref = e.job.batch;
+    if (!ref?.current) return;
+    push.changed(ref.id, ref.index);
+    if (e.type === 'job.finished' && e.job.status === 'completed' && this.opts.batchService?.collecting) {
+      if (this.uncollected.size >= MAX_UNCOLLECTED) {
+        const oldest = this.uncollected.keys().next().value;
+        if (oldest !== undefined) this.uncollected.delete(oldest);
+      }
+      this.uncollected.set(e.job.id, { id: ref.id, index: ref.index });
+    }
+  }
+
+  private async sendBatch(batches: BatchService, id: number, changed: number[] | null): Promise<void> {
+    if (this.clients.size === 0) return;
+    try {
+      const p = await batches.progress(id);
+      this.broadcast(JSON.stringify(batchProgressMessage(p, changed, this.opts.now())));
+    } catch (err) {
+      if (!(err instanceof QueueError && err.code === 'BATCH_NOT_FOUND')) throw err;
+      this.batchPush?.forget(id);
+      this.broadcast(JSON.stringify({ type: 'batch.deleted', at: this.opts.now(), batch_id: id }));
+    }
   }
 
   private forget(jobId: string): void {

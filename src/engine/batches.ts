@@ -5,6 +5,13 @@
  * woken when work appears.
  */
 import { type BatchRequest, BatchSpecError, batchNameProblem, buildBatchSpec } from '../domain/batch-spec.js';
+import {
+  type FinishedBucket,
+  fillBuckets,
+  type ThroughputSpan,
+  type ThroughputWindow,
+  throughputWindow,
+} from '../domain/batch-throughput.js';
 import { QueueError } from '../domain/errors.js';
 import { itemIds } from '../domain/ids.js';
 import type { Job, PromptGraph } from '../domain/job.js';
@@ -48,6 +55,14 @@ export interface BatchProgress {
   perMinute: number;
   /** ms until the remaining items are done at that pace; null when unknown or nothing remains */
   etaMs: number | null;
+}
+
+/** A batch's finished items per bucket of time, every bucket of the window included. */
+export interface BatchThroughput {
+  batchId: number;
+  span: ThroughputSpan;
+  window: ThroughputWindow;
+  buckets: FinishedBucket[];
 }
 
 /** The window over which a batch's pace is measured. */
@@ -110,6 +125,7 @@ export class BatchService {
       ids: itemIds(now, this.opts.randomBytes(9)),
     });
     this.log.info({ batch: batch.id, items: batch.total }, `batch ${batch.name} queued`);
+    this.changed(batch.id);
     this.engine.pump();
     const counts = tallyBatchCounts([
       { status: 'pending', flagged: false, tracker: null, stored: false, n: batch.total },
@@ -159,12 +175,14 @@ export class BatchService {
   async pause(id: number): Promise<BatchRecord> {
     if ((await this.store.setBatchPaused(id, true)) === null)
       throw new QueueError('BATCH_NOT_FOUND', `No batch has the id ${id}.`);
+    this.changed(id);
     return this.get(id);
   }
 
   async resume(id: number): Promise<BatchRecord> {
     if ((await this.store.setBatchPaused(id, false)) === null)
       throw new QueueError('BATCH_NOT_FOUND', `No batch has the id ${id}.`);
+    this.changed(id);
     this.engine.pump();
     return this.get(id);
   }
@@ -173,6 +191,8 @@ export class BatchService {
   async cancel(id: number): Promise<{ cancelled: number; interrupted: number }> {
     await this.get(id);
     const cancelled = await this.store.cancelBatchPending(id, this.opts.now());
+    // Pending items are cancelled in the store without an event each.
+    this.changed(id);
     const running = await this.store.batchJobIds(id, 'in_progress');
     for (const jobId of running) {
       try {
@@ -192,6 +212,7 @@ export class BatchService {
     const jobs = await this.store.rerunBatchItems(id, which, this.opts.now(), this.opts.newId);
     if (jobs.length <= ANNOUNCE_MAX)
       for (const job of jobs) this.engine.bus.publish({ type: 'job.queued', job });
+    this.changed(id);
     this.engine.pump();
     return jobs;
   }
@@ -199,6 +220,7 @@ export class BatchService {
   async update(id: number, patch: BatchPatch): Promise<BatchRecord> {
     const b = await this.store.updateBatch(id, patch);
     if (!b) throw new QueueError('BATCH_NOT_FOUND', `No batch has the id ${id}.`);
+    this.changed(id);
     this.engine.pump();
     return b;
   }
@@ -208,6 +230,19 @@ export class BatchService {
     if (r === 'missing') throw new QueueError('BATCH_NOT_FOUND', `No batch has the id ${id}.`);
     if (r === 'running')
       throw new QueueError('BATCH_RUNNING', `Batch ${id} has running jobs: cancel it first, then delete it.`);
+    this.changed(id);
+  }
+
+  /** Items finished per bucket over the batch's life or the last hour (domain/batch-throughput.ts). */
+  async throughput(id: number, span: ThroughputSpan): Promise<BatchThroughput> {
+    const batch = await this.get(id);
+    const window = throughputWindow(span, batch.createdAt, this.opts.now());
+    const counted = await this.store.batchFinishedBuckets(id, window.from, window.bucketMs);
+    return { batchId: id, span, window, buckets: fillBuckets(window, counted) };
+  }
+
+  private changed(id: number): void {
+    this.engine.bus.publish({ type: 'batch.changed', id });
   }
 }
 

@@ -18,6 +18,11 @@ export type QueueEvent =
   /** a pending job no online worker can run; published when the reason first appears or changes */
   | { type: 'job.waiting'; job: Job; reason: string; since: number }
   | { type: 'job.deleted'; ids: string[] }
+  /**
+   * A batch changed as a whole: created, paused, resumed, cancelled, re-run, changed or deleted.
+   * Changes of single items come as their jobs' events.
+   */
+  | { type: 'batch.changed'; id: number }
   | { type: 'queue.reordered'; ids: string[] }
   | { type: 'queue.paused' }
   | { type: 'queue.resumed' }

@@ -2,6 +2,7 @@
  * Batch counts from grouped rows, as both stores read them: one row per
  * (status, flagged, tracker mark, outputs stored) with how many items have it.
  */
+import type { FinishedBucket } from '../domain/batch-throughput.js';
 import type { JobStatus } from '../domain/job.js';
 import { trackerStatus } from '../domain/tracker-status.js';
 import type { BatchCounts } from './batch-types.js';
@@ -37,4 +38,23 @@ export function tallyBatchCounts(rows: readonly CountGroup[]): BatchCounts {
     if (t === 'complete' && !r.stored) out.uncollected += r.n;
   }
   return out;
+}
+
+/** One row per (bucket start, status) with how many items finished in it. */
+export interface FinishedGroup {
+  start: number;
+  status: string;
+  n: number;
+}
+
+/** Finished-item rows merged into one bucket per start, in the order the rows came. */
+export function tallyFinishedBuckets(rows: readonly FinishedGroup[]): FinishedBucket[] {
+  const byStart = new Map<number, FinishedBucket>();
+  for (const r of rows) {
+    const b = byStart.get(r.start) ?? { start: r.start, completed: 0, failed: 0 };
+    if (r.status === 'completed') b.completed += r.n;
+    else b.failed += r.n;
+    byStart.set(r.start, b);
+  }
+  return [...byStart.values()];
 }

@@ -8,6 +8,7 @@
  * inside the store: they name the status they expect and change nothing
  * (resolving null) when the job is not in it.
  */
+import type { FinishedBucket } from '../domain/batch-throughput.js';
 import type { Job, JobError, JobOutputs, JobStatus, NewJob } from '../domain/job.js';
 import type {
   BatchCounts,
@@ -299,6 +300,11 @@ export interface JobStore {
   batchCounts(id: number): Promise<BatchCounts>;
   /** Items that finished (completed or failed) since `since` (ms since epoch). */
   batchFinishedSince(id: number, since: number): Promise<number>;
+  /**
+   * Items of the batch that finished (completed or failed) at or after `from`, counted per bucket
+   * of `bucketMs` aligned to multiples of it; buckets with none are left out, in time order.
+   */
+  batchFinishedBuckets(id: number, from: number, bucketMs: number): Promise<FinishedBucket[]>;
   /** Keeps a batch's pending items from dispatch, or lets them go; resolves how many moved, or null when there is no such batch. */
   setBatchPaused(id: number, paused: boolean): Promise<number | null>;
   /** Cancels a batch's pending items at once; resolves how many. */

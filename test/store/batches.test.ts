@@ -328,6 +328,17 @@ for (const kind of storeKinds('batches'))
       assert.deepEqual(await s.trackerCounts(), counts);
       assert.equal(await s.batchFinishedSince(b.id, 61_000), 1);
       assert.deepEqual(await s.finishedPerMinute(0), [{ minute: 60_000, completed: 1, failed: 1 }]);
+      assert.deepEqual(await s.batchFinishedBuckets(b.id, 0, 60_000), [
+        { start: 60_000, completed: 1, failed: 1 },
+      ]);
+      assert.deepEqual(await s.batchFinishedBuckets(b.id, 0, 1_000), [
+        { start: 60_000, completed: 1, failed: 0 },
+        { start: 61_000, completed: 0, failed: 1 },
+      ]);
+      assert.deepEqual(await s.batchFinishedBuckets(b.id, 60_500, 1_000), [
+        { start: 61_000, completed: 0, failed: 1 },
+      ]);
+      assert.deepEqual(await s.batchFinishedBuckets(b.id + 1, 0, 1_000), []);
       assert.equal(await s.cancelBatchPending(b.id, 70_000), 3);
       assert.equal((await s.batchCounts(b.id)).cancelled, 3);
       assert.deepEqual(

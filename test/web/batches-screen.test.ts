@@ -60,6 +60,74 @@ describe('the Batches screen in a browser, with 100,000 items', { skip: NO_BROWS
     }, 'the middle of the grid to load');
   });
 
+  test('follows the batch live over the websocket, without polling it, and charts its throughput', async () => {
+    const batchReads: string[] = [];
+    const tileReads: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/api/pqueue/batches')) batchReads.push(`${r.method()} ${path}`);
+      else if (path === '/api/pqueue/tracker/jobs') tileReads.push(r.url());
+    });
+    const chart = page.getByTestId('batch-throughput').getByTestId('throughput-chart');
+    await chart.waitFor();
+    await page.getByTestId('span-hour').click();
+    await until(
+      async () => ((await chart.locator('rect').count()) === 120 ? true : undefined),
+      'sixty one-minute bars, two parts each',
+    );
+    const barHeights = await chart
+      .locator('rect')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('height'))));
+    assert.ok(
+      barHeights.some((h) => h > 0),
+      'some bar has items',
+    );
+    await page.getByTestId('span-life').click();
+
+    // The grid at the items being worked on now: their tiles change while the test watches.
+    const b = await batch();
+    const frontier = b.counts.completed + b.counts.failed + b.counts.in_progress;
+    await page.getByTestId('batch-grid').evaluate((el, at) => {
+      const columns = Math.max(1, Math.floor(el.clientWidth / 92));
+      el.scrollTop = Math.floor(at / columns) * 92;
+    }, frontier);
+    const statusesOf = () =>
+      page
+        .getByTestId('batch-cell')
+        .evaluateAll((els) =>
+          Object.fromEntries(els.map((e) => [e.getAttribute('data-index'), e.getAttribute('data-status')])),
+        );
+    let before: Record<string, string | null> = {};
+    await until(async () => {
+      before = await statusesOf();
+      return Object.values(before).some((s) => s === 'inactive' || s === 'working') ? true : undefined;
+    }, 'unfinished items in view');
+
+    const completeChip = page.getByTestId('filter-complete').locator('b');
+    const shown = async () => Number(await completeChip.textContent());
+    const first = await shown();
+    batchReads.length = 0;
+    tileReads.length = 0;
+    await until(
+      async () => ((await shown()) >= first + 10 ? true : undefined),
+      'the count on screen to grow',
+      60_000,
+    );
+    await until(async () => {
+      const now = await statusesOf();
+      return Object.entries(before).some(([i, s]) => s !== 'complete' && now[i] === 'complete')
+        ? true
+        : undefined;
+    }, 'a tile in view to turn complete');
+    assert.deepEqual(batchReads, [], 'the batch is not read again while its items finish');
+    assert.ok(tileReads.length > 0, 'changed tiles are read');
+    assert.ok(
+      tileReads.every((u) => new URL(u).searchParams.has('from')),
+      `only the changed tiles are read: ${tileReads.find((u) => !new URL(u).searchParams.has('from'))}`,
+    );
+    await screenshot(page, 'batches-live');
+  });
+
   test('filters by two statuses at once', async () => {
     await page.getByTestId('filter-complete').click();
     await page.getByTestId('filter-working').click();

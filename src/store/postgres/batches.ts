@@ -6,8 +6,14 @@
  * generate_series. Write functions run inside the caller's transaction.
  */
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
+import type { FinishedBucket } from '../../domain/batch-throughput.js';
 import type { TrackerStatus } from '../../domain/tracker-status.js';
-import { type CountGroup, tallyBatchCounts } from '../batch-counts.js';
+import {
+  type CountGroup,
+  type FinishedGroup,
+  tallyBatchCounts,
+  tallyFinishedBuckets,
+} from '../batch-counts.js';
 import type {
   BatchCounts,
   BatchItemQuery,
@@ -226,6 +232,24 @@ export async function listBatches(db: Queryable): Promise<BatchRecord[]> {
 export async function batchCounts(db: Queryable, id: number): Promise<BatchCounts> {
   return tallyBatchCounts(
     await rowsOf<CountGroup>(db, `${COUNTS} WHERE batch_id = $1 ${COUNT_GROUPS}`, [id]),
+  );
+}
+
+/** Items of the batch that finished since `from`, per bucket of `bucketMs`. */
+export async function finishedBuckets(
+  db: Queryable,
+  id: number,
+  from: number,
+  bucketMs: number,
+): Promise<FinishedBucket[]> {
+  return tallyFinishedBuckets(
+    await rowsOf<FinishedGroup>(
+      db,
+      `SELECT (ended_at / $3::bigint) * $3::bigint AS start, status, count(*)::bigint AS n FROM jobs
+       WHERE batch_id = $1 AND status IN ('completed', 'failed') AND ended_at >= $2
+       GROUP BY start, status ORDER BY start`,
+      [id, from, bucketMs],
+    ),
   );
 }
 

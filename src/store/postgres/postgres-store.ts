@@ -9,6 +9,7 @@
  * write (health.ts) and never reports it done.
  */
 import type pg from 'pg';
+import type { FinishedBucket } from '../../domain/batch-throughput.js';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
 import type { Logger } from '../../logging/logger.js';
 import { errMessage, silentLogger } from '../../logging/logger.js';
@@ -603,6 +604,9 @@ export class PostgresJobStore implements JobStore {
   }
   async batchFinishedSince(id: number, since: number): Promise<number> {
     return this.read((db) => batches.finishedSince(db, id, since));
+  }
+  async batchFinishedBuckets(id: number, from: number, bucketMs: number): Promise<FinishedBucket[]> {
+    return this.read((db) => batches.finishedBuckets(db, id, from, bucketMs));
   }
   async setBatchPaused(id: number, paused: boolean): Promise<number | null> {
     const n = await this.txIn(`batch:${id}`, (c) => batches.setPaused(c, id, paused));

@@ -10,8 +10,14 @@
  */
 import type Database from 'better-sqlite3';
 import { type BatchSpec, batchTotal, materialise } from '../../domain/batch-spec.js';
+import type { FinishedBucket } from '../../domain/batch-throughput.js';
 import type { TrackerStatus } from '../../domain/tracker-status.js';
-import { type CountGroup, tallyBatchCounts } from '../batch-counts.js';
+import {
+  type CountGroup,
+  type FinishedGroup,
+  tallyBatchCounts,
+  tallyFinishedBuckets,
+} from '../batch-counts.js';
 import type {
   BatchCounts,
   BatchItemQuery,
@@ -226,6 +232,12 @@ export class SqliteBatches {
         `SELECT count(*) AS n FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? AND status IN ('completed', 'failed') AND ended_at >= ?`,
       ),
+      // `%` works on integers whatever the bound number's type (a `/` by a bound number may be real).
+      finishedBuckets: p<[bucket: number, id: number, from: number], FinishedGroup>(
+        `SELECT ended_at - ended_at % ? AS start, status, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
+         WHERE batch_id = ? AND status IN ('completed', 'failed') AND ended_at >= ?
+         GROUP BY start, status ORDER BY start`,
+      ),
       setPaused: p<[paused: number, id: number]>('UPDATE batches SET paused = ? WHERE id = ?'),
       holdItems: p<[held: number, id: number]>(
         `UPDATE jobs SET held = ? WHERE batch_id = ? AND status = 'pending'`,
@@ -351,6 +363,11 @@ export class SqliteBatches {
   /** Items of the batch that finished (completed or failed) since `since`. */
   finishedSince(id: number, since: number): number {
     return this.s.finishedSince.get(id, since)?.n ?? 0;
+  }
+
+  /** Items of the batch that finished since `from`, per bucket of `bucketMs`. */
+  finishedBuckets(id: number, from: number, bucketMs: number): FinishedBucket[] {
+    return tallyFinishedBuckets(this.s.finishedBuckets.all(bucketMs, id, from));
   }
 
   /** Keeps the batch's pending items out of the run order, or lets them back; resolves how many moved. */

@@ -9,6 +9,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import type { FinishedBucket } from '../../domain/batch-throughput.js';
 import type { Job, JobError, JobStatus, NewJob } from '../../domain/job.js';
 import { jobSearchText } from '../../domain/search-text.js';
 import type { Logger } from '../../logging/logger.js';
@@ -540,6 +541,10 @@ export class SqliteJobStore implements JobStore {
 
   async batchFinishedSince(id: number, since: number): Promise<number> {
     return this.batches.finishedSince(id, since);
+  }
+
+  async batchFinishedBuckets(id: number, from: number, bucketMs: number): Promise<FinishedBucket[]> {
+    return this.batches.finishedBuckets(id, from, bucketMs);
   }
 
   async setBatchPaused(id: number, paused: boolean): Promise<number | null> {

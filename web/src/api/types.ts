@@ -255,6 +255,22 @@ export interface HistoryPage {
   cursor: string | null;
 }
 
+/** A batch's figures, at most a few times a second while its items change (docs/events.md). */
+export interface BatchProgressMessage {
+  type: 'batch.progress';
+  at: number;
+  batch_id: number;
+  state: 'running' | 'paused' | 'finished';
+  paused: boolean;
+  total: number;
+  counts: { pending: number; in_progress: number; completed: number; failed: number; cancelled: number };
+  tracker: Record<'inactive' | 'working' | 'complete' | 'done' | 'error' | 'flagged', number>;
+  per_minute: number;
+  eta_ms: number | null;
+  /** the indexes of the items that changed since the previous message; null: many, or the whole batch */
+  changed: number[] | null;
+}
+
 /** Text messages of the event websocket (docs/events.md). */
 export type EventMessage =
   | {
@@ -269,6 +285,8 @@ export type EventMessage =
   | ({ type: 'telemetry' } & Telemetry)
   | { type: 'queue.paused' | 'queue.resumed'; at: number }
   | { type: 'job.deleted' | 'queue.reordered'; at: number; ids: string[] }
+  | BatchProgressMessage
+  | { type: 'batch.deleted'; at: number; batch_id: number }
   | { type: `job.${string}`; at: number; job: Job }
   | { type: `worker.${string}`; at: number; worker: string; detail: unknown };
 

@@ -1,8 +1,10 @@
 /**
  * The Batches screen's data: the API's batch and item shapes, the calls it
- * makes, and the pure pieces (the stacked bar, which grid rows to load).
+ * makes, and the pure pieces (the stacked bar, which grid rows to load, live
+ * figures applied to a batch and to its throughput chart).
  */
 import type { QueueClient } from '../api/client.js';
+import type { BatchProgressMessage } from '../api/types.js';
 
 export const TRACKER_STATUSES = ['inactive', 'working', 'complete', 'done', 'error', 'flagged'] as const;
 export type TrackerStatus = (typeof TRACKER_STATUSES)[number];
@@ -69,12 +71,73 @@ export function pagesFor(firstRow: number, lastRow: number, columns: number, pag
   return out;
 }
 
+/** Finished items per bucket of time (GET /api/pqueue/batches/{id}/throughput). */
+export interface BatchThroughput {
+  batch_id: number;
+  span: 'life' | 'hour';
+  from: number;
+  bucket_ms: number;
+  buckets: { start: number; completed: number; failed: number }[];
+}
+
+/** The most buckets a chart keeps while it grows live (the server's window holds at most as many). */
+const CHART_MAX = 120;
+
+/** A batch with the figures of a `batch.progress` message. */
+export function withProgress(b: BatchJson, m: BatchProgressMessage): BatchJson {
+  return {
+    ...b,
+    state: m.state,
+    paused: m.paused,
+    total: m.total,
+    counts: m.counts,
+    tracker: m.tracker,
+    per_minute: m.per_minute,
+    eta_ms: m.eta_ms,
+  };
+}
+
+/**
+ * The chart with items that finished at `at` (server time) added to the bucket that holds it;
+ * buckets up to it are added when time moved past the last one, the oldest dropped beyond CHART_MAX.
+ */
+export function addFinished(t: BatchThroughput, at: number, completed: number, failed: number): BatchThroughput {
+  if (completed <= 0 && failed <= 0) return t;
+  const start = Math.floor(at / t.bucket_ms) * t.bucket_ms;
+  const buckets = t.buckets.map((b) => ({ ...b }));
+  let last = buckets[buckets.length - 1];
+  if (last && start < last.start) return t; // older than the chart's last bucket: the next read has it
+  while (!last || last.start < start) {
+    last = { start: last ? last.start + t.bucket_ms : start, completed: 0, failed: 0 };
+    buckets.push(last);
+  }
+  last.completed += Math.max(0, completed);
+  last.failed += Math.max(0, failed);
+  const keep = buckets.slice(-CHART_MAX);
+  return { ...t, from: keep[0]!.start, buckets: keep };
+}
+
+/** The indexes of `changed` that are shown in grid positions first..last of an unfiltered grid. */
+export function shownChanges(changed: readonly number[], first: number, last: number): number[] {
+  return changed.filter((i) => i - 1 >= first && i - 1 <= last);
+}
+
 export function listBatches(c: QueueClient): Promise<{ batches: BatchJson[] }> {
   return c.request('GET', '/api/pqueue/batches');
 }
 
 export function getBatch(c: QueueClient, id: number): Promise<BatchJson> {
   return c.request('GET', `/api/pqueue/batches/${id}`);
+}
+
+export function getThroughput(c: QueueClient, id: number, span: 'life' | 'hour'): Promise<BatchThroughput> {
+  return c.request('GET', `/api/pqueue/batches/${id}/throughput?span=${span}`);
+}
+
+/** Items `from`..`to` (indexes) of a batch, whatever their status. */
+export function itemRange(c: QueueClient, batch: number, from: number, to: number): Promise<{ jobs: BatchItem[] }> {
+  const p = new URLSearchParams({ batch: String(batch), from: String(from), to: String(to), limit: String(to - from + 1) });
+  return c.request('GET', `/api/pqueue/tracker/jobs?${p.toString()}`);
 }
 
 export function batchAction(c: QueueClient, id: number, action: string): Promise<unknown> {

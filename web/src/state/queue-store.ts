@@ -163,7 +163,11 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
     delete state.previews[id];
   }
 
+  /** screens that follow messages of their own (the Batches screen) */
+  const listeners = new Set<(msg: EventMessage) => void>();
+
   function onMessage(msg: EventMessage): void {
+    for (const l of listeners) l(msg);
     switch (msg.type) {
       case 'snapshot':
         state.paused = msg.paused;
@@ -193,6 +197,10 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
         return;
       case 'queue.resumed':
         state.paused = false;
+        return;
+      case 'batch.progress':
+      case 'batch.deleted':
+        // A batch's figures: the queue's cards are told by the jobs' own events.
         return;
     }
     if (msg.type.startsWith('worker.') && 'worker' in msg) {
@@ -284,6 +292,11 @@ export function createQueueStore(client: QueueClient, opts: { pollMs?: number } 
     state,
     actions,
     refresh,
+    /** Calls `fn` with every event message, after a `snapshot` on each (re)connection; returns the unsubscribe. */
+    listen(fn: (msg: EventMessage) => void): () => void {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
     start: () => live.start(),
     stop: () => {
       live.stop();
