@@ -17,6 +17,8 @@ export type JobEventType =
 export type WireMessage =
   | { t: 'job'; e: JobEventType; id: string; reason?: string; since?: number }
   | { t: 'deleted'; ids: string[] }
+  /** a batch changed as a whole (created, paused, renamed…): its cached template is read again */
+  | { t: 'batch'; id: number }
   | { t: 'reordered'; ids: string[] }
   | { t: 'paused' }
   | { t: 'resumed' }
@@ -62,6 +64,8 @@ export function toWire(e: QueueEvent): WireMessage[] {
       return [{ t: 'job', e: e.type, id: e.job.id, reason: e.reason.slice(0, 500), since: e.since }];
     case 'job.deleted':
       return chunks(e.ids).map((ids) => ({ t: 'deleted', ids }));
+    case 'batch.changed':
+      return [{ t: 'batch', id: e.id }];
     case 'queue.reordered':
       // The receivers read the new order themselves; a long list is not worth sending.
       return [{ t: 'reordered', ids: e.ids.length <= IDS_PER_MESSAGE ? e.ids : [] }];

@@ -231,6 +231,9 @@ export class SharedEventBus implements EventBus {
       }
       case 'deleted':
         return this.all.publish({ type: 'job.deleted', ids: m.ids });
+      case 'batch':
+        this.store.forgetBatch?.(m.id);
+        return this.all.publish({ type: 'batch.changed', id: m.id });
       case 'reordered':
         return this.all.publish({ type: 'queue.reordered', ids: m.ids });
       case 'paused':

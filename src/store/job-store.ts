@@ -378,4 +378,9 @@ export interface JobStore {
    * database and always runs it; PostgreSQL holds an advisory lock meanwhile.
    */
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<T | null>;
+  /**
+   * Forgets what the store keeps in memory of a batch (its template and name):
+   * another server changed it (src/cluster). Stores that keep nothing omit it.
+   */
+  forgetBatch?(id: number): void;
 }

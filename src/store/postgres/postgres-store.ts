@@ -623,6 +623,9 @@ export class PostgresJobStore implements JobStore {
     this.parts.drop(id);
     return out;
   }
+  forgetBatch(id: number): void {
+    this.parts.drop(id);
+  }
   async deleteBatch(id: number): Promise<'deleted' | 'running' | 'missing'> {
     const out = await this.txIn(`batch:${id}`, (c) => batches.deleteBatch(c, id));
     this.parts.drop(id);
