@@ -69,6 +69,7 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
       url: rec.url,
       state: port ? registry.stateOf(live) : 'offline',
       connection: port?.state ?? 'offline',
+      transport: port?.transport ?? null,
       tags: rec.tags,
       capacity: rec.capacity,
       mode: rec.mode,
