@@ -193,8 +193,7 @@ export function decodeBatch(buf: Buffer): BatchItem[] | string {
     if (at + 5 > buf.length) return `a message header is cut short at byte ${at}`;
     const kind = buf[at]!;
     const n = buf.readUInt32BE(at + 1);
-    if (kind !== TEXT_ITEM && kind !== BINARY_ITEM)
-      return `byte ${at} is not a message kind ("t" or "b")`;
+    if (kind !== TEXT_ITEM && kind !== BINARY_ITEM) return `byte ${at} is not a message kind ("t" or "b")`;
     if (at + 5 + n > buf.length) return `the message at byte ${at} is cut short`;
     const body = buf.subarray(at + 5, at + 5 + n);
     items.push(kind === TEXT_ITEM ? body.toString() : body);

@@ -269,7 +269,9 @@ export class AgentHub {
         websocket: true,
         preValidation: async (req, reply) => {
           try {
-            (req as { agentId?: string }).agentId = await this.authenticate(bearerOf(req.headers.authorization));
+            (req as { agentId?: string }).agentId = await this.authenticate(
+              bearerOf(req.headers.authorization),
+            );
           } catch (err) {
             if (!(err instanceof QueueError)) throw err;
             return reply.code(err.status).send(errorBody(err.code));
@@ -297,7 +299,10 @@ export class AgentHub {
       this.engine.addWorker(port);
     }
     port.attach(conn, this.pingMs);
-    this.opts.log.debug({ agent: id, transport: conn.transport }, `agent ${id} connecting (${conn.transport})`);
+    this.opts.log.debug(
+      { agent: id, transport: conn.transport },
+      `agent ${id} connecting (${conn.transport})`,
+    );
     return true;
   }
 }

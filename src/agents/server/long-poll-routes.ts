@@ -12,12 +12,7 @@ import { parseWith } from '../../api/validate.js';
 import { QueueError } from '../../domain/errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { hashSecret } from '../credentials.js';
-import {
-  AGENT_SESSIONS_PATH,
-  BATCH_CONTENT_TYPE,
-  decodeBatch,
-  type SessionOpened,
-} from '../protocol.js';
+import { AGENT_SESSIONS_PATH, BATCH_CONTENT_TYPE, decodeBatch, type SessionOpened } from '../protocol.js';
 import type { AgentConnection } from './agent-connection.js';
 import { PollConnection } from './poll-connection.js';
 
@@ -81,7 +76,10 @@ export class LongPollSessions {
       this.sessions.set(conn.id, conn);
       if (!o.connect(conn, agent)) {
         conn.close(4003, 'removed');
-        throw new QueueError('AGENT_REVOKED', `Agent ${agent} was removed: enroll it again with a new token.`);
+        throw new QueueError(
+          'AGENT_REVOKED',
+          `Agent ${agent} was removed: enroll it again with a new token.`,
+        );
       }
       o.log.debug({ agent, session: conn.id }, `agent ${agent} opened a long-poll session`);
       const body: SessionOpened = { session: conn.id, hold_ms: o.holdMs, ping_ms: o.pingMs };
@@ -101,9 +99,7 @@ export class LongPollSessions {
         reply.raw.once('close', () => waiting.cancel());
         const a = await waiting.answer;
         if ('ended' in a) throw ended(conn.id, a.ended);
-        return reply
-          .type('application/json; charset=utf-8')
-          .send(`{"messages":[${a.messages.join(',')}]}`);
+        return reply.type('application/json; charset=utf-8').send(`{"messages":[${a.messages.join(',')}]}`);
       },
     );
 
@@ -122,9 +118,11 @@ export class LongPollSessions {
             `Send a batch of agent messages as ${BATCH_CONTENT_TYPE} (got ${type.slice(0, 80) || 'no content type'}).`,
           );
         const body = req.body;
-        if (!Buffer.isBuffer(body)) throw new QueueError('INVALID_BODY', 'The batch is empty: send at least one message.');
+        if (!Buffer.isBuffer(body) || body.length === 0)
+          throw new QueueError('INVALID_BODY', 'The batch is empty: send at least one message.');
         const items = decodeBatch(body);
-        if (typeof items === 'string') throw new QueueError('INVALID_BODY', `The batch is malformed: ${items}.`);
+        if (typeof items === 'string')
+          throw new QueueError('INVALID_BODY', `The batch is malformed: ${items}.`);
         conn.deliver(items);
         return reply.code(204).send();
       });
@@ -160,7 +158,10 @@ export class LongPollSessions {
     this.sessions.delete(conn.id);
     this.ended.set(conn.id, conn.ended ?? 'ended');
     if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.keys().next().value!);
-    this.opts.log.debug({ agent: conn.agent, session: conn.id, reason: conn.ended }, 'long-poll session ended');
+    this.opts.log.debug(
+      { agent: conn.agent, session: conn.id, reason: conn.ended },
+      'long-poll session ended',
+    );
   }
 }
 
