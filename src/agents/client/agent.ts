@@ -24,7 +24,6 @@ import {
   type Envelope,
   encodeBinary,
   type JobClaim,
-  parseMessage,
   type SequencedMessage,
   type ServerMessage,
 } from '../protocol.js';
