@@ -7,6 +7,8 @@
  *   the last job completed, and enqueue → POST /prompt under that load;
  * - one agent process's resident memory and CPU while idle, and while
  *   relaying the progress and previews of a long job.
+ * BENCH_AGENT_TRANSPORT=http runs the agents over HTTP long-poll instead of
+ * the websocket (ws, the default), for the same figures.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ const JOBS = Number(process.env.BENCH_AGENT_JOBS ?? 1000);
 const ONE_AT_A_TIME = Number(process.env.BENCH_AGENT_LATENCY_JOBS ?? 200);
 const TOKEN = 'bench-agents';
 const durability = process.env.BENCH_DURABILITY === 'normal' ? 'NORMAL' : 'FULL';
+const TRANSPORT = process.env.BENCH_AGENT_TRANSPORT === 'http' ? 'http' : 'ws';
 
 const submitted = new Map<string, number>();
 let onSubmit: (() => void) | null = null;
@@ -67,6 +70,8 @@ try {
         ...(i === 0 ? ['--tags', 'first'] : []),
         '--data',
         join(dir.path, `agent${i + 1}`),
+        '--transport',
+        TRANSPORT,
       ]),
     );
   }
@@ -148,7 +153,9 @@ try {
   const busy = await sample(3_000);
   await waitIdle();
 
-  console.log(`remote agents: ${AGENTS} agent processes, one simulated ComfyUI each (${durability})`);
+  console.log(
+    `remote agents: ${AGENTS} agent processes over ${TRANSPORT === 'http' ? 'HTTP long-poll' : 'websockets'}, one simulated ComfyUI each (${durability})`,
+  );
   console.log(
     `  enqueue → agent's POST /prompt, ${ONE_AT_A_TIME} jobs one at a time: p50 ${fmt(percentile(single, 50))} ms, p99 ${fmt(percentile(single, 99))} ms`,
   );

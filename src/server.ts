@@ -359,6 +359,8 @@ async function startLocked(
     token: config.token,
     leaseMs: config.leaseMs,
     capacity: config.workerCapacity,
+    // A held long-poll GET must end well before the server's own request timeout would cut it.
+    pollHoldMs: config.incomingTimeoutMs > 0 ? Math.floor(config.incomingTimeoutMs / 2) : undefined,
     now: Date.now,
     log: log.child({ component: 'agents' }),
   });
@@ -441,6 +443,7 @@ async function startLocked(
       wsBacklog: config.wsBacklog,
       log,
       agentFiles: (worker, file) => agents.fetchFile(worker, file),
+      agents: () => agents.ports.values(),
     },
     backlog: config.wsBacklog,
     log,

@@ -1,6 +1,7 @@
 /**
  * What an agent and the server say to each other over the agent's one
- * outbound websocket (docs/farm.md). Text messages are JSON objects with a
+ * outbound connection (docs/farm.md): a websocket, or HTTP long-poll where
+ * websockets are blocked (the same messages, in batches). Text messages are JSON objects with a
  * `t` field; binary messages carry a JSON header and bytes (a preview frame,
  * or a piece of a file the server asked for). Reports and job events travel
  * in a sequenced envelope (`{s, q, m}`: the agent's session, a sequence
@@ -16,6 +17,35 @@ import type { FinishPatch } from '../store/job-store.js';
 export const AGENT_CONNECT_PATH = '/api/farm/agent/connect';
 /** Where an agent trades an enrollment token for its credential (POST). */
 export const AGENT_ENROLL_PATH = '/api/farm/agent/enroll';
+/**
+ * HTTP long-poll, the same messages where websockets are blocked; every
+ * request carries the credential as the websocket does.
+ * - `POST AGENT_SESSIONS_PATH` opens a session (`SessionOpened`): the agent's
+ *   connection until it ends, as a websocket would be;
+ * - `GET AGENT_SESSIONS_PATH/{session}/messages?wait_ms=N` answers the
+ *   server's messages (`PolledMessages`) as soon as there are some, else
+ *   empty after at most `hold_ms`;
+ * - `POST AGENT_SESSIONS_PATH/{session}/messages` carries a batch of the
+ *   agent's messages, text and binary (`encodeBatch`, `BATCH_CONTENT_TYPE`);
+ * - `DELETE AGENT_SESSIONS_PATH/{session}` ends it.
+ * A session that ended (replaced, removed, quiet too long) answers
+ * `410 AGENT_SESSION_ENDED`: the agent opens a new one and says hello again.
+ */
+export const AGENT_SESSIONS_PATH = '/api/farm/agent/sessions';
+export const BATCH_CONTENT_TYPE = 'application/octet-stream';
+
+export interface SessionOpened {
+  session: string;
+  /** the longest a GET of messages is held when there is nothing to send */
+  hold_ms: number;
+  /** how often the agent renews its leases; a session with no GET waiting for twice as long ends */
+  ping_ms: number;
+}
+
+export interface PolledMessages {
+  messages: ServerMessage[];
+}
+
 /** Paths that authenticate themselves (an enrollment token, an agent credential), not with the server's token. */
 export const AGENT_PATH_PREFIX = '/api/farm/agent/';
 
@@ -134,4 +164,40 @@ export function parseMessage<M extends { t: string }>(text: string): M | null {
   } catch {
     return null;
   }
+}
+
+/** One message of a batch: a text (JSON) message or a binary one. */
+export type BatchItem = string | Buffer;
+
+const TEXT_ITEM = 0x74;
+const BINARY_ITEM = 0x62;
+
+/** A batch of agent messages: each is 1 byte of kind (`t` or `b`), 4 bytes of length (big-endian), the bytes. */
+export function encodeBatch(items: readonly BatchItem[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const item of items) {
+    const body = typeof item === 'string' ? Buffer.from(item) : item;
+    const head = Buffer.alloc(5);
+    head[0] = typeof item === 'string' ? TEXT_ITEM : BINARY_ITEM;
+    head.writeUInt32BE(body.length, 1);
+    parts.push(head, body);
+  }
+  return Buffer.concat(parts);
+}
+
+/** The messages of a batch; a string saying what is wrong when it is not one. */
+export function decodeBatch(buf: Buffer): BatchItem[] | string {
+  const items: BatchItem[] = [];
+  let at = 0;
+  while (at < buf.length) {
+    if (at + 5 > buf.length) return `a message header is cut short at byte ${at}`;
+    const kind = buf[at]!;
+    const n = buf.readUInt32BE(at + 1);
+    if (kind !== TEXT_ITEM && kind !== BINARY_ITEM) return `byte ${at} is not a message kind ("t" or "b")`;
+    if (at + 5 + n > buf.length) return `the message at byte ${at} is cut short`;
+    const body = buf.subarray(at + 5, at + 5 + n);
+    items.push(kind === TEXT_ITEM ? body.toString() : body);
+    at += 5 + n;
+  }
+  return items;
 }

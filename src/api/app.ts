@@ -235,7 +235,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // One view of the workers' object_info, shared by the job routes (validation, conversion) and the drop-in.
   const workers = opts.comfy
-    ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log)
+    ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log, opts.comfy.agents)
     : undefined;
   if (workers) app.addHook('onClose', async () => workers.close());
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers, opts.outputs);

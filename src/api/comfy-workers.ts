@@ -3,6 +3,8 @@
  * state (for the pass-through proxy) and their /object_info (to validate a
  * prompt before it is stored). object_info is cached per worker, refreshed
  * when a worker (re)connects and on demand (an upload adds combo options).
+ * Remote agents count for object_info (asked through their connection) but
+ * nothing is passed through to them: the server cannot reach their ComfyUI.
  */
 
 import type { ObjectInfoMap } from '../domain/prompt-graph.js';
@@ -24,9 +26,12 @@ export class ComfyWorkers {
   private readonly unsubscribe: () => void;
 
   constructor(
+    /** the ComfyUIs the server reaches itself (the pass-through picks among them) */
     readonly list: readonly ComfyWorker[],
     bus: EventBus,
     private readonly log: Logger = silentLogger,
+    /** the remote agents of the moment: their object_info counts too */
+    private readonly agents: () => Iterable<ComfyWorker> = () => [],
   ) {
     this.unsubscribe = bus.subscribe((e) => {
       if (e.type === 'worker.state' && e.state === 'online') void this.refresh(e.worker);
@@ -39,6 +44,11 @@ export class ComfyWorkers {
 
   get(id: string): ComfyWorker | undefined {
     return this.list.find((w) => w.id === id);
+  }
+
+  /** Every worker whose object_info counts: those of `list`, then the remote agents. */
+  all(): ComfyWorker[] {
+    return [...this.list, ...this.agents()];
   }
 
   /** The first online worker, else the first one. */
@@ -54,7 +64,7 @@ export class ComfyWorkers {
 
   /** Cached object_info of every worker that answered at least once. */
   known(): { worker: string; info: ObjectInfoMap }[] {
-    return this.list.flatMap((w) => {
+    return this.all().flatMap((w) => {
       const c = this.infos.get(w.id);
       return c ? [{ worker: w.id, info: c.info }] : [];
     });
@@ -63,7 +73,7 @@ export class ComfyWorkers {
   /** The cached object_info of online workers first, fetching it where none is cached. */
   async current(): Promise<{ worker: string; info: ObjectInfoMap }[]> {
     const out: { worker: string; info: ObjectInfoMap }[] = [];
-    const order = [...this.list].sort((a, b) => Number(b.state === 'online') - Number(a.state === 'online'));
+    const order = this.all().sort((a, b) => Number(b.state === 'online') - Number(a.state === 'online'));
     for (const w of order) {
       const cached = this.infos.get(w.id)?.info ?? (w.state === 'online' ? await this.refresh(w.id) : null);
       if (cached) out.push({ worker: w.id, info: cached });
@@ -75,7 +85,7 @@ export class ComfyWorkers {
   refresh(id: string): Promise<ObjectInfoMap | null> {
     const running = this.inflight.get(id);
     if (running) return running;
-    const w = this.get(id);
+    const w = this.all().find((x) => x.id === id);
     if (!w) return Promise.resolve(null);
     const p = w.client
       .objectInfo()

@@ -22,6 +22,8 @@ import { ensureWebsocket } from './websocket-plugin.js';
 
 export interface ComfyOptions {
   workers: readonly ComfyWorker[];
+  /** the remote agents of the moment: their object_info validates prompts too (the pass-through skips them) */
+  agents?: () => Iterable<ComfyWorker>;
   /** re-check pending jobs against each worker's object_info when it connects (default true) */
   revalidate?: boolean;
   /** a pending job no worker can run waits this long before it fails (default 10 minutes) */

@@ -81,6 +81,7 @@ export function registerFarmRoutes(app: FastifyInstance, engine: Engine, opts: F
       url: rec.url,
       state: port ? registry.stateOf(live) : registry.stateElsewhere(rec.id, online),
       connection: port?.state ?? remote?.connection ?? 'offline',
+      transport: port?.transport ?? null,
       /** with several servers: whether this server drives it (false: another one does) */
       here: remote === null,
       server: remote?.server ?? null,

@@ -36,7 +36,8 @@ export async function validateOnWorkers(
   // A combo list may have grown since (an upload): ask the workers again.
   const fresh = (
     await Promise.all(
-      workers.list
+      workers
+        .all()
         .filter((w) => w.state === 'online')
         .map(async (w) => ({ info: await workers.refresh(w.id) })),
     )

@@ -313,6 +313,7 @@ export const AGENT_ENV = {
   tags: 'COMFY_QUEUE_AGENT_TAGS',
   capacity: 'COMFY_QUEUE_AGENT_CAPACITY',
   data: 'COMFY_QUEUE_AGENT_DATA',
+  transport: 'COMFY_QUEUE_AGENT_TRANSPORT',
   'log-level': 'COMFY_QUEUE_LOG_LEVEL',
 } as const;
 
@@ -324,6 +325,8 @@ export interface AgentCliConfig {
   tags: string[];
   capacity: number;
   dataDir: string;
+  /** the websocket, HTTP long-poll, or the websocket with long-poll as the fallback */
+  transport: 'auto' | 'ws' | 'http';
   logLevel: LogLevel;
   logJson: boolean;
 }
@@ -349,6 +352,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv, hostN
       tags: { type: 'string' },
       capacity: { type: 'string' },
       data: { type: 'string' },
+      transport: { type: 'string' },
       'log-level': { type: 'string' },
       'log-json': { type: 'boolean' },
     },
@@ -386,6 +390,9 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv, hostN
   for (const t of tags)
     if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(t))
       throw new ConfigError(`--tags ${t}: a tag is letters, digits, ".", "_", ":" or "-"`);
+  const transport = (pick('transport') ?? 'auto').toLowerCase();
+  if (transport !== 'auto' && transport !== 'ws' && transport !== 'http')
+    throw new ConfigError(`--transport must be auto, ws or http (got "${transport}")`);
   const logLevel = (pick('log-level') ?? DEFAULT_CONFIG.logLevel).toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -397,6 +404,7 @@ export function resolveAgentConfig(argv: string[], env: NodeJS.ProcessEnv, hostN
     tags,
     capacity: int(pick('capacity'), 2, 'capacity', 1, 16),
     dataDir: pick('data') ?? './agent-data',
+    transport,
     logLevel: logLevel as LogLevel,
     logJson: values['log-json'] ?? false,
   };

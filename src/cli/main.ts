@@ -86,16 +86,18 @@ Runs the ComfyUI simulator alone, as a stand-in for a ComfyUI server.
 const AGENT_USAGE = `Usage:
   comfy-queue agent --server URL [--enroll TOKEN] [--comfy http://127.0.0.1:8188] [--name NAME]
                     [--tags T1,T2] [--capacity 2] [--data ./agent-data]
-                    [--log-level LEVEL] [--log-json]
+                    [--transport auto|ws|http] [--log-level LEVEL] [--log-json]
 
 Runs next to one ComfyUI (--comfy) and works for the comfy-queue server at --server,
 connecting out to it (no inbound port: it works behind NAT). The first time, --enroll
 gives a one-time enrollment token (POST /api/farm/enrollments on the server) or the
 server's --token; the agent then stores its own credential in --data (with its outbox
 of reports kept while the server is unreachable). --name defaults to the host name.
+--transport: one websocket (ws), HTTP long-poll for networks that block websockets
+(http), or the websocket with long-poll when its upgrade fails (auto, the default).
 Environment: COMFY_QUEUE_SERVER, COMFY_QUEUE_ENROLL, COMFY_QUEUE_AGENT_COMFY,
 COMFY_QUEUE_AGENT_NAME, COMFY_QUEUE_AGENT_TAGS, COMFY_QUEUE_AGENT_CAPACITY,
-COMFY_QUEUE_AGENT_DATA.
+COMFY_QUEUE_AGENT_DATA, COMFY_QUEUE_AGENT_TRANSPORT.
 `;
 
 const USAGE = `comfy-queue — a persistent queue server for ComfyUI
@@ -180,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
       log.error({ err: reason }, 'unhandled promise rejection (the agent keeps running)');
     });
     onExit(() => agent.close());
-    log.info(`agent ${agent.name}: ComfyUI ${c.comfy}, server ${c.server}`);
+    log.info(`agent ${agent.name}: ComfyUI ${c.comfy}, server ${c.server} (transport: ${c.transport})`);
     void agent.refused.then(() => agent.close().finally(() => process.exit(1)));
     return -1;
   }

@@ -113,6 +113,11 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "The agent's credential was revoked: enroll it again with a new token.",
   },
+  AGENT_SESSION_ENDED: {
+    status: 410,
+    message:
+      "The agent's long-poll session ended (a newer one replaced it, or no poll came for too long): open a new one.",
+  },
   // The PostgreSQL store
   STORE_UNAVAILABLE: {
     status: 503,

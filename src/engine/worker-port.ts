@@ -45,6 +45,8 @@ export interface WorkerPort {
    * engine renews those of every other worker while it holds them.
    */
   readonly renewsOwnLeases?: boolean;
+  /** what carries a remote agent's connection now (null while it is away); absent for other workers */
+  readonly transport?: 'websocket' | 'long-poll' | null;
 }
 
 export type WorkerFrame =

@@ -149,6 +149,7 @@ describe('agent configuration', () => {
       tags: [],
       capacity: 2,
       dataDir: './agent-data',
+      transport: 'auto',
       logLevel: 'info',
       logJson: false,
     });
@@ -160,6 +161,17 @@ describe('agent configuration', () => {
     assert.equal(e.name, 'n1');
     assert.equal(e.enroll, 'tok');
     assert.deepEqual(e.tags, ['sdxl', 'big']);
+    assert.equal(e.transport, 'auto');
+    const h = resolveAgentConfig(
+      ['--server', 'http://farm', '--transport', 'HTTP'],
+      { COMFY_QUEUE_AGENT_TRANSPORT: 'ws' },
+      'h',
+    );
+    assert.equal(h.transport, 'http');
+    assert.equal(
+      resolveAgentConfig(['--server', 'http://farm'], { COMFY_QUEUE_AGENT_TRANSPORT: 'ws' }, 'h').transport,
+      'ws',
+    );
   });
 
   test('refusals name the flag', () => {
@@ -171,6 +183,10 @@ describe('agent configuration', () => {
       /--capacity/,
     );
     assert.throws(() => resolveAgentConfig(['--server', 'http://x', '--tags', 'a b'], {}, 'h'), /--tags a b/);
+    assert.throws(
+      () => resolveAgentConfig(['--server', 'http://x', '--transport', 'sse'], {}, 'h'),
+      /--transport must be auto, ws or http/,
+    );
   });
 
   test('serve: --comfy none drives no ComfyUI; --lease in seconds', () => {

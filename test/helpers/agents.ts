@@ -2,8 +2,9 @@
  * Remote agents for tests: `comfy-queue agent` as a child process (to kill it)
  * and a TCP relay between an agent and the server that can stop forwarding,
  * as a network partition does: nothing passes either way, not even a close,
- * until it resumes; or that drops every connection and refuses new ones, as a
- * server that went down does.
+ * until it resumes; or that refuses websocket upgrades, as some proxies do;
+ * or that drops every connection and refuses new ones, as a server that went
+ * down does.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { type ChildServer, spawnCli } from './harness.js';
@@ -27,9 +28,13 @@ export class Relay {
   private refusing = false;
   port = 0;
 
+  /** websocket upgrades refused (answered 403 by the relay itself) */
+  upgradesRefused = 0;
+
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    private readonly opts: { refuseUpgrades?: boolean } = {},
   ) {}
 
   get url(): string {
@@ -42,27 +47,49 @@ export class Relay {
         a.destroy();
         return;
       }
-      const b = connect(this.targetPort, this.targetHost);
-      const pair: Pair = { a, b, held: [], closed: new Set() };
-      this.pairs.add(pair);
-      const pipe = (from: Socket, to: Socket) => {
-        from.on('data', (d: Buffer) => {
-          if (this.paused) pair.held.push([to, d]);
-          else to.write(d);
+      if (this.opts.refuseUpgrades) {
+        // A request asking for a websocket is answered by the relay, as a proxy that blocks them does.
+        a.once('data', (first: Buffer) => {
+          const head = first.toString('latin1');
+          if (/\r\nupgrade:[ \t]*websocket/i.test(head.slice(0, head.indexOf('\r\n\r\n') + 2))) {
+            this.upgradesRefused++;
+            a.end(
+              'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 27\r\nconnection: close\r\n\r\nwebsockets are not allowed\n',
+            );
+            return;
+          }
+          a.pause();
+          this.forward(a, first);
         });
-        from.on('close', () => {
-          pair.closed.add(from);
-          if (!this.paused) this.end(pair);
-        });
-        from.on('error', () => {
-          // closes follow
-        });
-      };
-      pipe(a, b);
-      pipe(b, a);
+        return;
+      }
+      this.forward(a, null);
     });
     await new Promise<void>((res) => this.server!.listen(0, '127.0.0.1', () => res()));
     this.port = (this.server.address() as { port: number }).port;
+  }
+
+  private forward(a: Socket, first: Buffer | null): void {
+    const b = connect(this.targetPort, this.targetHost);
+    if (first) b.write(first);
+    const pair: Pair = { a, b, held: [], closed: new Set() };
+    this.pairs.add(pair);
+    const pipe = (from: Socket, to: Socket) => {
+      from.on('data', (d: Buffer) => {
+        if (this.paused) pair.held.push([to, d]);
+        else to.write(d);
+      });
+      from.on('close', () => {
+        pair.closed.add(from);
+        if (!this.paused) this.end(pair);
+      });
+      from.on('error', () => {
+        // closes follow
+      });
+    };
+    pipe(a, b);
+    pipe(b, a);
+    a.resume();
   }
 
   /** Stops forwarding: bytes and closes wait. */

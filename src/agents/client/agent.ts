@@ -2,14 +2,14 @@
  * `comfy-queue agent`: runs next to one ComfyUI and connects out to the server
  * (no inbound port: it works behind NAT). The push driver (src/workers/driver.ts)
  * drives the local ComfyUI exactly as the server drives a pushed one; its
- * reports and ComfyUI's frames go to the server over one websocket, through
+ * reports and ComfyUI's frames go to the server over one connection (a
+ * websocket, or HTTP long-poll where websockets are blocked: transport.ts), through
  * the outbox (kept on disk, replayed after a reconnect, each taken at most
  * once). The server hands it work, which it runs under the claim's attempt
  * number; it renews the leases of what it holds, and answers the server's
  * requests for its ComfyUI's node definitions and output files.
  */
 import { mkdirSync } from 'node:fs';
-import { WebSocket } from 'ws';
 import { ComfyHttpError } from '../../comfy/client.js';
 import type { Job } from '../../domain/job.js';
 import type { WorkerState } from '../../engine/events.js';
@@ -18,20 +18,21 @@ import { errMessage, type Logger } from '../../logging/logger.js';
 import type { FinishPatch } from '../../store/job-store.js';
 import { WorkerDriver } from '../../workers/driver.js';
 import {
-  AGENT_CONNECT_PATH,
   AGENT_ENROLL_PATH,
   type AgentMessage,
   CHUNK_BYTES,
   type Envelope,
   encodeBinary,
   type JobClaim,
-  parseMessage,
   type SequencedMessage,
   type ServerMessage,
 } from '../protocol.js';
 import { readCredential, type StoredCredential, writeCredential } from './credential-file.js';
 import { HeldJobs } from './held-jobs.js';
 import { Outbox } from './outbox.js';
+import { connectPoll } from './poll-transport.js';
+import { type ServerConnection, TRANSPORT_NAMES, type TransportChoice } from './transport.js';
+import { connectWs } from './ws-transport.js';
 
 export interface AgentConfig {
   /** the comfy-queue server, e.g. https://farm.example:8189 */
@@ -49,6 +50,8 @@ export interface AgentConfig {
   log: Logger;
   /** how often jobs that went quiet are checked against ComfyUI (default 1 s) */
   pollMs?: number;
+  /** the websocket, HTTP long-poll, or the websocket with long-poll as the fallback (default) */
+  transport?: TransportChoice;
 }
 
 /** The server refused the agent (a bad enrollment token, a revoked credential): retrying cannot help. */
@@ -118,13 +121,16 @@ class ServerLink implements WorkerReports {
   private readonly outbox: Outbox;
   private readonly held: HeldJobs;
   private readonly log: Logger;
-  private ws: WebSocket | null = null;
+  private conn: ServerConnection | null = null;
   /** welcomed on the current connection: messages go out at once */
   private ready = false;
   private closed = false;
   private backoffMs = 250;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  /** `auto` found the websocket blocked and long-poll working: it stays on long-poll */
+  private pollOnly = false;
+  private fallbackSaid = false;
   /** new claims of jobs whose earlier claim's copy is still held here (see take) */
   private readonly deferred = new Map<string, { job: Job; adopt: boolean; cancel: boolean }>();
   private refuse!: (err: AgentRefusedError) => void;
@@ -164,8 +170,8 @@ class ServerLink implements WorkerReports {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.ws?.close(1000, 'agent stopping');
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.conn?.close();
     this.outbox.persistAll();
     await this.driver.stop();
   }
@@ -176,69 +182,54 @@ class ServerLink implements WorkerReports {
 
   // ---- the connection -------------------------------------------------
 
-  private connect(): void {
+  private connect(kind: 'ws' | 'http' = this.firstTransport()): void {
     if (this.closed) return;
-    const url = `${this.server.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
-    const ws = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.cred.credential}` },
-      handshakeTimeout: 10_000,
-      maxPayload: 256 * 1024 * 1024,
-    });
-    this.ws = ws;
-    let ended = false;
-    const end = (why: string) => {
-      if (ended) return;
-      ended = true;
-      if (this.ws === ws) this.ws = null;
-      if (this.ready) this.log.warn(`disconnected from ${this.server}: ${why}`);
-      this.ready = false;
-      if (this.heartbeat) clearInterval(this.heartbeat);
-      this.heartbeat = null;
-      this.outbox.persistAll();
-      this.scheduleReconnect();
-    };
-    ws.on('open', () => this.hello(ws));
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (isBinary) return;
-      const m = parseMessage<ServerMessage>(data.toString());
-      if (m) this.onMessage(ws, m);
-    });
-    ws.on('unexpected-response', (req, res) => {
-      const status = res.statusCode ?? 0;
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () => {
-        req.destroy();
-        if (status === 401 || status === 403) {
-          let detail = text;
-          try {
-            const e = (JSON.parse(text) as { error?: { code: string; message: string } }).error;
-            if (e) detail = `${e.message} (${e.code})`;
-          } catch {
-            // not JSON: shown as it came
-          }
-          ended = true;
-          this.closed = true;
-          this.log.error(`the server refused the agent: HTTP ${status}: ${detail}`);
-          this.refuse(new AgentRefusedError(`the server refused the agent: ${detail}`));
+    let conn: ServerConnection | null = null;
+    const events = {
+      opened: () => {
+        if (conn && this.conn === conn) this.hello(conn);
+      },
+      message: (m: ServerMessage) => {
+        if (conn && this.conn === conn) this.onMessage(conn, m);
+      },
+      ended: (why: string, opened: boolean) => {
+        if (!conn || this.conn !== conn) return;
+        this.conn = null;
+        if (this.ready) this.log.warn(`disconnected from ${this.server}: ${why}`);
+        this.ready = false;
+        if (this.renewTimer) clearInterval(this.renewTimer);
+        this.renewTimer = null;
+        this.outbox.persistAll();
+        if (kind === 'ws' && !opened && this.cfg.transport !== 'ws' && !this.closed) {
+          // The upgrade failed or was refused (a proxy that blocks websockets): HTTP may get through.
+          const line = `the websocket to ${this.server} failed (${why}): trying HTTP long-poll`;
+          if (this.fallbackSaid) this.log.debug(line);
+          else this.log.warn(line);
+          this.fallbackSaid = true;
+          this.connect('http');
           return;
         }
-        end(`HTTP ${status}`);
-      });
-    });
-    ws.on('close', (code, reason) => {
-      if (code === 4003) {
-        // Removed or revoked by the operator: a reconnect would be refused (and says why).
-        this.log.warn(`the server ended the connection: ${reason.toString() || code}`);
-      }
-      end(`closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
-    });
-    ws.on('error', (err) => {
-      this.log.debug({ err }, `connection to ${this.server}: ${errMessage(err)}`);
-      end(errMessage(err));
-    });
+        this.log.debug(`connection to ${this.server} (${TRANSPORT_NAMES[kind]}) ended: ${why}`);
+        this.scheduleReconnect();
+      },
+      refused: (detail: string) => {
+        if (!conn || this.conn !== conn) return;
+        this.conn = null;
+        this.closed = true;
+        this.log.error(`the server refused the agent: ${detail}`);
+        this.refuse(new AgentRefusedError(`the server refused the agent: ${detail}`));
+      },
+    };
+    conn =
+      kind === 'ws'
+        ? connectWs(this.server, this.cred.credential, events, this.log)
+        : connectPoll(this.server, this.cred.credential, events);
+    this.conn = conn;
+  }
+
+  /** The websocket first, unless told otherwise or `auto` found it blocked. */
+  private firstTransport(): 'ws' | 'http' {
+    return this.cfg.transport === 'http' || this.pollOnly ? 'http' : 'ws';
   }
 
   private scheduleReconnect(): void {
@@ -250,8 +241,8 @@ class ServerLink implements WorkerReports {
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
   }
 
-  private hello(ws: WebSocket): void {
-    this.sendOn(ws, {
+  private hello(conn: ServerConnection): void {
+    conn.send({
       t: 'hello',
       version: this.cfg.version,
       capacity: this.cfg.capacity,
@@ -263,55 +254,39 @@ class ServerLink implements WorkerReports {
     });
   }
 
-  private sendOn(ws: WebSocket, m: AgentMessage): void {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
-  }
-
   private send(m: AgentMessage): void {
-    if (this.ready && this.ws) this.sendOn(this.ws, m);
+    if (this.ready && this.conn) this.conn.send(m);
   }
 
-  private welcome(ws: WebSocket, m: Extract<ServerMessage, { t: 'welcome' }>): void {
+  private welcome(conn: ServerConnection, m: Extract<ServerMessage, { t: 'welcome' }>): void {
     for (const [s, q] of Object.entries(m.acked)) this.outbox.ack(s, q);
     const replay = this.outbox.unacked();
     if (replay.length > 0)
       this.log.info({ messages: replay.length }, `replaying ${replay.length} message(s)`);
-    for (const e of replay) this.sendOn(ws, { t: 'seq', e });
+    for (const e of replay) conn.send({ t: 'seq', e });
     // Its ComfyUI may have changed state since the hello.
-    this.sendOn(ws, { t: 'state', state: this.driver.state, systemStats: this.driver.systemStats });
+    conn.send({ t: 'state', state: this.driver.state, systemStats: this.driver.systemStats });
     this.ready = true;
     this.backoffMs = 250;
-    this.log.info(`agent ${m.agent} connected to ${this.server}`);
-    // Pings unanswered in a row (nothing at all came meanwhile); two end the connection.
-    let missed = 0;
-    ws.on('pong', () => {
-      missed = 0;
-    });
-    ws.on('message', () => {
-      missed = 0;
-    });
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (conn.kind === 'http' && this.cfg.transport !== 'http') this.pollOnly = true;
+    this.log.info(`agent ${m.agent} connected to ${this.server} over ${TRANSPORT_NAMES[conn.kind]}`);
+    conn.keepAlive(m.pingMs);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     // At once too: after a restart, the leases of the jobs it took over may be close to their end.
     const now = this.claims();
-    if (now.length > 0) this.sendOn(ws, { t: 'renew', jobs: now });
-    this.heartbeat = setInterval(() => {
-      if (++missed > 2) {
-        this.log.warn(`the server stopped answering pings: reconnecting`);
-        ws.terminate();
-        return;
-      }
-      ws.ping();
+    if (now.length > 0) conn.send({ t: 'renew', jobs: now });
+    this.renewTimer = setInterval(() => {
       const jobs = this.claims();
-      if (jobs.length > 0) this.sendOn(ws, { t: 'renew', jobs });
+      if (jobs.length > 0) conn.send({ t: 'renew', jobs });
     }, m.pingMs);
   }
 
-  private onMessage(ws: WebSocket, m: ServerMessage): void {
+  private onMessage(conn: ServerConnection, m: ServerMessage): void {
     if (m.t === 'run' || m.t === 'adopt')
       this.log.debug({ job: m.job.id, attempt: m.job.attempts }, `server: ${m.t} job ${m.job.id}`);
     switch (m.t) {
       case 'welcome':
-        this.welcome(ws, m);
+        this.welcome(conn, m);
         return;
       case 'ack':
         this.outbox.ack(m.s, m.q);
@@ -347,7 +322,7 @@ class ServerLink implements WorkerReports {
         }
         return;
       case 'request':
-        this.background('answering the server', this.answer(ws, m));
+        this.background('answering the server', this.answer(conn, m));
         return;
     }
   }
@@ -375,7 +350,7 @@ class ServerLink implements WorkerReports {
     if (cancel) this.background('cancel', this.driver.cancel(job.id));
   }
 
-  private async answer(ws: WebSocket, m: Extract<ServerMessage, { t: 'request' }>): Promise<void> {
+  private async answer(conn: ServerConnection, m: Extract<ServerMessage, { t: 'request' }>): Promise<void> {
     let body: Buffer;
     try {
       body =
@@ -390,16 +365,15 @@ class ServerLink implements WorkerReports {
             );
     } catch (err) {
       const status = err instanceof ComfyHttpError ? err.status : undefined;
-      if (ws.readyState === ws.OPEN)
-        ws.send(
-          encodeBinary({ t: 'chunk', id: m.id, last: true, error: errMessage(err), status }, Buffer.alloc(0)),
-        );
+      conn.sendBinary(
+        encodeBinary({ t: 'chunk', id: m.id, last: true, error: errMessage(err), status }, Buffer.alloc(0)),
+      );
       return;
     }
     for (let at = 0; at < body.length || at === 0; at += CHUNK_BYTES) {
-      if (ws.readyState !== ws.OPEN) return;
+      if (!conn.open) return;
       const last = at + CHUNK_BYTES >= body.length;
-      ws.send(encodeBinary({ t: 'chunk', id: m.id, last }, body.subarray(at, at + CHUNK_BYTES)));
+      conn.sendBinary(encodeBinary({ t: 'chunk', id: m.id, last }, body.subarray(at, at + CHUNK_BYTES)));
       if (last) break;
     }
   }
@@ -448,8 +422,8 @@ class ServerLink implements WorkerReports {
     const attempt = jobId ? (this.driver.active.get(jobId)?.job.attempts ?? null) : null;
     if (frame.kind === 'binary') {
       // Previews only live: one missed while disconnected is of no use later.
-      if (this.ready && this.ws?.readyState === WebSocket.OPEN)
-        this.ws.send(
+      if (this.ready && this.conn?.open)
+        this.conn.sendBinary(
           encodeBinary({ t: 'preview', job: attempt === null ? null : jobId, attempt }, frame.raw),
         );
       return;

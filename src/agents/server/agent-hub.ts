@@ -1,13 +1,13 @@
 /**
  * Remote agents on the server: enrollment (one-time tokens the operator makes,
- * traded by an agent for its own credential), the agents' websocket, one
- * AgentPort per agent, and the lease sweeper. Registered agents get their
+ * traded by an agent for its own credential), the agents' connections (a
+ * websocket, or HTTP long-poll where websockets are blocked), one AgentPort
+ * per agent, and the lease sweeper. Registered agents get their
  * port at start (offline until they connect), so that jobs they held are
  * theirs to reconcile when they are back.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { errorBody } from '../../api/app.js';
 import { parseWith } from '../../api/validate.js';
@@ -19,8 +19,11 @@ import type { Logger } from '../../logging/logger.js';
 import type { AgentEnrollment } from '../../store/job-store.js';
 import { hashSecret, newSecret } from '../credentials.js';
 import { AGENT_CONNECT_PATH, AGENT_ENROLL_PATH, type FileRef } from '../protocol.js';
+import type { AgentConnection } from './agent-connection.js';
 import { AgentPort } from './agent-port.js';
 import { LeaseSweeper } from './lease-sweeper.js';
+import { bearerOf, LongPollSessions } from './long-poll-routes.js';
+import { WsConnection } from './ws-connection.js';
 
 export interface AgentHubOptions {
   /** the server's --token: an agent may enroll with it too */
@@ -28,6 +31,8 @@ export interface AgentHubOptions {
   leaseMs: number;
   /** default capacity of a new agent that names none */
   capacity: number;
+  /** the longest a long-poll GET is held (default and most: the ping interval) */
+  pollHoldMs?: number;
   now: () => number;
   log: Logger;
 }
@@ -61,6 +66,7 @@ const DAY_S = 24 * 3600;
 export class AgentHub {
   readonly ports = new Map<string, AgentPort>();
   private readonly sweeper: LeaseSweeper;
+  private readonly polls: LongPollSessions;
 
   constructor(
     private readonly engine: Engine,
@@ -69,6 +75,16 @@ export class AgentHub {
     this.sweeper = new LeaseSweeper(engine, this.ports, {
       now: opts.now,
       intervalMs: Math.min(5_000, Math.max(100, Math.floor(opts.leaseMs / 4))),
+      log: opts.log,
+    });
+    this.polls = new LongPollSessions({
+      // An agent misses a dead server's answer by a ping interval at most past the hold: with the hold one
+      // interval long, it notices within two or three, as pings tell a websocket.
+      holdMs: Math.max(100, Math.min(opts.pollHoldMs ?? this.pingMs, this.pingMs)),
+      pingMs: this.pingMs,
+      now: opts.now,
+      authenticate: (credential) => this.authenticate(credential),
+      connect: (conn, id) => this.connect(conn, id),
       log: opts.log,
     });
   }
@@ -92,6 +108,7 @@ export class AgentHub {
 
   async stop(): Promise<void> {
     this.sweeper.stop();
+    this.polls.closeAll();
   }
 
   sweep(): Promise<number> {
@@ -126,6 +143,14 @@ export class AgentHub {
     });
     port.draining = mode !== 'active';
     return port;
+  }
+
+  /** The agent a credential belongs to; refused as the websocket's upgrade is (401 unknown, 403 revoked). */
+  private async authenticate(credential: string | undefined): Promise<string> {
+    const e = credential ? await this.engine.store.enrollmentForCredential(hashSecret(credential)) : null;
+    if (!e?.agent) throw new QueueError('AGENT_CREDENTIAL_INVALID');
+    if (e.revokedAt !== null) throw new QueueError('AGENT_REVOKED');
+    return e.agent;
   }
 
   private isServerToken(given: string): boolean {
@@ -243,31 +268,41 @@ export class AgentHub {
       {
         websocket: true,
         preValidation: async (req, reply) => {
-          const header = req.headers.authorization;
-          const bearer = header ? /^bearer[ \t]+(.*)$/is.exec(header)?.[1] : undefined;
-          const e = bearer ? await store.enrollmentForCredential(hashSecret(bearer.trim())) : null;
-          if (!e?.agent) return reply.code(401).send(errorBody('AGENT_CREDENTIAL_INVALID'));
-          if (e.revokedAt !== null) return reply.code(403).send(errorBody('AGENT_REVOKED'));
-          (req as { agentId?: string }).agentId = e.agent;
+          try {
+            (req as { agentId?: string }).agentId = await this.authenticate(
+              bearerOf(req.headers.authorization),
+            );
+          } catch (err) {
+            if (!(err instanceof QueueError)) throw err;
+            return reply.code(err.status).send(errorBody(err.code));
+          }
         },
       },
-      (socket, req) => this.connect(socket, (req as { agentId?: string }).agentId!),
+      (socket, req) => {
+        const id = (req as { agentId?: string }).agentId!;
+        const conn = new WsConnection(socket, this.pingMs, id, this.opts.log);
+        // Its record was removed since it enrolled: refused like a revoked one.
+        if (!this.connect(conn, id)) socket.close(4003, 'removed');
+      },
     );
+    await this.polls.register(app);
   }
 
-  private connect(socket: WebSocket, id: string): void {
+  /** Hands a new connection to the agent's port; false when the agent's record is gone. */
+  private connect(conn: AgentConnection, id: string): boolean {
     let port = this.ports.get(id);
     if (!port) {
       const rec = this.engine.registry.get(id);
-      if (rec?.kind !== 'agent') {
-        // Its record was removed since it enrolled: refused like a revoked one.
-        socket.close(4003, 'removed');
-        return;
-      }
+      if (rec?.kind !== 'agent') return false;
       port = this.makePort(id, rec.capacity, rec.mode);
       this.ports.set(id, port);
       this.engine.addWorker(port);
     }
-    port.attach(socket, this.pingMs);
+    port.attach(conn, this.pingMs);
+    this.opts.log.debug(
+      { agent: id, transport: conn.transport },
+      `agent ${id} connecting (${conn.transport})`,
+    );
+    return true;
   }
 }

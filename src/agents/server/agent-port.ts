@@ -1,13 +1,13 @@
 /**
  * The server's side of one remote agent: a WorkerPort the engine drives like
- * a push worker, over the agent's websocket instead of ComfyUI's HTTP API.
+ * a push worker, over the agent's connection (a websocket or HTTP long-poll:
+ * agent-connection.ts) instead of ComfyUI's HTTP API.
  * It hands claimed jobs to the agent, passes the agent's reports to the
  * engine (refusing those of an earlier claim: fencing), relays its ComfyUI
  * frames, renews leases when the agent asks, and fetches files from the
  * agent. While the agent is away it holds its jobs; the lease sweeper
  * (lease-sweeper.ts) takes them back when their lease ends.
  */
-import type { WebSocket } from 'ws';
 import { decodeBinaryFrame } from '../../comfy/binary-frames.js';
 import { ComfyHttpError } from '../../comfy/client.js';
 import { parseComfyMessage } from '../../comfy/messages.js';
@@ -27,6 +27,7 @@ import {
   parseMessage,
   type ServerMessage,
 } from '../protocol.js';
+import type { AgentConnection, AgentTransport } from './agent-connection.js';
 
 export interface AgentPortOptions {
   leaseMs: number;
@@ -62,7 +63,7 @@ export class AgentPort implements WorkerPort {
   state: WorkerState = 'offline';
   draining = false;
   systemStats: Record<string, unknown> | null = null;
-  private socket: WebSocket | null = null;
+  private conn: AgentConnection | null = null;
   private readonly held = new Map<string, Held>();
   /** per session of the agent: the last sequence number taken */
   private readonly taken = new Map<string, number>();
@@ -85,7 +86,12 @@ export class AgentPort implements WorkerPort {
   }
 
   get connected(): boolean {
-    return this.socket !== null;
+    return this.conn !== null;
+  }
+
+  /** what carries the current connection; null while the agent is away */
+  get transport(): AgentTransport | null {
+    return this.conn?.transport ?? null;
   }
 
   get hasCapacity(): boolean {
@@ -93,7 +99,7 @@ export class AgentPort implements WorkerPort {
   }
 
   get freeSlots(): number {
-    if (this.state !== 'online' || !this.socket || this.draining) return 0;
+    if (this.state !== 'online' || !this.conn || this.draining) return 0;
     return Math.max(0, this.capacity - this.held.size);
   }
 
@@ -115,8 +121,9 @@ export class AgentPort implements WorkerPort {
     this.stopped = true;
     // Going away (the server stops, or the worker is removed: its credential is revoked next, and
     // the agent's reconnect is refused).
-    this.socket?.close(1001, 'server going away');
-    this.detach(this.socket, 'stopped');
+    const conn = this.conn;
+    this.detach(conn, 'stopped');
+    conn?.close(1001, 'server going away');
     if (this.ackTimer) clearTimeout(this.ackTimer);
   }
 
@@ -144,7 +151,7 @@ export class AgentPort implements WorkerPort {
 
   async takeBack(jobId: string): Promise<void> {
     const h = this.held.get(jobId);
-    if (!h || h.running || !this.socket) return;
+    if (!h || h.running || !this.conn) return;
     this.send({ t: 'takeBack', id: jobId });
   }
 
@@ -155,6 +162,7 @@ export class AgentPort implements WorkerPort {
 
   /** Its ComfyUI's /system_stats, asked through the agent (telemetry reads it like a push worker's). */
   readonly client = {
+    objectInfo: () => this.objectInfo(),
     systemStats: async (): Promise<Record<string, unknown>> => {
       const stats = JSON.parse((await this.request({ op: 'systemStats' })).toString()) as Record<
         string,
@@ -184,67 +192,46 @@ export class AgentPort implements WorkerPort {
   // ---- the connection -------------------------------------------------
 
   /** A newly authenticated connection of this agent; an older one is closed (the newest wins). */
-  attach(socket: WebSocket, pingMs: number): void {
-    if (this.socket) {
-      const old = this.socket;
+  attach(conn: AgentConnection, pingMs: number): void {
+    const old = this.conn;
+    if (old) {
       this.detach(old, 'replaced by a new connection');
       old.close(4002, 'replaced by a new connection');
     }
-    this.socket = socket;
+    this.conn = conn;
     this.chain = Promise.resolve();
-    // Pings unanswered in a row (nothing at all came meanwhile); two end the connection.
-    let missed = 0;
-    const ping = setInterval(() => {
-      if (++missed > 2) {
-        this.opts.log.warn({ agent: this.id }, `agent ${this.id} stopped answering pings`);
-        socket.terminate();
-        return;
-      }
-      socket.ping();
-    }, pingMs);
-    ping.unref();
-    socket.on('pong', () => {
-      missed = 0;
-    });
-    socket.on('message', (data: Buffer, isBinary: boolean) => {
-      missed = 0;
-      if (isBinary) this.onBinary(data);
-      else {
-        const m = parseMessage<AgentMessage>(data.toString());
+    conn.listen({
+      binary: (data) => this.onBinary(data),
+      text: (data) => {
+        const m = parseMessage<AgentMessage>(data);
         if (!m) {
           this.opts.log.warn({ agent: this.id }, 'agent sent a message that is not JSON; ignored');
           return;
         }
         this.chain = this.chain
-          .then(() => this.handle(socket, m, pingMs))
+          .then(() => this.handle(conn, m, pingMs))
           .catch((err) => {
             this.opts.log.error(
               { err, agent: this.id },
               `handling an agent message failed: ${errMessage(err)}`,
             );
           });
-      }
-    });
-    socket.on('close', () => {
-      clearInterval(ping);
-      this.detach(socket, 'connection closed');
-    });
-    socket.on('error', (err) => {
-      this.opts.log.warn({ err, agent: this.id }, `agent connection error: ${errMessage(err)}`);
+      },
+      closed: (reason) => this.detach(conn, reason),
     });
   }
 
   /** Ends the current connection (the credential was revoked, the agent removed). */
   disconnect(code: number, reason: string): void {
-    const s = this.socket;
-    if (!s) return;
-    this.detach(s, reason);
-    s.close(code, reason);
+    const conn = this.conn;
+    if (!conn) return;
+    this.detach(conn, reason);
+    conn.close(code, reason);
   }
 
-  private detach(socket: WebSocket | null, reason: string): void {
-    if (!socket || this.socket !== socket) return;
-    this.socket = null;
+  private detach(conn: AgentConnection | null, reason: string): void {
+    if (!conn || this.conn !== conn) return;
+    this.conn = null;
     this.flushAcks();
     for (const [id, r] of this.requests) {
       clearTimeout(r.timer);
@@ -259,18 +246,16 @@ export class AgentPort implements WorkerPort {
   }
 
   private send(m: ServerMessage): void {
-    const s = this.socket;
-    if (!s || s.readyState !== s.OPEN) return;
-    s.send(JSON.stringify(m));
+    this.conn?.send(m);
   }
 
-  private async handle(socket: WebSocket, m: AgentMessage, pingMs: number): Promise<void> {
-    if (this.socket !== socket) return;
+  private async handle(conn: AgentConnection, m: AgentMessage, pingMs: number): Promise<void> {
+    if (this.conn !== conn) return;
     switch (m.t) {
       case 'hello':
         return this.hello(m, pingMs);
       case 'seq':
-        return this.sequenced(socket, m.e);
+        return this.sequenced(conn, m.e);
       case 'state':
         this.systemStats = m.systemStats ?? this.systemStats;
         return this.setState(m.state, m.detail);
@@ -338,11 +323,11 @@ export class AgentPort implements WorkerPort {
     }
   }
 
-  private async sequenced(socket: WebSocket, e: Envelope): Promise<void> {
+  private async sequenced(conn: AgentConnection, e: Envelope): Promise<void> {
     if (typeof e?.s !== 'string' || typeof e.q !== 'number' || !e.m) return;
     const last = this.taken.get(e.s) ?? 0;
     if (e.q > last) {
-      const done = await this.take(socket, e);
+      const done = await this.take(conn, e);
       if (!done) return; // the connection ended before it was recorded: the agent sends it again
       this.taken.delete(e.s); // re-inserted: the map keeps its newest sessions last
       this.taken.set(e.s, e.q);
@@ -353,7 +338,7 @@ export class AgentPort implements WorkerPort {
   }
 
   /** Applies one sequenced message; false when the connection ended before it was recorded. */
-  private async take(socket: WebSocket, e: Envelope): Promise<boolean> {
+  private async take(conn: AgentConnection, e: Envelope): Promise<boolean> {
     const m = e.m;
     if (m.t === 'frame') {
       const h = this.held.get(m.job);
@@ -394,7 +379,7 @@ export class AgentPort implements WorkerPort {
         );
         await new Promise((r) => setTimeout(r, delay).unref());
         delay = Math.min(delay * 2, 10_000);
-        if (this.socket !== socket || this.stopped) {
+        if (this.conn !== conn || this.stopped) {
           if (h) this.held.set(m.job, h);
           return false;
         }
@@ -454,7 +439,7 @@ export class AgentPort implements WorkerPort {
   private request(
     req: { op: 'objectInfo' | 'systemStats' } | { op: 'view'; file: FileRef },
   ): Promise<Buffer> {
-    if (!this.socket) return Promise.reject(new Error(`agent ${this.id} is not connected`));
+    if (!this.conn) return Promise.reject(new Error(`agent ${this.id} is not connected`));
     const id = this.nextRequest++;
     const timeoutMs = this.opts.requestTimeoutMs ?? 60_000;
     return new Promise<Buffer>((resolve, reject) => {

@@ -188,6 +188,8 @@ export interface FarmWorker {
   url: string | null;
   state: FarmWorkerState;
   connection: string;
+  /** how a remote agent is connected now: 'websocket' or 'long-poll' (HTTP, where websockets are blocked); null otherwise */
+  transport?: 'websocket' | 'long-poll' | null;
   tags: string[];
   capacity: number;
   mode: FarmWorkerMode;
