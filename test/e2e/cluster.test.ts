@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Relay } from '../helpers/agents.js';
+import { Relay, spawnAgent } from '../helpers/agents.js';
 import { runCli } from '../helpers/cli-run.js';
 import { EventClient } from '../helpers/event-client.js';
 import {
@@ -26,6 +26,8 @@ import {
   waitForStatus,
 } from '../helpers/harness.js';
 import { freshSchema, requirePostgres, TEST_PG_URL } from '../helpers/postgres.js';
+
+const TOKEN = 'cluster-token';
 
 function dbUrl(schema: string, base = TEST_PG_URL): string {
   const u = new URL(base);
@@ -305,5 +307,87 @@ describe('several servers on one database', () => {
       servers.map(async (s) => (await http('GET', `${s.url}/api/pqueue`)).body.counts),
     );
     assert.deepEqual(counts[0], counts[1]);
+  });
+
+  test('an agent whose server dies reconnects to another server of the database and carries on', async () => {
+    const db = await prepared('cluster_agent');
+    const sim = await spawnSim(0, ['--step-ms', '20']);
+    procs.push(sim);
+    const start = async () => {
+      const data = tempDir();
+      dirs.push(data);
+      const s = await spawnServe([
+        '--data',
+        data.path,
+        '--db',
+        db,
+        '--comfy',
+        'none',
+        '--token',
+        TOKEN,
+        '--lease',
+        '20',
+      ]);
+      procs.push(s);
+      return s;
+    };
+    const a = await start();
+    const b = await start();
+    // The agent reaches "the farm" through one address, as through a load balancer.
+    const front = new Relay('127.0.0.1', Number(new URL(a.url).port));
+    await front.start();
+    relays.push(front);
+    const agentData = tempDir();
+    dirs.push(agentData);
+    const agent = await spawnAgent([
+      '--server',
+      front.url,
+      '--enroll',
+      TOKEN,
+      '--comfy',
+      sim.url,
+      '--name',
+      'roamer',
+      '--data',
+      agentData.path,
+      '--capacity',
+      '1',
+    ]);
+    procs.push(agent);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await http(
+        'POST',
+        `${b.url}/api/pqueue/jobs`,
+        { prompt: t2iPrompt(25, i) },
+        {
+          authorization: `Bearer ${TOKEN}`,
+        },
+      );
+      assert.equal(r.status, 201, r.text);
+      ids.push(r.body.prompt_id);
+    }
+    await until(
+      async () => ((await simExecutions(sim.url)).length >= 2 ? true : undefined),
+      'two executions on the agent',
+    );
+    await a.kill('SIGKILL');
+    front.retarget('127.0.0.1', Number(new URL(b.url).port));
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const id of ids) {
+      const job = await until(
+        async () => {
+          const r = await http('GET', `${b.url}/api/pqueue/jobs/${id}`, undefined, auth);
+          return FINISHED.includes(r.body?.status) ? r.body : undefined;
+        },
+        `job ${id} to finish`,
+        90_000,
+      );
+      assert.equal(job.status, 'completed', `${id}: ${JSON.stringify(job.error)}`);
+      assert.equal(job.worker, 'roamer');
+    }
+    const runs = await simExecutions(sim.url);
+    for (const id of ids) assert.equal(runs.filter((e) => e.prompt_id === id).length, 1, `${id} ran twice`);
+    assert.match(agent.output(), /connected to/);
   });
 });

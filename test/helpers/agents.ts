@@ -32,8 +32,8 @@ export class Relay {
   upgradesRefused = 0;
 
   constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
+    private targetHost: string,
+    private targetPort: number,
     private readonly opts: { refuseUpgrades?: boolean } = {},
   ) {}
 
@@ -105,6 +105,12 @@ export class Relay {
 
   heal(): void {
     this.refusing = false;
+  }
+
+  /** New connections go to another address from now on (a load balancer that moved on). */
+  retarget(host: string, port: number): void {
+    this.targetHost = host;
+    this.targetPort = port;
   }
 
   /** Forwards what waited, then everything again. */

@@ -150,6 +150,8 @@ export class AgentHub {
     const e = credential ? await this.engine.store.enrollmentForCredential(hashSecret(credential)) : null;
     if (!e?.agent) throw new QueueError('AGENT_CREDENTIAL_INVALID');
     if (e.revokedAt !== null) throw new QueueError('AGENT_REVOKED');
+    // Enrolled through another server of the same database (src/cluster): its record is read here now.
+    if (!this.engine.registry.get(e.agent)) await this.engine.registry.reload();
     return e.agent;
   }
 
