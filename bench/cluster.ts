@@ -47,7 +47,7 @@ async function run(servers: number): Promise<{ enqueue: number; drain: number }>
       const mine = sims
         .filter((_, i) => i % servers === s)
         .flatMap((sim, k) => ['--comfy', `s${s}w${k}=${sim.url}`]);
-      const server = await spawnServe(['--data', data.path, '--db', db, ...mine, '--log-level', 'warn']);
+      const server = await spawnServe(['--data', data.path, '--db', db, ...mine]);
       procs.push(server);
       urls.push(server.url);
     }

@@ -13,6 +13,7 @@
 
 import { decodeBinaryFrame } from '../comfy/binary-frames.js';
 import { parseComfyMessage } from '../comfy/messages.js';
+import type { Job } from '../domain/job.js';
 import type { Engine } from '../engine/engine.js';
 import { type EventBus, type Listener, MemoryEventBus, type QueueEvent } from '../engine/events.js';
 import type { WorkerFrame } from '../engine/worker-port.js';
@@ -202,9 +203,11 @@ export class SharedEventBus implements EventBus {
       while (this.inbox.length > 0) {
         const packet = unpack(this.inbox.shift()!);
         if (!packet || packet.o === this.link.serverId) continue;
+        // The jobs the packet names, read at once rather than one query each.
+        const jobs = await this.readJobs(packet.m);
         for (const m of packet.m) {
           try {
-            await this.apply(m);
+            await this.apply(m, jobs);
           } catch (err) {
             this.opts.log.warn(
               { err: errMessage(err), message: m.t },
@@ -218,10 +221,25 @@ export class SharedEventBus implements EventBus {
     }
   }
 
-  private async apply(m: WireMessage): Promise<void> {
+  private async readJobs(messages: readonly WireMessage[]): Promise<Map<string, Job | null> | null> {
+    const ids = [...new Set(messages.filter((m) => m.t === 'job').map((m) => (m as { id: string }).id))];
+    if (ids.length < 2 || !this.store.getMany) return null;
+    try {
+      const found = new Map<string, Job | null>(ids.map((id) => [id, null]));
+      for (const job of await this.store.getMany(ids)) found.set(job.id, job);
+      return found;
+    } catch (err) {
+      // Safe: each message reads its job by itself then.
+      this.opts.log.debug({ err: errMessage(err) }, 'reading the jobs of a packet failed');
+      return null;
+    }
+  }
+
+  private async apply(m: WireMessage, jobs: Map<string, Job | null> | null = null): Promise<void> {
     switch (m.t) {
       case 'job': {
-        const job = await this.store.get(m.id);
+        // Read with its packet: as elsewhere, the job as it is now, not as it was when the event happened.
+        const job = jobs?.has(m.id) ? jobs.get(m.id)! : await this.store.get(m.id);
         if (!job) return; // deleted since
         if (m.e === 'job.released') this.all.publish({ type: m.e, job, reason: m.reason ?? '' });
         else if (m.e === 'job.waiting')

@@ -383,4 +383,6 @@ export interface JobStore {
    * another server changed it (src/cluster). Stores that keep nothing omit it.
    */
   forgetBatch?(id: number): void;
+  /** Several jobs by id in one read, in no particular order (those that exist); for stores shared by servers. */
+  getMany?(ids: readonly string[]): Promise<Job[]>;
 }

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Relay, spawnAgent } from '../helpers/agents.js';
+import { launchBrowser, NO_BROWSER, screenshot } from '../helpers/browser.js';
 import { runCli } from '../helpers/cli-run.js';
 import { EventClient } from '../helpers/event-client.js';
 import {
@@ -257,6 +258,20 @@ describe('several servers on one database', () => {
     assert.equal(ended.status, 'cancelled');
     const run = (await simExecutions(sim.url)).find((e) => e.prompt_id === long.body.prompt_id);
     assert.equal(run?.outcome, 'interrupted');
+
+    // b's Workers screen shows a's worker, online, driven by a.
+    if (NO_BROWSER) return;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 700 } });
+      await page.goto(`${b.url}/dashboard/#/workers`);
+      const card = page.locator('[data-testid=worker][data-id="gpu"]');
+      await card.getByTestId('worker-state').filter({ hasText: 'online' }).waitFor();
+      assert.match((await card.getByTestId('worker-server').textContent()) ?? '', /^via \S+/);
+      await screenshot(page, 'cluster-workers');
+    } finally {
+      await browser.close();
+    }
   });
 
   test('a database that drops every connection for a while: the servers recover by themselves, nothing lost or run twice', async () => {

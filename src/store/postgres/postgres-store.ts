@@ -319,6 +319,11 @@ export class PostgresJobStore implements JobStore {
     return this.one(await this.read((db) => rowsOf<PgJobRow>(db, SQL.get, [id])));
   }
 
+  async getMany(ids: readonly string[]): Promise<Job[]> {
+    if (ids.length === 0) return [];
+    return this.all(await this.read((db) => rowsOf<PgJobRow>(db, SQL.getMany, [ids])));
+  }
+
   async listPending(limit: number, offset = 0): Promise<Job[]> {
     return this.all(await this.read((db) => rowsOf<PgJobRow>(db, SQL.listPending, [limit, offset])));
   }

@@ -16,6 +16,7 @@ const CLAIM_SET = `status = 'in_progress', worker = $1, started_at = $2, lease_u
 
 export const SQL = {
   get: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`,
+  getMany: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`,
   listPending: `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${PENDING} ORDER BY ${RUN_ORDER} LIMIT $1 OFFSET $2`,
   listInProgress: `SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`,
   counts: 'SELECT status, sum(n)::bigint AS n FROM job_counts GROUP BY status',

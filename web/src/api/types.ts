@@ -190,6 +190,10 @@ export interface FarmWorker {
   connection: string;
   /** how a remote agent is connected now: 'websocket' or 'long-poll' (HTTP, where websockets are blocked); null otherwise */
   transport?: 'websocket' | 'long-poll' | null;
+  /** with several servers on one database: false when another server drives it */
+  here?: boolean;
+  /** with several servers: the name of the server that drives it (null: this one, or none) */
+  server?: string | null;
   tags: string[];
   capacity: number;
   mode: FarmWorkerMode;
