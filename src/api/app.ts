@@ -237,7 +237,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const workers = opts.comfy
     ? new ComfyWorkers(opts.comfy.workers, opts.engine.bus, opts.comfy.log ?? opts.log, opts.comfy.agents)
     : undefined;
-  if (workers) app.addHook('onClose', async () => workers.close());
+  if (workers) {
+    app.addHook('onClose', async () => workers.close());
+    opts.engine.readObjectInfoThrough((id) =>
+      workers.all().some((w) => w.id === id) ? workers.refresh(id) : undefined,
+    );
+  }
   registerPqueueRoutes(app, opts.engine, opts.progress, opts.estimates, workers, opts.outputs);
   if (opts.outputs) registerOutputsRoutes(app, opts.engine, opts.outputs);
   registerQueueRoutes(app, opts.engine);

@@ -44,6 +44,9 @@ export interface EngineOptions {
   log?: Logger;
 }
 
+/** See Engine.readObjectInfoThrough. */
+export type ObjectInfoSource = (worker: string) => Promise<Record<string, unknown> | null> | undefined;
+
 /** The most pending jobs the scheduler looks at per pass: the first ones in run order. */
 const ROUTING_WINDOW = 200;
 /** The most pending jobs laid out by the earliest-finish rule (finish-times.ts): enough to give a slow worker its share. */
@@ -223,12 +226,27 @@ export class Engine implements WorkerReports {
     this.pump();
   }
 
+  /**
+   * Where a (re)connected worker's object_info is read from: the API's cache
+   * (src/api/comfy-workers.ts) fetches it for validation at the same moment,
+   * so both share one request to the worker (a real ComfyUI's object_info is
+   * megabytes). It answers null when it could not read it, undefined for a
+   * worker it does not know (the engine asks the worker itself).
+   */
+  readObjectInfoThrough(source: ObjectInfoSource): void {
+    this.objectInfoSource = source;
+  }
+  private objectInfoSource: ObjectInfoSource | null = null;
+
   /** Reads a worker's node types and models when it (re)connects, for routing. */
   private async learnCapabilities(id: string): Promise<void> {
     const w = this.workers.get(id);
     if (!w) return;
     try {
-      this.registry.setCapabilities(id, capabilitiesOf(await w.objectInfo()));
+      const info = await (this.objectInfoSource?.(id) ?? w.objectInfo());
+      // Safe: the source logged why; without capabilities the worker may run anything, as below.
+      if (!info) return;
+      this.registry.setCapabilities(id, capabilitiesOf(info));
       this.registry.idle(id);
       this.pump();
     } catch (err) {

@@ -9,6 +9,7 @@ import type { JobStore } from './job-store.js';
 import { splitSchema } from './postgres/connection.js';
 import { DEFAULT_SCHEMA, PostgresJobStore } from './postgres/postgres-store.js';
 import { SqliteJobStore } from './sqlite/sqlite-store.js';
+import { openThreadedSqliteStore } from './sqlite/threaded-store.js';
 
 export interface SqliteStoreConfig {
   kind: 'sqlite';
@@ -20,6 +21,11 @@ export interface SqliteStoreConfig {
   busyTimeoutMs?: number;
   /** where the store says that writing stopped (a full disk, a lock) and resumed */
   log?: Logger;
+  /**
+   * run the database on a thread of its own, off the event loop (default:
+   * yes for a file, no for ':memory:'); see sqlite/threaded-store.ts
+   */
+  thread?: boolean;
 }
 
 export interface PostgresStoreConfig {
@@ -46,12 +52,15 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
   switch (config.kind) {
     case 'sqlite': {
       if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
-      const store = new SqliteJobStore({
+      const options = {
         file: config.file,
         ...(config.synchronous ? { synchronous: config.synchronous } : {}),
         ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
         ...(config.log ? { log: config.log } : {}),
-      });
+      };
+      // A ':memory:' database lives in its connection: it can be threaded too, but gains nothing.
+      if (config.thread ?? config.file !== ':memory:') return openThreadedSqliteStore(options);
+      const store = new SqliteJobStore(options);
       await store.init();
       return store;
     }

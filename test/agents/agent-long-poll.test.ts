@@ -77,6 +77,14 @@ describe('the long-poll session routes', () => {
       return w.body.connection === 'online' ? w.body : undefined;
     }, 'the agent online');
     assert.equal(online.transport, 'long-poll');
+    // Online, the server asks for the agent's object_info (routing and validation share one request).
+    const asked = await until(async () => {
+      const r = await http('GET', `${cq.url}${SESSIONS}/${session}/messages`, undefined, as(credential));
+      return r.status === 200 && r.body.messages.some((m: { op?: string }) => m.op === 'objectInfo')
+        ? r.body.messages
+        : undefined;
+    }, 'the object_info request');
+    assert.equal(asked.filter((m: { op?: string }) => m.op === 'objectInfo').length, 1);
 
     // A GET waiting when a newer session opens is answered at once: this one ended.
     const waiting = http('GET', `${cq.url}${SESSIONS}/${session}/messages`, undefined, as(credential));
@@ -84,7 +92,7 @@ describe('the long-poll session routes', () => {
     const newer = await http('POST', `${cq.url}${SESSIONS}`, undefined, as(credential));
     assert.equal(newer.status, 201);
     const ended = await waiting;
-    assert.equal(ended.status, 410);
+    assert.equal(ended.status, 410, JSON.stringify(ended.body));
     assert.equal(ended.body.error.code, 'AGENT_SESSION_ENDED');
     assert.match(ended.body.error.message, /replaced by a new connection/);
     assert.equal((await post(session, batch(hello))).status, 410);

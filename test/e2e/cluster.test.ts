@@ -38,6 +38,28 @@ function dbUrl(schema: string, base = TEST_PG_URL): string {
 
 const FINISHED = ['completed', 'failed', 'cancelled'];
 
+/**
+ * The failover run's size. `npm test` uses a small one; the issue-sized run
+ * (30 workers, 30,000 jobs) is
+ * `CLUSTER_WORKERS_PER_SERVER=10 CLUSTER_JOBS=10000 CLUSTER_BATCH=20000`.
+ */
+const PER_SERVER = Number(process.env.CLUSTER_WORKERS_PER_SERVER ?? 2);
+const JOBS = Number(process.env.CLUSTER_JOBS ?? 240);
+const BATCH = Number(process.env.CLUSTER_BATCH ?? 60);
+const TOTAL = JOBS + BATCH;
+/** Long enough for the whole run on two loaded cores (about 15 jobs/s at worst). */
+const RUN_MS = Math.max(120_000, TOTAL * 70);
+
+/** Every job `/api/jobs` lists, oldest first, a page at a time. */
+async function listAll(url: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const r: { body: any } = await http('GET', `${url}/api/jobs?limit=1000&offset=${offset}&sort_order=asc`);
+    out.push(...r.body.jobs.map((j: any) => `${j.id} ${j.status}`));
+    if (r.body.jobs.length < 1000) return out.sort();
+  }
+}
+
 describe('several servers on one database', () => {
   const dirs: { remove(): void }[] = [];
   const procs: ChildServer[] = [];
@@ -87,32 +109,39 @@ describe('several servers on one database', () => {
     return (await Promise.all(sims.map((s) => simExecutions(s.url)))).flat();
   }
 
-  test('three servers, six workers, jobs and a batch: a server killed and restarted loses nothing, runs nothing twice, and all agree', async () => {
+  test(`three servers, ${3 * PER_SERVER} workers, jobs and a batch: a server killed and restarted loses nothing, runs nothing twice, and all agree`, async () => {
     const db = await prepared('cluster_fail');
-    const sims = await Promise.all(Array.from({ length: 6 }, () => spawnSim(0, ['--step-ms', '5'])));
+    const sims = await Promise.all(
+      Array.from({ length: 3 * PER_SERVER }, () => spawnSim(0, ['--step-ms', '5'])),
+    );
     procs.push(...sims);
     const homes = [0, 1, 2].map((i) => {
       const data = tempDir();
       dirs.push(data);
       return serve(
         db,
-        [0, 1].map((k) => ({ name: `w${2 * i + k + 1}`, url: sims[2 * i + k]!.url })),
+        Array.from({ length: PER_SERVER }, (_, k) => ({
+          name: `w${PER_SERVER * i + k + 1}`,
+          url: sims[PER_SERVER * i + k]!.url,
+        })),
         data.path,
       );
     });
     const servers: ChildServer[] = [];
     for (const h of homes) servers.push(await h.start());
 
-    // Each server drives its own two workers.
+    const named = (i: number) =>
+      Array.from({ length: PER_SERVER }, (_, k) => `w${PER_SERVER * i + k + 1}`).sort();
+    // Each server drives its own workers.
     for (const [i, s] of servers.entries()) {
       const owned = await until(async () => {
         const r: { body: any } = await http('GET', `${s.url}/api/farm/workers`);
         const mine = r.body.workers
           .filter((w: any) => w.here && w.connection === 'online')
           .map((w: any) => w.id);
-        return mine.length === 2 ? mine.sort() : undefined;
+        return mine.length === PER_SERVER ? mine.sort() : undefined;
       }, `server ${i} to drive its workers`);
-      assert.deepEqual(owned, [`w${2 * i + 1}`, `w${2 * i + 2}`]);
+      assert.deepEqual(owned, named(i));
     }
     // Any server lists every worker, and which server drives it.
     let lastListing = '';
@@ -120,43 +149,52 @@ describe('several servers on one database', () => {
       const r: { body: any } = await http('GET', `${servers[2]!.url}/api/farm/workers`);
       const ws = r.body.workers;
       lastListing = ws.map((w: any) => `${w.id}:${w.here}:${w.connection}:${w.server}`).join(' ');
-      return ws.length === 6 && ws.every((w: any) => w.connection === 'online') ? ws : undefined;
+      return ws.length === 3 * PER_SERVER && ws.every((w: any) => w.connection === 'online') ? ws : undefined;
     }, 'every worker online as seen from one server').catch((err) => {
       throw new Error(`${err.message}: ${lastListing}`);
     });
     assert.deepEqual(
-      listed.filter((w: any) => w.here).map((w: any) => w.id),
-      ['w5', 'w6'],
+      listed
+        .filter((w: any) => w.here)
+        .map((w: any) => w.id)
+        .sort(),
+      named(2),
     );
     assert.ok(listed.filter((w: any) => !w.here).every((w: any) => typeof w.server === 'string'));
     const farm = await http('GET', `${servers[0]!.url}/api/farm/servers`);
     assert.equal(farm.body.servers.length, 3);
-    assert.deepEqual(farm.body.servers.flatMap((x: any) => x.workers).sort(), [
-      'w1',
-      'w2',
-      'w3',
-      'w4',
-      'w5',
-      'w6',
-    ]);
+    assert.deepEqual(
+      farm.body.servers.flatMap((x: any) => x.workers).sort(),
+      [0, 1, 2].flatMap(named).sort(),
+    );
 
-    const ids: string[] = [];
-    for (let i = 0; i < 240; i++) {
-      const s = servers[i % 3]!;
-      const r = await http('POST', `${s.url}/api/pqueue/jobs`, { prompt: t2iPrompt(3, i), name: `c${i}` });
-      assert.equal(r.status, 201, r.text);
-      ids.push(r.body.prompt_id);
-    }
+    // Jobs go to all three servers at once, a third each.
+    const perServer = await Promise.all(
+      servers.map(async (s, k) => {
+        const mine: string[] = [];
+        for (let i = k; i < JOBS; i += 3) {
+          const r = await http('POST', `${s.url}/api/pqueue/jobs`, {
+            prompt: t2iPrompt(3, i),
+            name: `c${i}`,
+          });
+          assert.equal(r.status, 201, r.text);
+          mine.push(r.body.prompt_id);
+        }
+        return mine;
+      }),
+    );
+    const ids = perServer.flat();
     const batch = await http('POST', `${servers[1]!.url}/api/pqueue/batches`, {
       name: 'shared',
       prompt: t2iPrompt(3, 0),
-      count: 60,
+      count: BATCH,
     });
     assert.equal(batch.status, 201, batch.text);
 
     await until(
-      async () => ((await allExecutions(sims)).length >= 40 ? true : undefined),
-      'forty executions',
+      async () => ((await allExecutions(sims)).length >= Math.min(TOTAL / 8, 2000) ? true : undefined),
+      'an eighth of the executions',
+      RUN_MS,
     );
     await servers[0]!.kill('SIGKILL');
     // The others take its workers over within the worker lease and go on.
@@ -166,7 +204,9 @@ describe('several servers on one database', () => {
           (await http('GET', `${s.url}/api/farm/workers`)).body.workers.filter(
             (w: any) => w.here && w.connection === 'online',
           ).length;
-        return (await driven(servers[1]!)) + (await driven(servers[2]!)) === 6 ? true : undefined;
+        return (await driven(servers[1]!)) + (await driven(servers[2]!)) === 3 * PER_SERVER
+          ? true
+          : undefined;
       },
       "the killed server's workers to be adopted",
       60_000,
@@ -174,16 +214,16 @@ describe('several servers on one database', () => {
     servers[0] = await homes[0]!.start();
 
     for (const id of ids) {
-      const job = await waitForStatus(servers[2]!.url, id, FINISHED, 120_000);
+      const job = await waitForStatus(servers[2]!.url, id, FINISHED, RUN_MS);
       assert.equal(job.status, 'completed', `${id}: ${JSON.stringify(job.error)}`);
     }
     const batchDone = await until(
       async () => {
         const r = await http('GET', `${servers[0]!.url}/api/pqueue/batches/${batch.body.id}`);
-        return r.body.counts?.completed === 60 ? r.body : undefined;
+        return r.body.counts?.completed === BATCH ? r.body : undefined;
       },
       'the batch to complete',
-      120_000,
+      RUN_MS,
     );
     assert.equal(batchDone.counts.failed ?? 0, 0);
 
@@ -192,23 +232,19 @@ describe('several servers on one database', () => {
     const seen = new Map<string, number>();
     for (const e of runs) seen.set(e.prompt_id, (seen.get(e.prompt_id) ?? 0) + 1);
     for (const id of ids) assert.equal(seen.get(id), 1, `${id} ran ${seen.get(id) ?? 0} times`);
-    assert.equal(runs.length, 300, 'executions: 240 jobs and 60 batch items');
+    assert.equal(runs.length, TOTAL, `executions: ${JOBS} jobs and ${BATCH} batch items`);
 
     // Every server tells the same story.
     const views = await Promise.all(
       servers.map(async (s) => {
         const q = await http('GET', `${s.url}/api/pqueue`);
-        const jobs = await http('GET', `${s.url}/api/jobs?limit=1000&sort_order=asc`);
-        return {
-          counts: q.body.counts,
-          jobs: jobs.body.jobs.map((j: any) => `${j.id} ${j.status}`).sort(),
-        };
+        return { counts: q.body.counts, jobs: await listAll(s.url) };
       }),
     );
-    assert.equal(views[0]!.jobs.length, 300);
+    assert.equal(views[0]!.jobs.length, TOTAL);
     assert.deepEqual(views[1], views[0]);
     assert.deepEqual(views[2], views[0]);
-    assert.match(servers[1]!.output() + servers[2]!.output(), /taking over worker w[12]/);
+    assert.match(servers[1]!.output() + servers[2]!.output(), /taking over worker w\d+/);
   });
 
   test("a dashboard on one server sees progress and previews of a job run by another server's worker, and cancels one", async () => {

@@ -44,9 +44,15 @@ export interface ChildServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `comfy-queue <args>` and resolves once it prints the line matching `ready`. */
+/**
+ * Spawns `comfy-queue <args>` and resolves once it prints the line matching `ready`.
+ * COMFY_QUEUE_SERVE_NODE_ARGS (space-separated) are given to node for `serve` only,
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a benchmark's server.
+ */
 export function spawnCli(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [CLI, ...args], {
+  const nodeArgs =
+    args[0] === 'serve' ? (process.env.COMFY_QUEUE_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -66,6 +66,11 @@ export interface SqliteStoreOptions {
   log?: Logger;
   /** text matches up to which a history page sorts the matches instead of walking the sort index (tests) */
   fewTextMatches?: number;
+  /**
+   * a read-only connection beside a writer that has opened (and migrated)
+   * the database: reads only, no migrations, no write gate
+   */
+  readOnly?: boolean;
 }
 
 interface PendingInsert {
@@ -105,19 +110,22 @@ export class SqliteJobStore implements JobStore {
 
   async init(): Promise<void> {
     if (this.db) return;
-    const db = new Database(this.options.file);
+    const readOnly = this.options.readOnly === true;
+    const db = new Database(this.options.file, { readonly: readOnly });
     const busyTimeoutMs = Math.max(0, Math.trunc(this.options.busyTimeoutMs ?? 5000));
     try {
       // Opening may wait for another process's lock (nothing else runs yet)...
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${this.options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-      db.pragma('foreign_keys = ON');
-      migrate(db);
+      if (!readOnly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${this.options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
+        db.pragma('foreign_keys = ON');
+        migrate(db);
+      }
       this.stmts = prepareStatements(db);
       this.lister = new SqliteJobLister(db, this.options.fewTextMatches);
       this.search = new SearchIndex(db);
-      this.search.backfill();
+      if (!readOnly) this.search.backfill();
       this.thumbs = new SqliteThumbnails(db);
       this.workerRows = new SqliteWorkers(db);
       this.fairShare = new FairShare(db);
@@ -126,14 +134,17 @@ export class SqliteJobStore implements JobStore {
       this.collectionRows = new SqliteCollections(db, this.toJob);
       this.agentRows = new SqliteAgents(db);
       // ...but once serving, a wait in SQLite would block the event loop: the gate waits instead.
-      db.pragma('busy_timeout = 0');
-      this.gate = new WriteGate(db, {
-        busyTimeoutMs,
-        dataDir: this.options.file === ':memory:' ? null : dirname(resolve(this.options.file)),
-        probeMs: this.options.probeMs ?? 1000,
-        now: Date.now,
-        log: this.options.log,
-      });
+      // A reader waits only for the rare moment a WAL reset holds it off, briefly.
+      db.pragma(`busy_timeout = ${readOnly ? 50 : 0}`);
+      if (!readOnly) {
+        this.gate = new WriteGate(db, {
+          busyTimeoutMs,
+          dataDir: this.options.file === ':memory:' ? null : dirname(resolve(this.options.file)),
+          probeMs: this.options.probeMs ?? 1000,
+          now: Date.now,
+          log: this.options.log,
+        });
+      }
       this.callSavepoint = {
         begin: db.prepare('SAVEPOINT enqueue_call'),
         undo: db.prepare('ROLLBACK TO enqueue_call'),
@@ -671,6 +682,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   /** One server per database (the data-folder lock): nothing else can be sweeping. */
+  /** Forgets a batch's cached template (another connection renamed or deleted it). */
+  forgetBatch(id: number): void {
+    this.batchParts?.drop(id);
+  }
+
   async runExclusive<T>(_name: string, fn: () => Promise<T>): Promise<T | null> {
     return fn();
   }

@@ -1,12 +1,17 @@
 /**
- * Every write of the SQLite store goes through the gate. It does three things:
+ * Every write of the SQLite store goes through the gate. It does four things:
  *
- * - A write is one explicit transaction, BEGIN IMMEDIATE … COMMIT, and its
- *   result is handed back only once COMMIT has returned. better-sqlite3's
- *   `.get()` on an autocommit `UPDATE … RETURNING` hands back the row before
- *   the commit that may then fail (a full disk): a caller acting on it would
- *   act on a change the database does not have. A failed COMMIT is rolled back
- *   and thrown.
+ * - A write is part of one explicit transaction, BEGIN IMMEDIATE … COMMIT,
+ *   and its result is handed back only once COMMIT has returned.
+ *   better-sqlite3's `.get()` on an autocommit `UPDATE … RETURNING` hands back
+ *   the row before the commit that may then fail (a full disk): a caller
+ *   acting on it would act on a change the database does not have. A failed
+ *   COMMIT is rolled back and thrown to every write it carried.
+ * - Group commit: the writes asked for in one event-loop turn (a finish, a
+ *   claim, a thumbnail, a collected file, enqueues...) share one transaction
+ *   and one fsync, each inside a savepoint of its own, so one that throws
+ *   undoes only itself. Most of a write's cost is the fsync at COMMIT, and on
+ *   a busy server many writes are asked for in the same turn.
  * - Waiting for another process's write lock happens here, asynchronously and
  *   bounded. The driver is synchronous: SQLite's own busy_timeout would sleep
  *   on the event loop's thread and stall every request, reads included. The
@@ -49,6 +54,9 @@ export class WriteGate {
   private readonly begin: Database.Statement;
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
+  private readonly savepoint: Database.Statement;
+  private readonly release: Database.Statement;
+  private readonly undo: Database.Statement;
   private readonly totalChanges: Database.Statement<[], { n: number }>;
   private readonly probeWrite: Database.Statement<[value: string]>;
   private readonly queue: Waiting[] = [];
@@ -66,6 +74,9 @@ export class WriteGate {
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
+    this.savepoint = db.prepare('SAVEPOINT gate_write');
+    this.release = db.prepare('RELEASE gate_write');
+    this.undo = db.prepare('ROLLBACK TO gate_write');
     this.totalChanges = db.prepare('SELECT total_changes() AS n');
     this.probeWrite = db.prepare(
       `INSERT INTO settings (key, value) VALUES ('store_probe', ?)
@@ -78,20 +89,13 @@ export class WriteGate {
   }
 
   /**
-   * Runs `fn` in one IMMEDIATE transaction and resolves its result once
-   * committed. Rejects STORE_BUSY, STORE_FULL, or the driver's error; nothing
-   * of `fn` is kept then.
+   * Runs `fn` in an IMMEDIATE transaction, with the other writes of this
+   * turn, and resolves its result once committed. Rejects STORE_BUSY,
+   * STORE_FULL, or the error `fn` or the driver threw; nothing of `fn` is
+   * kept then.
    */
   run<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
-    if (this.queue.length === 0) {
-      // The usual case: nothing waits, so the write happens now, in the caller's turn.
-      try {
-        return Promise.resolve(this.attempt(fn));
-      } catch (err) {
-        if (!isBusy(err)) return Promise.reject(this.failed(err));
-      }
-    }
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
         run: fn,
@@ -104,8 +108,8 @@ export class WriteGate {
   }
 
   /**
-   * Takes no more writes; one still waiting for a lock gets a last try and
-   * is refused STORE_BUSY if the lock is still held. Resolves once none waits.
+   * Takes no more writes; those queued get a last try (one waiting for a lock
+   * is refused STORE_BUSY if the lock is still held). Resolves once none waits.
    */
   async close(): Promise<void> {
     this.closed = true;
@@ -114,35 +118,35 @@ export class WriteGate {
     while (this.draining) await this.draining;
   }
 
-  /** Writes that met a lock, in arrival order, each retried until its deadline. */
+  /**
+   * Commits what is queued, a group at a time, in arrival order. A group
+   * that meets another process's lock waits on timers; its writes past their
+   * deadline are refused, the rest retried together with what came meanwhile.
+   */
   private async drain(): Promise<void> {
-    // Never finish synchronously: `draining` is set after this returns, and
-    // cleared (below) in the same turn as the queue is seen empty, so a write
-    // queued by a caller woken here always finds a drain to join or starts one.
-    await Promise.resolve();
+    // The rest of this turn's writes join the group. Never finish synchronously:
+    // `draining` is set after this returns, and cleared (below) in the same turn
+    // as the queue is seen empty, so a write queued by a caller woken here
+    // always finds a drain to join or starts one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       let delay = 5;
       while (this.queue.length > 0) {
-        const head = this.queue[0]!;
-        try {
-          const value = this.attempt(head.run);
-          this.queue.shift();
-          head.resolve(value);
+        const group = this.queue.splice(0, this.queue.length);
+        if (this.commitGroup(group)) {
           delay = 5;
           continue;
-        } catch (err) {
-          if (!isBusy(err)) {
-            this.queue.shift();
-            head.reject(this.failed(err));
-            continue;
-          }
-          if (this.opts.now() >= head.deadline || this.closed) {
-            this.queue.shift();
-            head.reject(this.locked(err));
-            continue;
-          }
         }
-        await sleep(Math.min(delay, Math.max(1, head.deadline - this.opts.now())));
+        // Locked by another process: refuse what waited too long, retry the rest first.
+        const now = this.opts.now();
+        const still = group.filter((w) => {
+          if (now < w.deadline && !this.closed) return true;
+          w.reject(this.locked());
+          return false;
+        });
+        this.queue.unshift(...still);
+        if (this.queue.length === 0) break;
+        await sleep(Math.min(delay, Math.max(1, this.queue[0]!.deadline - this.opts.now())));
         delay = Math.min(delay * 2, 100);
       }
     } finally {
@@ -150,24 +154,63 @@ export class WriteGate {
     }
   }
 
-  /** One try: BEGIN IMMEDIATE, fn, COMMIT; on any failure ROLLBACK (when still open) and throw. */
-  private attempt<T>(fn: () => T): T {
+  /**
+   * One try at a group: BEGIN IMMEDIATE, each write in a savepoint, COMMIT,
+   * then each settled. False (nothing settled, nothing kept) when the lock is
+   * held by another connection.
+   */
+  private commitGroup(group: Waiting[]): boolean {
     const checkChanges = this.current.state === 'full';
     const before = checkChanges ? this.totalChanges.get()!.n : 0;
-    this.begin.run();
-    let value: T;
     try {
-      value = fn();
+      this.begin.run();
+    } catch (err) {
+      if (isBusy(err)) return false;
+      const failure = this.failed(err);
+      for (const w of group) w.reject(failure);
+      return true;
+    }
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      for (const w of group) outcomes.push(this.inSavepoint(w.run));
       this.commit.run();
     } catch (err) {
       this.rollbackQuietly(err);
-      throw err;
+      if (isBusy(err)) return false;
+      const failure = this.failed(err);
+      for (const w of group) w.reject(failure);
+      return true;
     }
     // A commit that wrote nothing proves nothing about the disk.
     if (this.current.state !== 'ok' && (!checkChanges || this.totalChanges.get()!.n !== before)) {
       this.recovered();
     }
-    return value;
+    group.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(this.failed(o.value));
+    });
+    return true;
+  }
+
+  /**
+   * Runs one write inside the group's transaction; what it threw is undone
+   * and handed back. A failure of the savepoint statements themselves (the
+   * disk, the connection) is thrown: it ends the whole group.
+   */
+  private inSavepoint(fn: () => unknown): { ok: boolean; value: unknown } {
+    this.savepoint.run();
+    let value: unknown;
+    try {
+      value = fn();
+    } catch (err) {
+      if (!this.db.inTransaction) throw err; // SQLite rolled the whole transaction back
+      this.undo.run();
+      this.release.run();
+      return { ok: false, value: err };
+    }
+    this.release.run();
+    return { ok: true, value };
   }
 
   private rollbackQuietly(cause: unknown): void {
@@ -189,10 +232,10 @@ export class WriteGate {
     return new QueueError('STORE_FULL', message, { sqlite: sqliteCode(err) });
   }
 
-  private locked(err: unknown): QueueError {
+  private locked(): QueueError {
     const message = `The database is locked by another process; the write waited ${this.opts.busyTimeoutMs} ms and nothing was changed. Try again, and stop the other process (a backup, a second comfy-queue on the same data folder) if it persists.`;
     this.degrade('locked', message);
-    return new QueueError('STORE_BUSY', message, { sqlite: sqliteCode(err) });
+    return new QueueError('STORE_BUSY', message, { sqlite: 'SQLITE_BUSY' });
   }
 
   private degrade(state: 'full' | 'locked', message: string): void {
