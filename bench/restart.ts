@@ -1,20 +1,47 @@
 /**
  * Restart: time from process start to the first dispatch with 100,000
- * pending jobs in the store (target under 1 s). The first dispatch is read
- * from the simulator's own record of when it started the first prompt.
- * Baseline in the same run: the same start with an empty store.
+ * pending jobs in the store (target under 1 s; BENCH_RESTART_JOBS for more).
+ * The first dispatch is read from the simulator's own record of when it
+ * started the first prompt. Baseline in the same run: the same start with a
+ * store of one job. Also prints the server's resident memory at the first
+ * dispatch and after 10 s with the queue paused (the re-validation pass over
+ * every pending job runs then).
+ *
+ * Seeding 1,000,000 jobs takes minutes: with BENCH_RESTART_SEED_CACHE=DIR the
+ * seeded store is kept in DIR and copied from there on the next run.
  */
 import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewJob } from '../src/domain/job.js';
 import { openStore } from '../src/store/open-store.js';
 import { type ChildServer, simExecutions, spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
-import { fmt, tinyPrompt } from './lib.js';
+import { fmt, send, tinyPrompt } from './lib.js';
 
 const PENDING = Number(process.env.BENCH_RESTART_JOBS ?? 100_000);
+const SEED_CACHE = process.env.BENCH_RESTART_SEED_CACHE;
+const DB = 'comfy-queue.sqlite3';
+
+/** Fills `dir` with a store of `n` pending jobs, from the cache when it holds one. */
+async function seedCached(dir: string, n: number): Promise<void> {
+  if (!SEED_CACHE) return seed(dir, n);
+  const cached = join(SEED_CACHE, `pending-${n}.sqlite3`);
+  if (!existsSync(cached)) {
+    mkdirSync(SEED_CACHE, { recursive: true });
+    await seed(SEED_CACHE, n);
+    copyFileSync(join(SEED_CACHE, DB), cached);
+  }
+  copyFileSync(cached, join(dir, DB));
+}
+
+/** Resident memory of a process, in MB (Linux). */
+function rssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
 
 async function seed(dir: string, n: number): Promise<void> {
-  const store = await openStore({ kind: 'sqlite', file: join(dir, 'comfy-queue.sqlite3') });
+  const store = await openStore({ kind: 'sqlite', file: join(dir, DB) });
   const now = Date.now();
   for (let i = 0; i < n; i += 5_000) {
     const batch: NewJob[] = [];
@@ -39,7 +66,13 @@ async function seed(dir: string, n: number): Promise<void> {
   await store.close();
 }
 
-async function timeToFirstDispatch(dir: string): Promise<number> {
+interface Start {
+  ms: number;
+  rssAtDispatch: number;
+  rssPaused: number;
+}
+
+async function timeToFirstDispatch(dir: string): Promise<Start> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
   let server: ChildServer | null = null;
   try {
@@ -47,7 +80,12 @@ async function timeToFirstDispatch(dir: string): Promise<number> {
     server = await spawnServe(['--data', dir, '--comfy', sim.url]);
     for (;;) {
       const runs = await simExecutions(sim.url);
-      if (runs.length > 0) return runs[0]!.start - t0;
+      if (runs.length > 0) {
+        const rssAtDispatch = rssMb(server.proc.pid);
+        await send('POST', `${server.url}/api/pqueue/pause`);
+        await new Promise((r) => setTimeout(r, 10_000));
+        return { ms: runs[0]!.start - t0, rssAtDispatch, rssPaused: rssMb(server.proc.pid) };
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   } finally {
@@ -60,12 +98,16 @@ const empty = tempDir('cq-bench-');
 const full = tempDir('cq-bench-');
 try {
   await seed(empty.path, 1);
-  await seed(full.path, PENDING);
+  await seedCached(full.path, PENDING);
   const base = await timeToFirstDispatch(empty.path);
-  const ms = await timeToFirstDispatch(full.path);
+  const big = await timeToFirstDispatch(full.path);
+  const rss = (s: Start) =>
+    `RSS ${fmt(s.rssAtDispatch, 0)} MB at dispatch, ${fmt(s.rssPaused, 0)} MB 10 s later`;
   console.log(`restart: process start → first dispatch`);
-  console.log(`  1 pending job:        ${fmt(base, 0)} ms`);
-  console.log(`  ${PENDING} pending jobs: ${fmt(ms, 0)} ms (target < 1000 ms); ratio ${fmt(ms / base)}`);
+  console.log(`  1 pending job:        ${fmt(base.ms, 0)} ms; ${rss(base)}`);
+  console.log(
+    `  ${PENDING} pending jobs: ${fmt(big.ms, 0)} ms (target < 1000 ms); ratio ${fmt(big.ms / base.ms)}; ${rss(big)}`,
+  );
 } finally {
   empty.remove();
   full.remove();

@@ -14,11 +14,13 @@ import type { ObjectInfoMap } from '../domain/prompt-graph.js';
 import { validatePrompt } from '../domain/prompt-graph.js';
 import { withModelsOf } from '../farm/capabilities.js';
 import { errMessage, type Logger, silentLogger } from '../logging/logger.js';
-import type { JobStore } from '../store/job-store.js';
+import type { JobStore, PendingCursor } from '../store/job-store.js';
 import type { PendingHold } from './engine.js';
 import type { EventBus } from './events.js';
 
-const BATCH = 500;
+/** Jobs read per page, and checked per event-loop turn. */
+const PAGE = 500;
+const TURN = 100;
 
 /** Why a prompt cannot run, or null when at least one of `infos` accepts it. */
 export function invalidReason(
@@ -139,15 +141,18 @@ export class PendingRevalidator {
 
   private async pass(infos: readonly ObjectInfoMap[]): Promise<number> {
     if (infos.length === 0) return 0;
-    let offset = 0;
     let failed = 0;
-    const seen = new Set<string>();
+    // Only the jobs held again by this pass: a pass walks every pending job,
+    // and a set of all their ids would cost memory in proportion to the queue.
+    const heldNow = new Set<string>();
+    let after: PendingCursor | null = null;
     for (;;) {
-      const batch = await this.store.listPending(BATCH, offset);
-      if (batch.length === 0) break;
-      let kept = batch.length;
-      for (const job of batch) {
-        seen.add(job.id);
+      const page = await this.store.scanPending(PAGE, after);
+      if (page.length === 0) break;
+      after = { createdAt: page.at(-1)!.createdAt, id: page.at(-1)!.id };
+      for (let i = 0; i < page.length; i++) {
+        const job = page[i]!;
+        if (i % TURN === TURN - 1) await new Promise((r) => setImmediate(r)); // requests go through between slices
         const error = invalidReason(job.prompt, job.targets, infos);
         if (!error) {
           if (this.engine.holdOf(job.id)) this.engine.setHold(job.id, null);
@@ -157,6 +162,7 @@ export class PendingRevalidator {
         const since = this.engine.holdOf(job.id)?.since ?? now;
         if (mayComeBack(error) && now - since < this.opts.graceMs) {
           this.engine.setHold(job.id, { reason: error.message, since, failAt: since + this.opts.graceMs });
+          heldNow.add(job.id);
           continue;
         }
         const waited = now - since;
@@ -170,16 +176,14 @@ export class PendingRevalidator {
         });
         this.engine.setHold(job.id, null);
         if (done) {
-          kept--;
           failed++;
           this.bus.publish({ type: 'job.finished', job: done });
         }
       }
-      offset += kept;
-      await new Promise((r) => setImmediate(r)); // let requests through between batches
+      await new Promise((r) => setImmediate(r));
     }
-    // Held jobs that are no longer pending (cancelled, deleted) are forgotten.
-    for (const id of this.engine.heldIds()) if (!seen.has(id)) this.engine.setHold(id, null);
+    // Held jobs this pass did not hold again are runnable now, or no longer pending (cancelled, deleted).
+    for (const id of this.engine.heldIds()) if (!heldNow.has(id)) this.engine.setHold(id, null);
     return failed;
   }
 

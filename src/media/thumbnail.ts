@@ -7,7 +7,7 @@
  * (png-metadata.ts), so that a thumbnail does not store the workflow twice.
  * Bytes that are not an image reject with ThumbnailError.
  */
-import sharp from 'sharp';
+import type { default as Sharp } from 'sharp';
 
 export const THUMBNAIL_MAX = 256;
 /** Inputs larger than this many pixels are refused (a decompression bomb, not a render). */
@@ -23,13 +23,23 @@ export interface MadeImage {
   height: number;
 }
 
-// One libvips thread per image: the thumbnail queue runs images one or two at a time
-// and must leave the cores to the HTTP server.
-sharp.concurrency(1);
-sharp.cache(false);
+let sharpModule: Promise<typeof Sharp> | null = null;
+
+/** sharp, loaded at the first image: a start with nothing to shrink does not pay for it. */
+function loadSharp(): Promise<typeof Sharp> {
+  sharpModule ??= import('sharp').then(({ default: sharp }) => {
+    // One libvips thread per image: the thumbnail queue runs images one or two at a time
+    // and must leave the cores to the HTTP server.
+    sharp.concurrency(1);
+    sharp.cache(false);
+    return sharp;
+  });
+  return sharpModule;
+}
 
 /** A PNG of `bytes` shrunk to at most `max` px on its long side. */
 export async function shrinkToPng(bytes: Buffer, max = THUMBNAIL_MAX, palette = true): Promise<MadeImage> {
+  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: PIXEL_LIMIT, failOn: 'error' })
       .rotate()

@@ -156,6 +156,12 @@ export interface AgentEnrollment {
   revokedAt: number | null;
 }
 
+/** Where a walk over the pending jobs stopped: the last job it read. */
+export interface PendingCursor {
+  createdAt: number;
+  id: string;
+}
+
 export interface JobStore {
   /** Opens the database and applies pending migrations. */
   init(): Promise<void>;
@@ -175,6 +181,13 @@ export interface JobStore {
 
   /** Pending jobs in run order (priority desc, position asc, created_at asc, id asc). */
   listPending(limit: number, offset?: number): Promise<Job[]>;
+  /**
+   * Pending jobs (outside paused batches) in (created_at, id) order, the
+   * page after `after`: a walk over the whole queue that costs O(page) per
+   * page however long the queue is, and never skips or repeats a job when
+   * jobs ahead of it finish meanwhile.
+   */
+  scanPending(limit: number, after?: PendingCursor | null): Promise<Job[]>;
   /** Every in_progress job (a few per worker at most). */
   listInProgress(): Promise<Job[]>;
   counts(): Promise<QueueCounts>;

@@ -4,8 +4,17 @@
  * write is refused with STORE_BUSY instead of hanging) and reads bigint
  * columns as numbers (times in ms and counts stay far below 2^53).
  */
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { quoteIdent } from './migrate.js';
+
+// Loaded at the first connection: a server on SQLite never pays for it at start.
+const requireLazily = createRequire(import.meta.url);
+let pgModule: typeof pg | null = null;
+const pgLib = (): typeof pg => {
+  pgModule ??= requireLazily('pg') as typeof pg;
+  return pgModule;
+};
 
 export interface PoolOptions {
   /** postgres://user:password@host:port/database */
@@ -26,7 +35,7 @@ const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary'
       ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+      : pgLib().types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 function clientConfig(o: Omit<PoolOptions, 'max'>): pg.ClientConfig {
@@ -41,7 +50,7 @@ function clientConfig(o: Omit<PoolOptions, 'max'>): pg.ClientConfig {
 }
 
 export function createPool(o: PoolOptions): pg.Pool {
-  return new pg.Pool({ ...clientConfig(o), max: o.max, idleTimeoutMillis: 30_000 });
+  return new (pgLib().Pool)({ ...clientConfig(o), max: o.max, idleTimeoutMillis: 30_000 });
 }
 
 /**
@@ -50,7 +59,7 @@ export function createPool(o: PoolOptions): pg.Pool {
  * can then never be used up by lock holders.
  */
 export async function connectSession(o: Omit<PoolOptions, 'max'>): Promise<pg.Client> {
-  const client = new pg.Client(clientConfig(o));
+  const client = new (pgLib().Client)(clientConfig(o));
   await client.connect();
   return client;
 }

@@ -31,6 +31,7 @@ import type {
   FinishPatch,
   JobStore,
   NewThumbnail,
+  PendingCursor,
   QueueCounts,
   StoreHealth,
   Thumbnail,
@@ -326,6 +327,13 @@ export class PostgresJobStore implements JobStore {
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
     return this.all(await this.read((db) => rowsOf<PgJobRow>(db, SQL.listPending, [limit, offset])));
+  }
+
+  async scanPending(limit: number, after: PendingCursor | null = null): Promise<Job[]> {
+    const from = after ?? { createdAt: Number.MIN_SAFE_INTEGER, id: '' };
+    return this.all(
+      await this.read((db) => rowsOf<PgJobRow>(db, SQL.scanPending, [limit, from.createdAt, from.id])),
+    );
   }
 
   async listInProgress(): Promise<Job[]> {

@@ -18,6 +18,8 @@ export const SQL = {
   get: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`,
   getMany: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::text[])`,
   listPending: `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${PENDING} ORDER BY ${RUN_ORDER} LIMIT $1 OFFSET $2`,
+  scanPending: `SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'pending' AND NOT held AND (created_at, id) > ($2, $3)
+    ORDER BY created_at, id LIMIT $1`,
   listInProgress: `SELECT ${JOB_COLUMNS} FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`,
   counts: 'SELECT status, sum(n)::bigint AS n FROM job_counts GROUP BY status',
 

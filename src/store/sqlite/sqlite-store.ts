@@ -31,6 +31,7 @@ import type {
   FinishPatch,
   JobStore,
   NewThumbnail,
+  PendingCursor,
   QueueCounts,
   StoreHealth,
   Thumbnail,
@@ -271,6 +272,11 @@ export class SqliteJobStore implements JobStore {
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
     return this.s.listPending.all(limit, offset).map(this.toJob);
+  }
+
+  async scanPending(limit: number, after: PendingCursor | null = null): Promise<Job[]> {
+    const from = after ?? { createdAt: Number.MIN_SAFE_INTEGER, id: '' };
+    return this.s.scanPending.all({ limit, created: from.createdAt, id: from.id }).map(this.toJob);
   }
 
   async listInProgress(): Promise<Job[]> {

@@ -39,6 +39,11 @@ export function prepareStatements(db: Database.Database) {
     listPending: p<[limit: number, offset: number], JobRow>(
       `SELECT * FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
     ),
+    scanPending: p<{ limit: number; created: number; id: string }, JobRow>(
+      `SELECT * FROM jobs INDEXED BY jobs_status_created
+       WHERE status = 'pending' AND held = 0 AND (created_at, id) > (@created, @id)
+       ORDER BY created_at, id LIMIT @limit`,
+    ),
     listInProgress: p<[], JobRow>(`SELECT * FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`),
     counts: p<[], { status: JobStatus; n: number }>('SELECT status, n FROM job_counts'),
     // One statement: it takes the write lock before it reads, so the pick and

@@ -43,6 +43,7 @@ const READS = new Set([
   'get',
   'getMany',
   'listPending',
+  'scanPending',
   'listInProgress',
   'counts',
   'listWorkers',

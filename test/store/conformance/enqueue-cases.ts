@@ -184,6 +184,40 @@ export function enqueueCases(f: StoreFactory): void {
       assert.deepEqual(await s.listPending(3), jobs.slice(0, 3));
     }));
 
+  it('walks the pending jobs page by page in (created_at, id) order, none skipped when jobs ahead finish', () =>
+    withStore(f, async (s) => {
+      const id = (n: number) => `0000000${n}-0000-4000-8000-000000000000`;
+      // Out of run order on purpose: the walk follows creation, not priority.
+      const jobs = await enqueueOk(
+        s,
+        newJob({ id: id(3), createdAt: 20 }),
+        newJob({ id: id(1), createdAt: 20, priority: 5 }),
+        newJob({ id: id(2), createdAt: 10 }),
+        newJob({ id: id(4), createdAt: 30 }),
+        newJob({ id: id(5), createdAt: 40 }),
+      );
+      const first = await s.scanPending(2);
+      assert.deepEqual(
+        first.map((j) => j.id),
+        [id(2), id(1)],
+      );
+      // A job already walked leaves the queue: the next page neither skips nor repeats one.
+      await s.claimJob(id(2), 'w', 1, 2);
+      const last = first.at(-1)!;
+      const second = await s.scanPending(2, { createdAt: last.createdAt, id: last.id });
+      assert.deepEqual(
+        second.map((j) => j.id),
+        [id(3), id(4)],
+      );
+      const end = second.at(-1)!;
+      assert.deepEqual(
+        (await s.scanPending(10, { createdAt: end.createdAt, id: end.id })).map((j) => j.id),
+        [id(5)],
+      );
+      assert.deepEqual(await s.scanPending(10, { createdAt: 40, id: id(5) }), []);
+      assert.equal(jobs.length, 5);
+    }));
+
   it('keeps prompt, workflow and other JSON fields intact, non-ASCII text included', () =>
     withStore(f, async (s) => {
       const input = newJob({
