@@ -11,6 +11,14 @@ import type { PromptGraph } from './job.js';
 export const SEARCH_TEXT_MAX = 16_384;
 /** Words of a query beyond this many are ignored. */
 export const QUERY_WORDS_MAX = 16;
+/** Longer words are cut (a PostgreSQL tsvector lexeme holds at most 2047 bytes). */
+const WORD_MAX = 400;
+/**
+ * The prefix lengths the SQLite index keeps doclists of (jobs_fts, migration
+ * 0004: `prefix = '2 3'`): a prefix query of these lengths is read lazily,
+ * a longer one merges the doclists of every word it names first.
+ */
+const INDEXED_PREFIXES: readonly number[] = [2, 3];
 
 const SEED_INPUTS = new Set(['seed', 'noise_seed']);
 
@@ -51,4 +59,74 @@ export function ftsMatchQuery(text: string): string | null {
   const words = queryWords(text);
   if (words.length === 0) return null;
   return words.map((w) => `"${w}"*`).join(' ');
+}
+
+/** Lower case, compatibility forms, accents removed: how both indexes fold words. */
+function fold(text: string): string {
+  return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '');
+}
+
+/** The distinct folded words of a text. */
+export function searchWords(text: string): string[] {
+  const words = new Set<string>();
+  for (const w of fold(text).match(/[\p{L}\p{N}]+/gu) ?? []) words.add(w.slice(0, WORD_MAX));
+  return [...words];
+}
+
+const isAsciiWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 122);
+
+/** Whether each of `words` (folded) begins some word of `text`: what the index's prefix query finds. */
+export function hasEveryPrefix(text: string, words: readonly string[]): boolean {
+  // ASCII text folds to its lower case: the words are found in place, without splitting.
+  if (/^[\x00-\x7f]*$/.test(text)) {
+    const lower = text.toLowerCase();
+    return words.every((w) => {
+      for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + 1))
+        if (i === 0 || !isAsciiWordChar(lower.charCodeAt(i - 1))) return true;
+      return false;
+    });
+  }
+  const own = searchWords(text);
+  return words.every((w) => own.some((t) => t.startsWith(w)));
+}
+
+/**
+ * How the SQLite store walks history for a query whose words are common:
+ * rows are checked against FTS5 expressions that are read lazily (whole
+ * terms, and prefixes the index keeps), never against a long prefix, which
+ * FTS5 would merge in full for every check.
+ */
+export interface FtsWalkPlan {
+  /** the folded words: each must begin a word of the job */
+  words: string[];
+  /** every word as a whole term: a job matching it matches the query */
+  whole: string;
+  /** a superset of the matches (each word's indexed prefix), or null when a word has none */
+  candidates: string | null;
+  /** whether `candidates` is exactly the query (every word's length has a prefix index) */
+  candidatesExact: boolean;
+}
+
+/**
+ * The walk plan of a person's words, or null when the text holds no word or
+ * one outside ASCII (folding outside ASCII is the tokenizer's own; such a
+ * query keeps FTS5's prefix query).
+ */
+export function ftsWalkPlan(text: string): FtsWalkPlan | null {
+  const raw = queryWords(text);
+  if (raw.length === 0 || raw.some((w) => !/^[A-Za-z0-9]+$/.test(w))) return null;
+  const words = raw.map((w) => w.toLowerCase());
+  const longest = Math.max(...INDEXED_PREFIXES);
+  const parts: string[] = [];
+  for (const w of words) {
+    if (INDEXED_PREFIXES.includes(w.length)) parts.push(`"${w}"*`);
+    else if (w.length > longest) parts.push(`"${w.slice(0, longest)}"*`);
+    // A one-letter word has no indexed prefix: every row is its candidate.
+  }
+  return {
+    words,
+    whole: words.map((w) => `"${w}"`).join(' '),
+    candidates: parts.length ? parts.join(' ') : null,
+    candidatesExact: words.every((w) => INDEXED_PREFIXES.includes(w.length)),
+  };
 }

@@ -3,7 +3,7 @@
  * (JSON documents as text), `flagged` a boolean, bigint read as numbers.
  */
 import { type Job, type NewJob, workflowIdOf } from '../../domain/job.js';
-import { jobSearchText } from '../../domain/search-text.js';
+import { jobSearchText, searchWords } from '../../domain/search-text.js';
 import {
   type BatchResolver,
   type InsertParams,
@@ -11,7 +11,6 @@ import {
   type JobRow,
   rowToJob,
 } from '../sqlite/job-row.js';
-import { searchWords } from './search-terms.js';
 
 /** The columns a Job is made of (not the search words, nor the listing's derived columns). */
 export const JOB_COLUMNS = `id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position, status,

@@ -6,21 +6,7 @@
  * matches what the SQLite FTS5 index (unicode61, remove_diacritics) finds:
  * every word of a query, as a prefix of a word of the job.
  */
-import { queryWords } from '../../domain/search-text.js';
-
-/** Longer words are cut (a tsvector lexeme holds at most 2047 bytes). */
-const WORD_MAX = 400;
-
-function fold(text: string): string {
-  return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '');
-}
-
-/** The distinct folded words of a text, as the tsvector stores them. */
-export function searchWords(text: string): string[] {
-  const words = new Set<string>();
-  for (const w of fold(text).match(/[\p{L}\p{N}]+/gu) ?? []) words.add(w.slice(0, WORD_MAX));
-  return [...words];
-}
+import { queryWords, searchWords } from '../../domain/search-text.js';
 
 /**
  * A tsquery for a person's words: each folded word as a prefix, all required

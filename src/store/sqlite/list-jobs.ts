@@ -4,11 +4,17 @@
  * rows, merged here; totals come from the trigger-kept `job_counts` (or an
  * index count when filtered by workflow). So a page reads O(statuses ×
  * (offset + limit)) index entries whatever the table holds. Other filters
- * (dates, worker, flagged) are checked on the walk; a text filter either
- * fetches its few matches by rowid or checks each walked row against the
- * FTS5 index (jobs_fts, migration 0004).
+ * (dates, worker, flagged) are checked on the walk. A text filter (the FTS5
+ * index jobs_fts, migration 0004) fetches its few matches by rowid and sorts
+ * them; a common one walks the sort index instead, checking the walked rows
+ * a chunk at a time against FTS5 expressions that are read lazily (whole
+ * words, indexed prefixes; see FtsWalkPlan), and only the rows those cannot
+ * decide against the job's own text. FTS5 merges a long prefix's doclists in
+ * full on every query, so a page never asks it for one when the word is
+ * common.
  */
 import type Database from 'better-sqlite3';
+import type { PromptGraph } from '../../domain/job.js';
 import {
   FINISHED_STATUSES,
   JOB_STATUSES,
@@ -16,7 +22,13 @@ import {
   type JobOutputs,
   type JobStatus,
 } from '../../domain/job.js';
-import { ftsMatchQuery } from '../../domain/search-text.js';
+import {
+  type FtsWalkPlan,
+  ftsMatchQuery,
+  ftsWalkPlan,
+  hasEveryPrefix,
+  jobSearchText,
+} from '../../domain/search-text.js';
 import { type JobListItem, type JobPage, type JobQuery, type JobSort, sortValue } from '../job-query.js';
 
 // A batch's item has no name of its own: it is shown as `<batch name>/<index>` (migration 0007).
@@ -40,10 +52,17 @@ const SORT_INDEX: Record<JobSort, string> = {
 /**
  * Up to this many text matches, a page fetches every match by rowid and
  * sorts them; beyond, it walks the sort index and checks each row against
- * the text index, which meets a match within about N / matches rows. Both
- * plans cost the most near this point (bench/history.ts).
+ * the text index, which meets a match within about N / matches rows
+ * (bench/history.ts).
  */
-export const FEW_MATCHES = 20_000;
+export const FEW_MATCHES = 5_000;
+/**
+ * A walk of uncertain yield checks this many rows against their own text,
+ * then goes on only while at least one in TEXT_YIELD_MIN of them matches;
+ * otherwise the query is handed to FTS5, which reads its few matches.
+ */
+const TEXT_CHECKS_FREE = 100;
+const TEXT_YIELD_MIN = 10;
 
 /** The filters other than status and the keyset, as SQL terms over `jobs` and their parameters. */
 function filterSql(q: JobQuery, match: string | null): { where: string[]; params: Record<string, unknown> } {
@@ -131,6 +150,47 @@ function toItem(r: ListRow): JobListItem {
   };
 }
 
+/**
+ * The matches of an FTS5 expression read lazily from one end of the rowid
+ * order (newest first for a descending walk), kept once read. FTS5 (SQLite
+ * 3.53) does not seek on a rowid constraint beside MATCH: `rowid = ?` is not
+ * applied at all and a range is met by reading from the start, so a job is
+ * looked up by reading on to its rowid. A walk in creation order meets rowids
+ * in about the same order, so it reads about as far as it walks.
+ */
+class LazyMatches {
+  private readonly read = new Set<number>();
+  private readonly rows: IterableIterator<number>;
+  private edge: number;
+  private done = false;
+
+  constructor(
+    stmt: Database.Statement,
+    expr: string,
+    private readonly desc: boolean,
+  ) {
+    this.rows = stmt.iterate(expr) as IterableIterator<number>;
+    this.edge = desc ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  }
+
+  has(rowid: number): boolean {
+    while (!this.done && (this.desc ? this.edge > rowid : this.edge < rowid)) {
+      const next = this.rows.next();
+      if (next.done) this.done = true;
+      else {
+        this.edge = next.value;
+        this.read.add(next.value);
+      }
+    }
+    return this.read.has(rowid);
+  }
+
+  close(): void {
+    if (!this.done) this.rows.return?.();
+    this.done = true;
+  }
+}
+
 export class SqliteJobLister {
   private readonly cache = new Map<string, Database.Statement>();
 
@@ -171,7 +231,37 @@ export class SqliteJobLister {
     const tail = `ORDER BY ${col} ${dir}, id ${dir}${want === null ? '' : ' LIMIT @n'}`;
 
     let rows: ListRow[] = [];
-    if (match !== null && this.fewMatches(match)) {
+    // Walked in creation order, where rowids follow; other sorts scatter them.
+    const walk = match !== null && sort === 'created_at' ? ftsWalkPlan(q.text ?? '') : null;
+    let found: number[] | null = null;
+    if (walk !== null) {
+      // Read lazily, both counts are cheap: many whole-word matches make a common query; few
+      // candidates a rare one. Between (a rare word whose longer forms are common, or not),
+      // only FTS5's merge of the whole prefix could tell: the walk is tried with a budget first.
+      const common = this.moreThan(walk.whole, this.fewMatchesMax);
+      const rare = !common && walk.candidates !== null && !this.moreThan(walk.candidates, this.fewMatchesMax);
+      if (!rare) {
+        const where = [...filter.where, ...keyset];
+        const walker = this.stmt(
+          `SELECT rowid AS r FROM jobs ${indexHint(q, sort)} WHERE status = @status${where.map((w) => ` AND ${w}`).join('')}
+           ORDER BY ${col} ${dir}, id ${dir}`,
+        ).pluck();
+        found = this.walkText(
+          walk,
+          desc,
+          (status) => walker.iterate({ ...params, status }) as IterableIterator<number>,
+          statuses,
+          want,
+          !common,
+        );
+      }
+    }
+    const few = found === null && match !== null && this.fewMatches(match);
+    if (found !== null) {
+      rows = this.stmt(
+        `SELECT ${COLUMNS} FROM jobs WHERE rowid IN (SELECT value FROM json_each(@rowids))`,
+      ).all({ rowids: JSON.stringify(found) }) as ListRow[];
+    } else if (match !== null && few) {
       // A rare word: fetch its jobs by rowid and sort them, instead of walking history for them.
       const where = [`rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match)`, ...filter.where];
       where.push('status IN (SELECT value FROM json_each(@statuses))', ...keyset);
@@ -220,6 +310,74 @@ export class SqliteJobLister {
       hasMore,
       nextCursor: hasMore && last ? { value: sortValue(last, sort), id: last.id } : null,
     };
+  }
+
+  /**
+   * The rowids of each status's walk that match the query, in walk order, at
+   * most `want` per status. A row is decided by the index where it can be:
+   * in the whole words' matches, it matches; outside the indexed prefixes'
+   * matches, it does not; between, by the job's own text. `bounded` (a
+   * query whose yield is not known): null once the text checks find too few
+   * matches, for the caller to ask FTS5 instead.
+   */
+  private walkText(
+    plan: FtsWalkPlan,
+    desc: boolean,
+    walk: (status: JobStatus) => IterableIterator<number>,
+    statuses: readonly JobStatus[],
+    want: number | null,
+    bounded: boolean,
+  ): number[] | null {
+    let checks = 0;
+    let yielded = 0;
+    const order = `SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ? ORDER BY rowid ${desc ? 'DESC' : 'ASC'}`;
+    // Two reads open at once: each its own statement.
+    const lazily = (expr: string, slot: string) =>
+      new LazyMatches(this.stmt(`/* ${slot} */ ${order}`).pluck(), expr, desc);
+    const candidates = plan.candidates === null ? null : lazily(plan.candidates, 'candidates');
+    const whole = plan.candidatesExact ? null : lazily(plan.whole, 'whole');
+    const found: number[] = [];
+    try {
+      for (const status of statuses) {
+        let n = 0;
+        if (want === 0) break;
+        for (const r of walk(status)) {
+          if (candidates !== null && !candidates.has(r)) continue;
+          if (whole !== null && !whole.has(r)) {
+            checks++;
+            if (!this.ownTextMatches(r, plan.words)) {
+              // Few matches among many rows: FTS5 reads them faster than this walk finds them.
+              if (bounded && checks > TEXT_CHECKS_FREE && yielded * TEXT_YIELD_MIN < checks) return null;
+              continue;
+            }
+            yielded++;
+          }
+          found.push(r);
+          if (want !== null && ++n >= want) break; // leaving the loop closes the walk
+        }
+      }
+    } finally {
+      candidates?.close();
+      whole?.close();
+    }
+    return found;
+  }
+
+  /** Whether a job's own text holds every word as a prefix (a batch's item has none: batches.ts). */
+  private ownTextMatches(rowid: number, words: readonly string[]): boolean {
+    const row = this.stmt('SELECT name, prompt FROM jobs WHERE rowid = ?').get(rowid) as
+      | { name: string | null; prompt: string }
+      | undefined;
+    if (!row || row.prompt === '') return false;
+    return hasEveryPrefix(jobSearchText(row.name, JSON.parse(row.prompt) as PromptGraph), words);
+  }
+
+  /** Whether an FTS5 expression read lazily (no long prefix) matches more than `n` jobs. */
+  private moreThan(expr: string, n: number): boolean {
+    const row = this.stmt(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ? LIMIT ?)',
+    ).get(expr, n + 1) as { n: number };
+    return row.n > n;
   }
 
   /** Whether a text query matches at most `fewMatchesMax` jobs (reads at most that many index entries). */
