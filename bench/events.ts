@@ -9,6 +9,9 @@
  *   same clock; comfy-queue runs as a child process.
  * - CPU: the child's user+system time per second of wall time
  *   (/proc/<pid>/stat), with 100 clients connected and with none.
+ * - BENCH_DISPATCH_RATE=N: meanwhile, N zero-step jobs per second are
+ *   offered to a fifth simulator (a child process, tagged `fast`; the four
+ *   above are tagged `slow`), and the rate really dispatched is printed.
  *
  *   npm run bench -- events      (BENCH_CLIENTS, BENCH_SECONDS, BENCH_STEP_MS to change the load)
  */
@@ -16,13 +19,21 @@ import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { startSimulator } from '../src/sim/index.js';
 import { EventClient } from '../test/helpers/event-client.js';
-import { spawnServe, t2iPrompt, tempDir } from '../test/helpers/harness.js';
-import { fmt, percentile, send } from './lib.js';
+import {
+  type ChildServer,
+  simExecutions,
+  spawnServe,
+  spawnSim,
+  t2iPrompt,
+  tempDir,
+} from '../test/helpers/harness.js';
+import { fmt, percentile, send, tinyPrompt } from './lib.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const STEP_MS = Number(process.env.BENCH_STEP_MS ?? 50);
 const WORKERS = 4;
+const DISPATCH_RATE = Number(process.env.BENCH_DISPATCH_RATE ?? 0);
 
 /** When each preview left a simulator, by a key of its image bytes. */
 const sentAt = new Map<string, number>();
@@ -50,6 +61,44 @@ async function measureCpu(pid: number, seconds: number): Promise<number> {
   return ((cpuMs(pid) - c0) / (performance.now() - t0)) * 1000;
 }
 
+/** Tags the simulators' workers `slow` and adds a zero-step simulator tagged `fast`. */
+async function addFastWorker(serverUrl: string): Promise<ChildServer> {
+  const listed = JSON.parse((await send('GET', `${serverUrl}/api/farm/workers`)).text) as {
+    workers: { id: string }[];
+  };
+  for (const w of listed.workers) {
+    const r = await send('PATCH', `${serverUrl}/api/farm/workers/${encodeURIComponent(w.id)}`, {
+      tags: ['slow'],
+    });
+    if (r.status !== 200) throw new Error(`tag ${w.id}: ${r.status} ${r.text}`);
+  }
+  const fast = await spawnSim(0, ['--step-ms', '0']);
+  const r = await send('POST', `${serverUrl}/api/farm/workers`, {
+    url: fast.url,
+    name: 'fast',
+    tags: ['fast'],
+    capacity: 4,
+  });
+  if (r.status !== 201) throw new Error(`add the fast worker: ${r.status} ${r.text}`);
+  return fast;
+}
+
+/** Offers `rate` zero-step jobs per second for the fast worker until `stop` says so (10 ms ticks). */
+async function offerJobs(serverUrl: string, rate: number, stop: () => boolean): Promise<void> {
+  let seed = 0;
+  const t0 = performance.now();
+  while (!stop()) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate) - seed;
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < Math.min(due, 200); i++)
+      sends.push(
+        send('POST', `${serverUrl}/api/pqueue/jobs`, { prompt: tinyPrompt(seed++), requires: ['fast'] }),
+      );
+    await Promise.all(sends);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function main(): Promise<void> {
   const data = tempDir('cq-bench-events-');
   const sims = await Promise.all(Array.from({ length: WORKERS }, () => startSimulator({ stepMs: STEP_MS })));
@@ -61,11 +110,15 @@ async function main(): Promise<void> {
     ...sims.flatMap((s) => ['--comfy', s.url]),
   ]);
   const pid = server.proc.pid!;
+  const fast = DISPATCH_RATE > 0 ? await addFastWorker(server.url) : null;
   try {
     // Enough sampling to outlast both windows on every worker.
     const steps = Math.ceil(((SECONDS * 2 + 10) * 1000) / STEP_MS);
     for (let i = 0; i < WORKERS * 2; i++) {
-      const r = await send('POST', `${server.url}/api/pqueue/jobs`, { prompt: t2iPrompt(steps, i + 1) });
+      const r = await send('POST', `${server.url}/api/pqueue/jobs`, {
+        prompt: t2iPrompt(steps, i + 1),
+        ...(fast ? { requires: ['slow'] } : {}),
+      });
       if (r.status !== 201) throw new Error(`enqueue: ${r.status} ${r.text}`);
     }
     const probe = await EventClient.connect(server.url);
@@ -100,7 +153,16 @@ async function main(): Promise<void> {
     });
     await Promise.all(clients.map((c) => c.waitFor((x) => x.kind === 'text', 'snapshot')));
     latencies.length = 0;
+    let stopOffer = false;
+    const ran0 = fast ? (await simExecutions(fast.url)).length : 0;
+    const offering = fast ? offerJobs(server.url, DISPATCH_RATE, () => stopOffer) : null;
+    const w0 = performance.now();
     const busyCpu = await measureCpu(pid, SECONDS);
+    const dispatched = fast
+      ? ((await simExecutions(fast.url)).length - ran0) / ((performance.now() - w0) / 1000)
+      : 0;
+    stopOffer = true;
+    await offering;
     const lat = [...latencies].sort((a, b) => a - b);
     const gaps = [...progressGaps].sort((a, b) => a - b);
     await Promise.all(clients.map((c) => c.close()));
@@ -119,8 +181,13 @@ async function main(): Promise<void> {
     console.log(
       `  server CPU: ${fmt(busyCpu, 0)} ms/s with ${CLIENTS} clients, ${fmt(idleCpu, 0)} ms/s with none`,
     );
+    if (fast)
+      console.log(
+        `  meanwhile ${fmt(dispatched, 0)} jobs/s dispatched to the fast worker (${DISPATCH_RATE}/s offered)`,
+      );
   } finally {
     await server.kill('SIGTERM');
+    await fast?.kill('SIGTERM');
     await Promise.all(sims.map((s) => s.close()));
     data.remove();
   }

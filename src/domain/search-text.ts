@@ -78,7 +78,7 @@ const isAsciiWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 
 /** Whether each of `words` (folded) begins some word of `text`: what the index's prefix query finds. */
 export function hasEveryPrefix(text: string, words: readonly string[]): boolean {
   // ASCII text folds to its lower case: the words are found in place, without splitting.
-  if (/^[\x00-\x7f]*$/.test(text)) {
+  if (/^\p{ASCII}*$/u.test(text)) {
     const lower = text.toLowerCase();
     return words.every((w) => {
       for (let i = lower.indexOf(w); i !== -1; i = lower.indexOf(w, i + 1))
