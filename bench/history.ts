@@ -6,102 +6,18 @@
  * throughput for 1024×1024 outputs; the database size per 10,000 jobs with
  * their thumbnails. `npm run bench -- history`.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
-import type { PromptGraph } from '../src/domain/job.js';
-import { jobSearchText } from '../src/domain/search-text.js';
 import { shrinkToPng } from '../src/media/thumbnail.js';
 import { DEFAULT_CONFIG, startServer } from '../src/server.js';
-import { openStore } from '../src/store/open-store.js';
 import { fmt, percentile, send } from './lib.js';
+import { populate, rng, T0, word } from './lib-history.js';
 
 const N = Number(process.env.BENCH_HISTORY_JOBS ?? 1_000_000);
 const REQUESTS = 300;
-const T0 = 1_700_000_000_000;
-
-// Words by rank: word r appears in about 1/(r+1) of the prompts (a Zipf-like spread).
-const SYLLABLES = ['ka', 'lo', 'mi', 'ru', 'se', 'ta', 'vo', 'ne', 'pi', 'du'];
-const word = (r: number) =>
-  `${SYLLABLES[r % 10]}${SYLLABLES[Math.floor(r / 10) % 10]}${SYLLABLES[Math.floor(r / 100) % 10]}x`;
-
-function promptOf(i: number, rnd: () => number): PromptGraph {
-  const words: string[] = [];
-  for (let k = 0; k < 8; k++) words.push(word(Math.min(999, Math.floor(1 / (rnd() + 0.001)) - 1)));
-  return {
-    '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd_xl_base_1.0.safetensors' } },
-    '6': { class_type: 'CLIPTextEncode', inputs: { text: `a photo of ${words.join(' ')}`, clip: ['4', 1] } },
-    '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry, lowres', clip: ['4', 1] } },
-    '3': {
-      class_type: 'KSampler',
-      inputs: { seed: 100_000 + i, steps: 20, cfg: 7, sampler_name: 'euler', model: ['4', 0] },
-    },
-    '9': { class_type: 'SaveImage', inputs: { images: ['8', 0], filename_prefix: 'ComfyUI' } },
-  };
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** n finished jobs (0.5 % pending), 5 per second, three workers, with their search text. */
-async function populate(file: string, n: number): Promise<void> {
-  const store = await openStore({ kind: 'sqlite', file });
-  await store.close();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = OFF');
-  const insert = db.prepare(
-    `INSERT INTO jobs (id, name, prompt, extra_data, position, status, created_at, started_at, ended_at, outputs, worker, flagged)
-     VALUES (?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const fts = db.prepare('INSERT INTO jobs_fts (rowid, text) VALUES (?, ?)');
-  const statuses = ['completed', 'completed', 'completed', 'completed', 'failed', 'cancelled'];
-  const rnd = rng(1);
-  const chunk = 50_000;
-  for (let start = 0; start < n; start += chunk) {
-    db.transaction(() => {
-      for (let i = start; i < Math.min(n, start + chunk); i++) {
-        const created = T0 + i * 200;
-        const pending = i % 200 === 0;
-        const status = pending ? 'pending' : statuses[i % 6]!;
-        const prompt = promptOf(i, rnd);
-        const name = i % 10 === 0 ? `render ${i}` : null;
-        const outputs =
-          status === 'completed'
-            ? JSON.stringify({
-                '9': { images: [{ filename: `ComfyUI_${i}_.png`, subfolder: '', type: 'output' }] },
-              })
-            : null;
-        const r = insert.run(
-          randomUUID(),
-          name,
-          JSON.stringify(prompt),
-          i,
-          status,
-          created,
-          pending ? null : created + 50,
-          pending ? null : created + 50 + Math.floor(rnd() * 60_000),
-          outputs,
-          pending ? null : `w${(i % 3) + 1}`,
-          i % 500 === 0 ? 1 : 0,
-        );
-        fts.run(r.lastInsertRowid, jobSearchText(name, prompt));
-      }
-    })();
-  }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-}
 
 async function timeGets(url: string): Promise<{ p50: number; p99: number; rows: number }> {
   let rows = 0;
@@ -149,6 +65,10 @@ async function pages(): Promise<void> {
         ['text: two words', `${base}&q=${word(3)}%20${word(7)}`],
         ['text: a seed', `${base}&q=${100_000 + Math.floor(N / 3)}`],
         ['text + status=failed', `${base}&q=${word(20)}&status=failed`],
+        ['text: two words, status=pending', `${base}&q=${word(3)}%20${word(7)}&status=pending`],
+        ['text: a prefix of common words', `${base}&q=${word(0).slice(0, 4)}`],
+        ['text: one letter', `${base}&q=a`],
+        ['text: common word, by duration', `${base}&q=${word(0)}&sort=execution_duration`],
         ['worker=w2', `${base}&worker=w2`],
         ['flagged=true', `${base}&flagged=true`],
         ['sort=execution_duration desc', `${base}&sort=execution_duration`],

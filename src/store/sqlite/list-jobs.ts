@@ -231,16 +231,18 @@ export class SqliteJobLister {
     const tail = `ORDER BY ${col} ${dir}, id ${dir}${want === null ? '' : ' LIMIT @n'}`;
 
     let rows: ListRow[] = [];
-    // Walked in creation order, where rowids follow; other sorts scatter them.
-    const walk = match !== null && sort === 'created_at' ? ftsWalkPlan(q.text ?? '') : null;
+    const walk = match !== null ? ftsWalkPlan(q.text ?? '') : null;
+    // A walk in creation order meets rowids in about the order FTS5 reads them; other sorts scatter them.
+    const byRowid = sort === 'created_at';
     let found: number[] | null = null;
     if (walk !== null) {
       // Read lazily, both counts are cheap: many whole-word matches make a common query; few
       // candidates a rare one. Between (a rare word whose longer forms are common, or not),
       // only FTS5's merge of the whole prefix could tell: the walk is tried with a budget first.
+      // A scattered walk checks every row against its own text: only worth it for a common query.
       const common = this.moreThan(walk.whole, this.fewMatchesMax);
       const rare = !common && walk.candidates !== null && !this.moreThan(walk.candidates, this.fewMatchesMax);
-      if (!rare) {
+      if (byRowid ? !rare : common) {
         const where = [...filter.where, ...keyset];
         const walker = this.stmt(
           `SELECT rowid AS r FROM jobs ${indexHint(q, sort)} WHERE status = @status${where.map((w) => ` AND ${w}`).join('')}
@@ -248,11 +250,11 @@ export class SqliteJobLister {
         ).pluck();
         found = this.walkText(
           walk,
-          desc,
+          byRowid ? (desc ? 'desc' : 'asc') : null,
           (status) => walker.iterate({ ...params, status }) as IterableIterator<number>,
           statuses,
           want,
-          !common,
+          !common || !byRowid,
         );
       }
     }
@@ -314,15 +316,16 @@ export class SqliteJobLister {
 
   /**
    * The rowids of each status's walk that match the query, in walk order, at
-   * most `want` per status. A row is decided by the index where it can be:
-   * in the whole words' matches, it matches; outside the indexed prefixes'
-   * matches, it does not; between, by the job's own text. `bounded` (a
+   * most `want` per status. With `rowids` (the order the walk meets rowids
+   * in), a row is decided by the index where it can be: in the whole words'
+   * matches, it matches; outside the indexed prefixes' matches, it does not;
+   * between, by the job's own text. Without, every row by its own text. `bounded` (a
    * query whose yield is not known): null once the text checks find too few
    * matches, for the caller to ask FTS5 instead.
    */
   private walkText(
     plan: FtsWalkPlan,
-    desc: boolean,
+    rowids: 'asc' | 'desc' | null,
     walk: (status: JobStatus) => IterableIterator<number>,
     statuses: readonly JobStatus[],
     want: number | null,
@@ -330,12 +333,16 @@ export class SqliteJobLister {
   ): number[] | null {
     let checks = 0;
     let yielded = 0;
-    const order = `SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ? ORDER BY rowid ${desc ? 'DESC' : 'ASC'}`;
+    const order = `SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH ? ORDER BY rowid ${rowids === 'asc' ? 'ASC' : 'DESC'}`;
     // Two reads open at once: each its own statement.
-    const lazily = (expr: string, slot: string) =>
-      new LazyMatches(this.stmt(`/* ${slot} */ ${order}`).pluck(), expr, desc);
-    const candidates = plan.candidates === null ? null : lazily(plan.candidates, 'candidates');
+    const lazily = (expr: string | null, slot: string) =>
+      rowids === null || expr === null
+        ? null
+        : new LazyMatches(this.stmt(`/* ${slot} */ ${order}`).pluck(), expr, rowids === 'desc');
+    const candidates = lazily(plan.candidates, 'candidates');
     const whole = plan.candidatesExact ? null : lazily(plan.whole, 'whole');
+    // Matches for certain without reading the job's text: in the exact candidates, or in the whole words'.
+    const sure = (r: number) => (candidates !== null && plan.candidatesExact) || (whole?.has(r) ?? false);
     const found: number[] = [];
     try {
       for (const status of statuses) {
@@ -343,7 +350,7 @@ export class SqliteJobLister {
         if (want === 0) break;
         for (const r of walk(status)) {
           if (candidates !== null && !candidates.has(r)) continue;
-          if (whole !== null && !whole.has(r)) {
+          if (!sure(r)) {
             checks++;
             if (!this.ownTextMatches(r, plan.words)) {
               // Few matches among many rows: FTS5 reads them faster than this walk finds them.
