@@ -9,12 +9,12 @@
  *
  *   npm run bench -- memory      (BENCH_MEMORY_SEED_CACHE=DIR keeps the seeded store for the next run)
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventClient } from '../test/helpers/event-client.js';
 import { spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
 import { fmt, runConcurrent, send, tinyPrompt } from './lib.js';
-import { populate } from './lib-history.js';
+import { populateCached } from './lib-history.js';
 
 const STORED = Number(process.env.BENCH_MEMORY_STORED ?? 1_000_000);
 const JOBS = Number(process.env.BENCH_MEMORY_JOBS ?? 100_000);
@@ -28,16 +28,6 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
-async function seed(dir: string): Promise<void> {
-  if (!SEED_CACHE) return populate(join(dir, DB), STORED);
-  const cached = join(SEED_CACHE, `history-${STORED}.sqlite3`);
-  if (!existsSync(cached)) {
-    mkdirSync(SEED_CACHE, { recursive: true });
-    await populate(cached, STORED);
-  }
-  copyFileSync(cached, join(dir, DB));
-}
-
 /** Jobs pending or running, as ComfyUI's `GET /prompt` says it. */
 async function remaining(url: string): Promise<number> {
   const r = await send('GET', `${url}/prompt`);
@@ -47,7 +37,7 @@ async function remaining(url: string): Promise<number> {
 const data = tempDir('cq-bench-memory-');
 const sim = await spawnSim(0, ['--step-ms', '0']);
 try {
-  await seed(data.path);
+  await populateCached(join(data.path, DB), STORED, SEED_CACHE);
   const server = await spawnServe(['--data', data.path, '--comfy', sim.url, '--worker-capacity', '4']);
   const pid = server.proc.pid!;
   try {

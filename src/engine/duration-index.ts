@@ -21,6 +21,11 @@ import type { WorkerPort } from './worker-port.js';
 
 /** Durations kept per workflow and worker: more than the estimator looks at, for the pooled figure. */
 const KEEP = 20;
+/**
+ * Workflows remembered, the most recently run: a sweep gives each combination
+ * of settings a workflow of its own, and a farm runs hundreds of thousands.
+ */
+export const WORKFLOWS_KEPT = 1_000;
 /** Completed jobs read at start-up. */
 export const WARM_JOBS = 500;
 
@@ -37,8 +42,8 @@ export interface JobEstimate {
 }
 
 export class DurationIndex {
-  /** `${workflowKey} ${worker}` → durations, oldest first */
-  private readonly runs = new Map<string, number[]>();
+  /** workflow key → worker → durations, oldest first; the least recently run workflow first */
+  private readonly runs = new Map<string, Map<string, number[]>>();
   private readonly keyOf = new Map<string, string>();
   /** when ComfyUI started executing each running job */
   private readonly execStart = new Map<string, number>();
@@ -82,13 +87,14 @@ export class DurationIndex {
 
   /** Expected duration of `job` on `worker`; on no worker in particular (pending), over all workers. */
   expectedMs(job: Job, worker: string | null): number | null {
-    const key = this.key(job);
+    const byWorker = this.runs.get(this.key(job));
+    if (!byWorker) return null;
     if (worker !== null) {
-      const own = estimateDuration(this.runs.get(`${key} ${worker}`) ?? []);
+      const own = estimateDuration(byWorker.get(worker) ?? []);
       if (own !== null) return own;
     }
     const pooled: number[] = [];
-    for (const [k, runs] of this.runs) if (k.startsWith(`${key} `)) pooled.push(...runs.slice(-5));
+    for (const runs of byWorker.values()) pooled.push(...runs.slice(-5));
     return estimateDuration(pooled, pooled.length);
   }
 
@@ -136,11 +142,14 @@ export class DurationIndex {
 
   private record(key: string, worker: string, ms: number): void {
     if (!(ms >= 0)) return;
-    const k = `${key} ${worker}`;
-    const list = this.runs.get(k) ?? [];
+    const byWorker = this.runs.get(key) ?? new Map<string, number[]>();
+    this.runs.delete(key); // back in at the end: the most recently run
+    this.runs.set(key, byWorker);
+    if (this.runs.size > WORKFLOWS_KEPT) this.runs.delete(this.runs.keys().next().value!);
+    const list = byWorker.get(worker) ?? [];
     list.push(ms);
     if (list.length > KEEP) list.shift();
-    this.runs.set(k, list);
+    byWorker.set(worker, list);
   }
 
   private key(job: Job): string {

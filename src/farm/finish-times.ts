@@ -14,6 +14,11 @@
 
 /** Runs remembered per worker and workflow: the estimate is their median. */
 const KEEP = 5;
+/**
+ * (worker, workflow) pairs remembered, the most recently run: each setting of
+ * a sweep is a workflow of its own, and a farm runs hundreds of thousands.
+ */
+export const PAIRS_KEPT = 4_000;
 
 export class RunTimes {
   private readonly runs = new Map<string, number[]>();
@@ -25,7 +30,9 @@ export class RunTimes {
     const list = this.runs.get(k) ?? [];
     list.push(ms);
     if (list.length > KEEP) list.shift();
+    this.runs.delete(k); // back in at the end: the most recently run
     this.runs.set(k, list);
+    if (this.runs.size > PAIRS_KEPT) this.runs.delete(this.runs.keys().next().value!);
   }
 
   /** The expected run time of workflow `key` on `worker`, or null before its first run there. */

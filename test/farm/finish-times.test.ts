@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { busyFor, earliestFinishTakers, RunTimes } from '../../src/farm/finish-times.js';
+import { busyFor, earliestFinishTakers, PAIRS_KEPT, RunTimes } from '../../src/farm/finish-times.js';
 
 describe('earliest-finish dispatch', () => {
   const times = new RunTimes();
@@ -29,6 +29,18 @@ describe('earliest-finish dispatch', () => {
       ['slow', 0],
     ]);
     assert.deepEqual([...earliestFinishTakers(jobs(2), busy, est)!].sort(), ['fast', 'slow']);
+  });
+
+  it('remembers the most recently run PAIRS_KEPT (worker, workflow) pairs', () => {
+    const t = new RunTimes();
+    t.record('w1', 'wf-0', 9);
+    for (let i = 1; i < PAIRS_KEPT; i++) t.record('w1', `wf-${i}`, 1);
+    t.record('w1', 'wf-0', 9); // run again: now the most recent
+    t.record('w2', 'wf-new', 4);
+    assert.equal(t.estimate('w1', 'wf-1'), null);
+    assert.equal(t.estimate('w1', 'wf-0'), 9);
+    assert.equal(t.estimate('w2', 'wf-new'), 4);
+    assert.equal(t.estimate('w1', 'wf-2'), 1);
   });
 
   it('has no opinion when a run time is unknown', () => {

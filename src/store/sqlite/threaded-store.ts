@@ -32,6 +32,9 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
   60: 'fatal',
 };
 
+/** The store thread's young generation, MB (semi-spaces of a third each). */
+const THREAD_YOUNG_GENERATION_MB = 6;
+
 /** Methods answered here rather than sent to the thread. */
 const LOCAL = new Set(['constructor', 'init', 'close', 'health', 'runExclusive', 'forgetBatch']);
 
@@ -103,12 +106,15 @@ export async function openThreadedSqliteStore(options: SqliteStoreOptions): Prom
  * does not run the parent's `--import` hooks in a worker.
  */
 function startThread(data: Omit<SqliteStoreOptions, 'log'>): Worker {
+  // The thread's garbage is short-lived rows and messages: a small young generation holds
+  // it (V8's default lets it grow to tens of MB of resident memory for nothing).
+  const resourceLimits = { maxYoungGenerationSizeMb: THREAD_YOUNG_GENERATION_MB };
   if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./store-thread.js', import.meta.url), { workerData: data });
+    return new Worker(new URL('./store-thread.js', import.meta.url), { workerData: data, resourceLimits });
   }
   const entry = new URL('./store-thread.ts', import.meta.url).href;
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
+  return new Worker(boot, { eval: true, workerData: data, resourceLimits });
 }
 
 class ThreadedSqliteStore {
