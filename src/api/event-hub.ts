@@ -25,6 +25,7 @@ import type { TelemetrySource } from '../telemetry/telemetry.js';
 import { type BacklogLimits, type BacklogState, DEFAULT_BACKLOG, sendBounded } from './backlog.js';
 import { batchProgressMessage } from './batch-json.js';
 import { BatchPush } from './batch-push.js';
+import { corkForTurn } from './cork.js';
 import { type EventMessage, messageOf } from './event-messages.js';
 import { jobJson } from './job-json.js';
 import { previewFromWorker } from './preview-frame.js';
@@ -272,6 +273,7 @@ export class EventHub {
   private sendTo(c: Client, data: string | Buffer, isPreview = false): void {
     const limits = this.opts.backlog ?? DEFAULT_BACKLOG;
     const buffered = c.socket.bufferedAmount;
+    corkForTurn(c.socket);
     if (sendBounded(c.socket, c, data, isPreview, limits, this.opts.now()) === 'disconnected') {
       (this.opts.log ?? silentLogger).warn(
         { buffered },
