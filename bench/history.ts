@@ -14,8 +14,8 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { shrinkToPng } from '../src/media/thumbnail.js';
 import { DEFAULT_CONFIG, startServer } from '../src/server.js';
-import { fmt, percentile, send } from './lib.js';
-import { populate, populateCached, rng, T0, word } from './lib-history.js';
+import { fmt, percentile, seededFile, send } from './lib.js';
+import { populate, rng, T0, word } from './lib-history.js';
 
 const N = Number(process.env.BENCH_HISTORY_JOBS ?? 1_000_000);
 const REQUESTS = 300;
@@ -39,7 +39,12 @@ async function pages(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cq-bench-history-'));
   try {
     const t0 = performance.now();
-    await populateCached(join(dir, 'comfy-queue.sqlite3'), N, process.env.BENCH_HISTORY_SEED_CACHE);
+    await seededFile(
+      join(dir, 'comfy-queue.sqlite3'),
+      `history-${N}.sqlite3`,
+      process.env.BENCH_HISTORY_SEED_CACHE,
+      (f) => populate(f, N),
+    );
     console.log(`history: ${N} jobs stored in ${fmt((performance.now() - t0) / 1000, 1)} s`);
     const server = await startServer({
       ...DEFAULT_CONFIG,

@@ -4,8 +4,6 @@
  * prompts of words with a Zipf-like spread, with their search text.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { PromptGraph } from '../src/domain/job.js';
 import { jobSearchText } from '../src/domain/search-text.js';
@@ -91,18 +89,4 @@ export async function populate(file: string, n: number): Promise<void> {
   }
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
-}
-
-/**
- * populate(file, n), or a copy of the store it made before: with `cacheDir`
- * (the benchmarks' BENCH_*_SEED_CACHE) the store is kept there for the next run.
- */
-export async function populateCached(file: string, n: number, cacheDir: string | undefined): Promise<void> {
-  if (!cacheDir) return populate(file, n);
-  const cached = join(cacheDir, `history-${n}.sqlite3`);
-  if (!existsSync(cached)) {
-    mkdirSync(cacheDir, { recursive: true });
-    await populate(cached, n);
-  }
-  copyFileSync(cached, file);
 }

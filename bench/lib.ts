@@ -1,5 +1,7 @@
 /** Shared pieces of the benchmarks: percentiles, a keep-alive HTTP client, child servers. */
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -67,4 +69,30 @@ export function tinyPrompt(seed: number): Record<string, unknown> {
     '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
     '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'bench' } },
   };
+}
+
+/** Resident memory of a process, in MB (Linux /proc). */
+export function rssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+/**
+ * Makes a store file with `make(file)`, or copies the one made before: with
+ * `cacheDir` (a benchmark's BENCH_*_SEED_CACHE) it is kept there as `name`
+ * for the next run, since seeding a million jobs takes minutes.
+ */
+export async function seededFile(
+  file: string,
+  name: string,
+  cacheDir: string | undefined,
+  make: (file: string) => Promise<void>,
+): Promise<void> {
+  if (!cacheDir) return make(file);
+  const cached = join(cacheDir, name);
+  if (!existsSync(cached)) {
+    mkdirSync(cacheDir, { recursive: true });
+    await make(cached);
+  }
+  copyFileSync(cached, file);
 }

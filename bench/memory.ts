@@ -9,12 +9,11 @@
  *
  *   npm run bench -- memory      (BENCH_MEMORY_SEED_CACHE=DIR keeps the seeded store for the next run)
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventClient } from '../test/helpers/event-client.js';
 import { spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
-import { fmt, runConcurrent, send, tinyPrompt } from './lib.js';
-import { populateCached } from './lib-history.js';
+import { fmt, rssMb, runConcurrent, seededFile, send, tinyPrompt } from './lib.js';
+import { populate } from './lib-history.js';
 
 const STORED = Number(process.env.BENCH_MEMORY_STORED ?? 1_000_000);
 const JOBS = Number(process.env.BENCH_MEMORY_JOBS ?? 100_000);
@@ -22,11 +21,6 @@ const CLIENTS = Number(process.env.BENCH_MEMORY_CLIENTS ?? 100);
 const SEED_CACHE = process.env.BENCH_MEMORY_SEED_CACHE;
 const BACKLOG = 1_000;
 const DB = 'comfy-queue.sqlite3';
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
 
 /** Jobs pending or running, as ComfyUI's `GET /prompt` says it. */
 async function remaining(url: string): Promise<number> {
@@ -37,7 +31,7 @@ async function remaining(url: string): Promise<number> {
 const data = tempDir('cq-bench-memory-');
 const sim = await spawnSim(0, ['--step-ms', '0']);
 try {
-  await populateCached(join(data.path, DB), STORED, SEED_CACHE);
+  await seededFile(join(data.path, DB), `history-${STORED}.sqlite3`, SEED_CACHE, (f) => populate(f, STORED));
   const server = await spawnServe(['--data', data.path, '--comfy', sim.url, '--worker-capacity', '4']);
   const pid = server.proc.pid!;
   try {

@@ -11,37 +11,19 @@
  * seeded store is kept in DIR and copied from there on the next run.
  */
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewJob } from '../src/domain/job.js';
 import { openStore } from '../src/store/open-store.js';
 import { type ChildServer, simExecutions, spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
-import { fmt, send, tinyPrompt } from './lib.js';
+import { fmt, rssMb, seededFile, send, tinyPrompt } from './lib.js';
 
 const PENDING = Number(process.env.BENCH_RESTART_JOBS ?? 100_000);
 const SEED_CACHE = process.env.BENCH_RESTART_SEED_CACHE;
 const DB = 'comfy-queue.sqlite3';
 
-/** Fills `dir` with a store of `n` pending jobs, from the cache when it holds one. */
-async function seedCached(dir: string, n: number): Promise<void> {
-  if (!SEED_CACHE) return seed(dir, n);
-  const cached = join(SEED_CACHE, `pending-${n}.sqlite3`);
-  if (!existsSync(cached)) {
-    mkdirSync(SEED_CACHE, { recursive: true });
-    await seed(SEED_CACHE, n);
-    copyFileSync(join(SEED_CACHE, DB), cached);
-  }
-  copyFileSync(cached, join(dir, DB));
-}
-
-/** Resident memory of a process, in MB (Linux). */
-function rssMb(pid: number | undefined): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
-async function seed(dir: string, n: number): Promise<void> {
-  const store = await openStore({ kind: 'sqlite', file: join(dir, DB) });
+/** A store of `n` pending jobs in `file`. */
+async function seed(file: string, n: number): Promise<void> {
+  const store = await openStore({ kind: 'sqlite', file });
   const now = Date.now();
   for (let i = 0; i < n; i += 5_000) {
     const batch: NewJob[] = [];
@@ -97,8 +79,8 @@ async function timeToFirstDispatch(dir: string): Promise<Start> {
 const empty = tempDir('cq-bench-');
 const full = tempDir('cq-bench-');
 try {
-  await seed(empty.path, 1);
-  await seedCached(full.path, PENDING);
+  await seed(join(empty.path, DB), 1);
+  await seededFile(join(full.path, DB), `pending-${PENDING}.sqlite3`, SEED_CACHE, (f) => seed(f, PENDING));
   const base = await timeToFirstDispatch(empty.path);
   const big = await timeToFirstDispatch(full.path);
   const rss = (s: Start) =>
