@@ -180,7 +180,6 @@ export class PendingRevalidator {
           this.bus.publish({ type: 'job.finished', job: done });
         }
       }
-      await new Promise((r) => setImmediate(r));
     }
     // Held jobs this pass did not hold again are runnable now, or no longer pending (cancelled, deleted).
     for (const id of this.engine.heldIds()) if (!heldNow.has(id)) this.engine.setHold(id, null);

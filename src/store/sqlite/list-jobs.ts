@@ -6,15 +6,14 @@
  * (offset + limit)) index entries whatever the table holds. Other filters
  * (dates, worker, flagged) are checked on the walk. A text filter (the FTS5
  * index jobs_fts, migration 0004) fetches its few matches by rowid and sorts
- * them; a common one walks the sort index instead, checking the walked rows
- * a chunk at a time against FTS5 expressions that are read lazily (whole
- * words, indexed prefixes; see FtsWalkPlan), and only the rows those cannot
- * decide against the job's own text. FTS5 merges a long prefix's doclists in
+ * them; a common one walks the sort index instead, checking each walked row
+ * against FTS5 expressions that are read lazily (whole words, indexed
+ * prefixes; see FtsWalkPlan), and only the rows those cannot decide against
+ * the job's own text. FTS5 merges a long prefix's doclists in
  * full on every query, so a page never asks it for one when the word is
  * common.
  */
 import type Database from 'better-sqlite3';
-import type { PromptGraph } from '../../domain/job.js';
 import {
   FINISHED_STATUSES,
   JOB_STATUSES,
@@ -22,14 +21,9 @@ import {
   type JobOutputs,
   type JobStatus,
 } from '../../domain/job.js';
-import {
-  type FtsWalkPlan,
-  ftsMatchQuery,
-  ftsWalkPlan,
-  hasEveryPrefix,
-  jobSearchText,
-} from '../../domain/search-text.js';
+import { type FtsWalkPlan, ftsMatchQuery, ftsWalkPlan, hasEveryPrefix } from '../../domain/search-text.js';
 import { type JobListItem, type JobPage, type JobQuery, type JobSort, sortValue } from '../job-query.js';
+import { storedSearchText } from './search-index.js';
 
 // A batch's item has no name of its own: it is shown as `<batch name>/<index>` (migration 0007).
 const COLUMNS = `id, coalesce(name, (SELECT b.name FROM batches b WHERE b.id = coalesce(jobs.batch_id, jobs.batch_past))
@@ -263,7 +257,7 @@ export class SqliteJobLister {
       rows = this.stmt(
         `SELECT ${COLUMNS} FROM jobs WHERE rowid IN (SELECT value FROM json_each(@rowids))`,
       ).all({ rowids: JSON.stringify(found) }) as ListRow[];
-    } else if (match !== null && few) {
+    } else if (few) {
       // A rare word: fetch its jobs by rowid and sort them, instead of walking history for them.
       const where = [`rowid IN (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match)`, ...filter.where];
       where.push('status IN (SELECT value FROM json_each(@statuses))', ...keyset);
@@ -370,13 +364,13 @@ export class SqliteJobLister {
     return found;
   }
 
-  /** Whether a job's own text holds every word as a prefix (a batch's item has none: batches.ts). */
+  /** Whether a job's own text holds every word as a prefix. */
   private ownTextMatches(rowid: number, words: readonly string[]): boolean {
     const row = this.stmt('SELECT name, prompt FROM jobs WHERE rowid = ?').get(rowid) as
       | { name: string | null; prompt: string }
       | undefined;
-    if (!row || row.prompt === '') return false;
-    return hasEveryPrefix(jobSearchText(row.name, JSON.parse(row.prompt) as PromptGraph), words);
+    const text = row ? storedSearchText(row) : null;
+    return text !== null && hasEveryPrefix(text, words);
   }
 
   /** Whether an FTS5 expression read lazily (no long prefix) matches more than `n` jobs. */

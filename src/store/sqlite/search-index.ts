@@ -8,6 +8,14 @@ import type Database from 'better-sqlite3';
 import type { PromptGraph } from '../../domain/job.js';
 import { jobSearchText } from '../../domain/search-text.js';
 
+/**
+ * The search text of a stored row, or null for a batch's item, which stores
+ * no graph and has no text row (batches.ts).
+ */
+export function storedSearchText(row: { name: string | null; prompt: string }): string | null {
+  return row.prompt === '' ? null : jobSearchText(row.name, JSON.parse(row.prompt) as PromptGraph);
+}
+
 /** Settings key: present once every job stored before migration 0004 is indexed. */
 const READY_KEY = 'search_index_ready';
 const BATCH = 2_000;
@@ -34,10 +42,10 @@ export class SearchIndex {
   /** Re-indexes a job whose name changed (inside the caller's transaction). */
   reindex(id: string): void {
     const row = this.rowidOf.get(id);
-    // A batch's item stores no graph and has no text row (batches.ts).
-    if (!row || row.prompt === '') return;
+    const text = row ? storedSearchText(row) : null;
+    if (!row || text === null) return;
     this.remove.run(row.rowid);
-    this.insert.run(row.rowid, jobSearchText(row.name, JSON.parse(row.prompt) as PromptGraph));
+    this.insert.run(row.rowid, text);
   }
 
   /**
@@ -58,9 +66,10 @@ export class SearchIndex {
     );
     const step = db.transaction((after: number): number => {
       const rows = page.all(after, BATCH);
-      for (const r of rows)
-        if (r.prompt !== '')
-          this.insert.run(r.rowid, jobSearchText(r.name, JSON.parse(r.prompt) as PromptGraph));
+      for (const r of rows) {
+        const text = storedSearchText(r);
+        if (text !== null) this.insert.run(r.rowid, text);
+      }
       const last = rows.length ? rows[rows.length - 1]!.rowid : after;
       if (rows.length < BATCH) set.run(READY_KEY, '1');
       else set.run(progressKey, String(last));
