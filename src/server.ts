@@ -16,6 +16,7 @@ import { SharedEventBus } from './cluster/shared-events.js';
 import { WorkerOwnership } from './cluster/worker-ownership.js';
 import { ComfyClient } from './comfy/client.js';
 import type { Job } from './domain/job.js';
+import type { OutputFileRef } from './domain/thumbnail-source.js';
 import { BatchService } from './engine/batches.js';
 import { DurationIndex } from './engine/duration-index.js';
 import { Engine } from './engine/engine.js';
@@ -32,6 +33,7 @@ import { WorkerRegistry } from './farm/worker-registry.js';
 import { createLogger, errMessage, type Logger, type LogLevel } from './logging/logger.js';
 import { shrinkToPng } from './media/thumbnail.js';
 import { type CollectTarget, DEFAULT_COLLECT } from './outputs/collect-target.js';
+import { RecentFiles } from './outputs/recent-files.js';
 import { type CollectTuning, startCollection } from './outputs/start-collection.js';
 import { startSimulator } from './sim/index.js';
 import { acquireDataLock, type DataLock } from './store/data-lock.js';
@@ -379,8 +381,15 @@ async function startLocked(
       client.close();
     }
   };
+  // The collector and the thumbnail queue read each finished job's image: one fetch serves both.
+  const recentFiles = new RecentFiles(fetchFile, {
+    readers: config.collect.kind === 'off' ? 1 : 2,
+    now: Date.now,
+  });
+  const jobFile = (worker: string, file: OutputFileRef, jobId: string) =>
+    recentFiles.get(jobId, worker, file);
   const thumbnails = new ThumbnailQueue(store, ownBus, {
-    fetchFile,
+    fetchFile: jobFile,
     make: (bytes) => shrinkToPng(bytes),
     now: Date.now,
     concurrency: 1,
@@ -412,7 +421,7 @@ async function startLocked(
     bus: ownBus,
     dataDir,
     target: config.collect,
-    fetchFile,
+    fetchFile: jobFile,
     knowsWorker: (id) =>
       drivers.has(id) || agents.ports.has(id) || (link !== null && registry.get(id) !== undefined),
     keyJob: (job) => ({

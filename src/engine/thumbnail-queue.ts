@@ -12,8 +12,8 @@ import type { JobStore } from '../store/job-store.js';
 import type { EventBus } from './events.js';
 
 export interface ThumbnailQueueOptions {
-  /** the bytes of a file held by a worker */
-  fetchFile(worker: string, file: OutputFileRef): Promise<Buffer>;
+  /** the bytes of a file of a job, held by a worker */
+  fetchFile(worker: string, file: OutputFileRef, jobId: string): Promise<Buffer>;
   /** bytes → a small PNG; rejects on bytes that are not an image */
   make(bytes: Buffer): Promise<{ png: Buffer; width: number; height: number }>;
   now(): number;
@@ -94,7 +94,7 @@ export class ThumbnailQueue {
 
   private async makeOne(task: Task): Promise<void> {
     try {
-      const bytes = await this.opts.fetchFile(task.worker, task.file);
+      const bytes = await this.opts.fetchFile(task.worker, task.file, task.jobId);
       const image = await this.opts.make(bytes);
       if (this.closed) return;
       await this.store.putThumbnail(task.jobId, { ...image, createdAt: this.opts.now() });

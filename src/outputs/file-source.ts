@@ -23,7 +23,7 @@ export class MissingFileError extends Error {
 
 /** Files fetched through each push worker's /view (`fetchFile` as the server makes it for thumbnails). */
 export function comfyViewSource(
-  fetchFile: (worker: string, file: OutputFileRef) => Promise<Buffer>,
+  fetchFile: (worker: string, file: OutputFileRef, jobId: string) => Promise<Buffer>,
   knows: (worker: string) => boolean,
 ): FileSource {
   return {
@@ -31,7 +31,7 @@ export function comfyViewSource(
       if (!job.worker || !knows(job.worker))
         throw new MissingFileError(`worker ${job.worker ?? '(none)'} is not one of this server's workers`);
       try {
-        return Readable.from([await fetchFile(job.worker, file)]);
+        return Readable.from([await fetchFile(job.worker, file, job.id)]);
       } catch (err) {
         if (err instanceof ComfyHttpError && err.status === 404)
           throw new MissingFileError(`worker ${job.worker} has no ${file.type} file ${fileLabel(file)}`);

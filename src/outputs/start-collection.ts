@@ -36,7 +36,7 @@ export interface CollectionDeps {
   dataDir: string;
   target: CollectTarget;
   /** the bytes of a file held by a push worker (its /view) */
-  fetchFile(worker: string, file: OutputFileRef): Promise<Buffer>;
+  fetchFile(worker: string, file: OutputFileRef, jobId: string): Promise<Buffer>;
   /** whether a worker is one of this server's */
   knowsWorker(worker: string): boolean;
   /** another way to get the files (agents); default: the workers' /view */

@@ -64,6 +64,8 @@ function view({ sim, res, url }: Ctx) {
   const name = posix.basename(filename);
   const bytes = sim.files.get(type as FileType, sub === '.' ? '' : sub.replace(/\/$/, ''), name);
   if (!bytes) return sendEmpty(res, 404);
+  const key = `${type}/${sub === '.' ? '' : sub.replace(/\/$/, '')}/${name}`;
+  sim.viewed.set(key, (sim.viewed.get(key) ?? 0) + 1);
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[posix.extname(name).toLowerCase()] ?? 'application/octet-stream',
     'Content-Disposition': `filename="${name}"`,
@@ -173,6 +175,7 @@ const GET: Record<string, Handler> = {
   '/view': view,
   '/sim/executions': ({ sim, res }) => sendJson(res, 200, sim.executions),
   '/sim/wire': ({ sim, res }) => sendJson(res, 200, sim.wireStats),
+  '/sim/views': ({ sim, res }) => sendJson(res, 200, Object.fromEntries(sim.viewed)),
   '/sim/models': ({ sim, res }) => sendJson(res, 200, sim.executor.models),
 };
 

@@ -95,6 +95,8 @@ export class SimState {
 
   /** Answers finished, and answers whose client went away before the last byte (`GET /sim/wire`). */
   readonly wireStats = { answered: 0, aborted: 0 };
+  /** GET /view answers with a file, by `type/subfolder/name` */
+  readonly viewed = new Map<string, number>();
   /** The stand-in frontend's files by path, when `webUi` is on. */
   readonly webUi: Map<string, WebUiFile> | null;
 

@@ -77,6 +77,15 @@ describe('outputs collected into a folder', () => {
     assert.equal(many.status, 201, many.text);
 
     const job = await waitCollected(server.url, many.body.prompt_id);
+    await until(async () => {
+      const h = await http('GET', `${server.url}/api/pqueue/history?limit=5`);
+      const j = h.body.jobs.find((x: { prompt_id: string }) => x.prompt_id === job.prompt_id);
+      return j?.has_thumbnail ? true : undefined;
+    }, 'the thumbnail');
+    // The collector and the thumbnail queue both read the first image: the worker served it once.
+    const views = (await http('GET', `${sim.url}/sim/views`)).body as Record<string, number>;
+    for (const f of filesOf(job.outputs))
+      assert.equal(views[`${f.type}/${f.subfolder}/${f.filename}`], 1, f.filename);
     const day = new Date(job.created_at).toISOString().slice(0, 10);
     const files = filesOf(job.outputs);
     assert.equal(files.length, 4);
@@ -108,6 +117,15 @@ describe('outputs collected into a folder', () => {
     );
 
     const single = await waitCollected(server.url, one.body.prompt_id);
+    await until(async () => {
+      const h = await http('GET', `${server.url}/api/pqueue/history?limit=5`);
+      const j = h.body.jobs.find((x: { prompt_id: string }) => x.prompt_id === single.prompt_id);
+      return j?.has_thumbnail ? true : undefined;
+    }, 'the thumbnail');
+    // The collector and the thumbnail queue both read its one image: the worker served it once.
+    const [image] = filesOf(single.outputs);
+    const served = (await http('GET', `${sim.url}/sim/views`)).body as Record<string, number>;
+    assert.equal(served[`${image!.type}/${image!.subfolder}/${image!.filename}`], 1);
     assert.deepEqual(
       single.collection.files.map((f: { key: string }) => f.key),
       [`jobs/${day}/${single.prompt_id}.png`],
