@@ -2,14 +2,15 @@
  * Dispatch overhead: 2,000 near-zero-duration jobs through comfy-queue to one
  * simulator, against the same jobs posted straight to a fresh simulator, as a
  * throughput ratio (target ≥ 0.9 of direct), and the server's own CPU time
- * per job (user + system, read from /proc; target ≤ 0.7 ms). Every job saves
- * an image, so a thumbnail is made for each.
+ * per job (user + system, read from /proc; target ≤ 0.7 ms), split by
+ * thread, and the simulator's. Every job saves an image, so a thumbnail is
+ * made and the file collected (to <data>/outputs, the default) for each.
+ * BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--collect off").
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { spawnServe, spawnSim, tempDir } from '../test/helpers/harness.js';
-import { fmt, runConcurrent, send, tinyPrompt } from './lib.js';
+import { cpuMs, fmt, runConcurrent, send, threadCpuMs, tinyPrompt } from './lib.js';
 
 const JOBS = Number(process.env.BENCH_DISPATCH_JOBS ?? 2_000);
 const CONCURRENCY = 20;
@@ -17,13 +18,6 @@ const capacityArgs = process.env.BENCH_WORKER_CAPACITY
   ? ['--worker-capacity', process.env.BENCH_WORKER_CAPACITY]
   : [];
 const durability = process.env.BENCH_DURABILITY ?? 'full';
-
-/** CPU time (user + system) a process has used so far, in ms (Linux /proc, 100 ticks per second). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ".
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 async function direct(): Promise<number> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
@@ -53,7 +47,14 @@ async function direct(): Promise<number> {
   }
 }
 
-async function throughQueue(): Promise<{ rate: number; cpuPerJob: number }> {
+interface QueueRun {
+  rate: number;
+  cpuPerJob: number;
+  threads: ReturnType<typeof threadCpuMs>;
+  simCpuPerJob: number;
+}
+
+async function throughQueue(): Promise<QueueRun> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
   const data = tempDir('cq-bench-');
   const server = await spawnServe([
@@ -64,11 +65,14 @@ async function throughQueue(): Promise<{ rate: number; cpuPerJob: number }> {
     '--durability',
     durability,
     ...capacityArgs,
+    ...(process.env.BENCH_SERVE_ARGS ?? '').split(' ').filter(Boolean),
   ]);
   try {
     await new Promise((r) => setTimeout(r, 300)); // let the worker connect
     const pid = server.proc.pid!;
     const cpu0 = cpuMs(pid);
+    const threads0 = threadCpuMs(pid);
+    const sim0 = cpuMs(sim.proc.pid);
     const t0 = performance.now();
     await runConcurrent(JOBS, CONCURRENCY, async (i) => {
       const r = await send('POST', `${server.url}/api/pqueue/jobs`, { prompt: tinyPrompt(i) });
@@ -83,7 +87,18 @@ async function throughQueue(): Promise<{ rate: number; cpuPerJob: number }> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const s = (performance.now() - t0) / 1000;
-    return { rate: JOBS / s, cpuPerJob: (cpuMs(pid) - cpu0) / JOBS };
+    const threads = threadCpuMs(pid);
+    return {
+      rate: JOBS / s,
+      cpuPerJob: (cpuMs(pid) - cpu0) / JOBS,
+      threads: {
+        main: (threads.main - threads0.main) / JOBS,
+        store: (threads.store - threads0.store) / JOBS,
+        vips: (threads.vips - threads0.vips) / JOBS,
+        rest: (threads.rest - threads0.rest) / JOBS,
+      },
+      simCpuPerJob: (cpuMs(sim.proc.pid) - sim0) / JOBS,
+    };
   } finally {
     await server.kill('SIGTERM');
     await sim.kill('SIGTERM');
@@ -102,4 +117,9 @@ console.log(`  ratio ${fmt(q.rate / d)} (target ≥ 0.90)`);
 console.log(
   `  server CPU per job: ${fmt(q.cpuPerJob, 2)} ms (target ≤ 0.70; includes the thumbnail and the HTTP polling of this benchmark)`,
 );
+const t = q.threads;
+console.log(
+  `    by thread: main ${fmt(t.main, 2)}, store ${fmt(t.store, 2)}, libvips ${fmt(t.vips, 2)}, pool and GC ${fmt(t.rest, 2)} ms`,
+);
+console.log(`  simulator CPU per job through comfy-queue: ${fmt(q.simCpuPerJob, 2)} ms`);
 process.exit(0);

@@ -1,5 +1,5 @@
 /** Shared pieces of the benchmarks: percentiles, a keep-alive HTTP client, child servers. */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 
@@ -69,6 +69,52 @@ export function tinyPrompt(seed: number): Record<string, unknown> {
     '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
     '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'bench' } },
   };
+}
+
+/** CPU time (user + system) of one /proc stat line, in ms (100 ticks per second). */
+function statCpuMs(stat: string): number {
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ".
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time a process has used so far, in ms (Linux /proc). */
+export function cpuMs(pid: number | undefined): number {
+  return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/**
+ * CPU time a Node process has used so far, in ms, split by thread: the main
+ * thread (the event loop), libvips's threads, the busiest other thread (in
+ * the server, the store's thread: Node does not name it apart from the
+ * others), and the rest (libuv's pool, where file writes and image work run,
+ * and V8's garbage-collection helpers).
+ */
+export function threadCpuMs(pid: number | undefined): {
+  main: number;
+  store: number;
+  vips: number;
+  rest: number;
+} {
+  const split = { main: 0, store: 0, vips: 0, rest: 0 };
+  const others: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ms = statCpuMs(stat);
+    if (String(pid) === tid) split.main = ms;
+    else if (name.startsWith('libvips')) split.vips += ms;
+    else others.push(ms);
+  }
+  others.sort((a, b) => b - a);
+  split.store = others.shift() ?? 0;
+  split.rest = others.reduce((a, b) => a + b, 0);
+  return split;
 }
 
 /** Resident memory of a process, in MB (Linux /proc). */
