@@ -130,7 +130,12 @@ export interface BatchPart {
 }
 export type BatchResolver = (batchId: number, index: number) => BatchPart;
 
-export function rowToJob(r: JobRow, resolve?: BatchResolver): Job {
+/** Parses a job's JSON column; `key` names the job and the column (a cache may answer, parsed-json.ts). */
+export type ParseJson = <T>(key: string, text: string) => T;
+
+const parseAfresh: ParseJson = <T>(_key: string, text: string) => JSON.parse(text) as T;
+
+export function rowToJob(r: JobRow, resolve?: BatchResolver, parse: ParseJson = parseAfresh): Job {
   const batchId = r.batch_id ?? r.batch_past ?? null;
   const index = r.batch_index ?? null;
   // A batch's job stores no graph of its own ('' in `prompt`).
@@ -139,11 +144,15 @@ export function rowToJob(r: JobRow, resolve?: BatchResolver): Job {
   return {
     id: r.id,
     name: r.name ?? part?.name ?? null,
-    prompt: part ? part.prompt : (JSON.parse(r.prompt) as PromptGraph),
-    workflow: part ? part.workflow : fromJson<unknown>(r.workflow),
+    prompt: part ? part.prompt : parse<PromptGraph>(`${r.id}\0prompt`, r.prompt),
+    workflow: part
+      ? part.workflow
+      : r.workflow === null
+        ? null
+        : parse<unknown>(`${r.id}\0workflow`, r.workflow),
     extraData: part
       ? { ...part.extraData, create_time: r.created_at }
-      : (JSON.parse(r.extra_data) as Record<string, unknown>),
+      : parse<Record<string, unknown>>(`${r.id}\0extra`, r.extra_data),
     sensitive: fromJson<Record<string, unknown>>(r.sensitive),
     clientId: r.client_id,
     priority: r.priority,

@@ -47,6 +47,7 @@ import { GroupCommit } from './group-commit.js';
 import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
+import { ParsedJson } from './parsed-json.js';
 import { preparePlacement } from './place-pending.js';
 import { SearchIndex } from './search-index.js';
 import { prepareStatements, type Statements } from './statements.js';
@@ -180,6 +181,10 @@ export class SqliteJobStore implements JobStore {
   }
 
   private readonly toJob = (row: JobRow): Job => rowToJob(row, this.batchParts?.resolver);
+  /** For the reads that come back to the same jobs (the queue's head, a job by id): their JSON is parsed once (parsed-json.ts). */
+  private readonly headJson = new ParsedJson();
+  private readonly toJobReread = (row: JobRow): Job =>
+    rowToJob(row, this.batchParts?.resolver, (key, text) => this.headJson.parse(key, text));
 
   private assertOpen(): void {
     if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
@@ -267,11 +272,12 @@ export class SqliteJobStore implements JobStore {
   }
 
   async get(id: string): Promise<Job | null> {
-    return this.toJobOrNull(this.s.get.get(id));
+    const row = this.s.get.get(id);
+    return row ? this.toJobReread(row) : null;
   }
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
-    return this.s.listPending.all(limit, offset).map(this.toJob);
+    return this.s.listPending.all(limit, offset).map(this.toJobReread);
   }
 
   async scanPending(limit: number, after: PendingCursor | null = null): Promise<Job[]> {

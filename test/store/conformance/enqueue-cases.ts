@@ -19,6 +19,40 @@ export function enqueueCases(f: StoreFactory): void {
       assert.equal(await s.get('no-such-id'), null);
     }));
 
+  it('reads a job as it is stored now, however often it was read before', () =>
+    withStore(f, async (s) => {
+      const first = newJob({
+        name: 'first',
+        workflow: { id: 'wf-1' },
+        extraData: { extra_pnginfo: { workflow: { id: 'wf-1' } } },
+      });
+      await enqueueOk(s, first);
+      for (let i = 0; i < 3; i++) {
+        assert.deepEqual((await s.listPending(5))[0]?.prompt, first.prompt);
+        assert.equal((await s.get(first.id))?.name, 'first');
+      }
+      await s.rename(first.id, 'renamed');
+      await s.setPriority(first.id, 7);
+      const [head] = await s.listPending(5);
+      assert.equal(head?.name, 'renamed');
+      assert.equal(head?.priority, 7);
+      // The same id deleted and sent again with another graph, workflow and extra data.
+      await s.delete([first.id], ['pending']);
+      const again = newJob({
+        id: first.id,
+        prompt: { '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'again' } } },
+        workflow: { id: 'wf-2' },
+        extraData: { note: 'second' },
+      });
+      await enqueueOk(s, again);
+      for (const read of [(await s.listPending(5))[0], await s.get(first.id)]) {
+        assert.deepEqual(read?.prompt, again.prompt);
+        assert.deepEqual(read?.workflow, { id: 'wf-2' });
+        assert.deepEqual(read?.extraData, { note: 'second' });
+        assert.equal(read?.name, null);
+      }
+    }));
+
   it('answers an empty enqueue with no results', () =>
     withStore(f, async (s) => {
       assert.deepEqual(await s.enqueue([]), []);
