@@ -43,9 +43,14 @@ export class JobJsonCache {
   private bytes = 0;
 
   constructor(
-    private readonly maxEntries = 768,
-    private readonly maxBytes = 16 * 1024 * 1024,
+    private readonly maxEntries = 512,
+    private readonly maxBytes = 8 * 1024 * 1024,
   ) {}
+
+  /** How many jobs it keeps at most. */
+  get capacity(): number {
+    return this.maxEntries;
+  }
 
   /** The JSON kept for this version of the job, or undefined. */
   get(id: string, identity: string): JobJson | undefined {

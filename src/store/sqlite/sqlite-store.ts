@@ -335,6 +335,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
+    // A long list (ComfyUI's GET /queue shows up to 10,000) would only push the head out of the cache.
+    if (limit > this.jobJson.capacity) return this.s.listPending.all(limit, offset).map(this.toJob);
     return this.readTx(() => this.completeJobs(this.s.listPendingSlim.all(limit, offset)));
   }
 

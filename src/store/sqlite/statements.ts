@@ -52,6 +52,9 @@ export function prepareStatements(db: Database.Database) {
     jobJson: p<[id: string], Pick<JobRow, 'prompt' | 'workflow' | 'extra_data'>>(
       'SELECT prompt, workflow, extra_data FROM jobs WHERE id = ?',
     ),
+    listPending: p<[limit: number, offset: number], JobRow>(
+      `SELECT * FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
+    ),
     listPendingSlim: p<[limit: number, offset: number], SlimJobRow>(
       `SELECT ${SLIM} FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
     ),
