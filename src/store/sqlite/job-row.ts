@@ -3,7 +3,6 @@
  * JSON documents as TEXT, booleans as 0/1, SQL NULL for absent values.
  */
 import type { Job, JobError, JobOutputs, JobStatus, NewJob, PromptGraph } from '../../domain/job.js';
-import type { JobJson } from './job-json-cache.js';
 
 export interface JobRow {
   id: string;
@@ -131,43 +130,29 @@ export interface BatchPart {
 }
 export type BatchResolver = (batchId: number, index: number) => BatchPart;
 
-/** The parsed JSON columns of a job's own graph (not a batch's). */
-export function jobJsonOf(r: Pick<JobRow, 'prompt' | 'workflow' | 'extra_data'>): JobJson {
-  return {
-    prompt: JSON.parse(r.prompt) as PromptGraph,
-    workflow: fromJson<unknown>(r.workflow),
-    extraData: JSON.parse(r.extra_data) as Record<string, unknown>,
-  };
-}
+/** Parses a job's JSON column; `key` names the job and the column (a cache may answer, parsed-json.ts). */
+export type ParseJson = <T>(key: string, text: string) => T;
 
-/**
- * A row as a Job. `json`, when given, is its parsed graph, workflow and extra
- * data (read before: job-json-cache.ts), and the row's own JSON columns are
- * not read.
- */
-export function rowToJob(r: JobRow, resolve?: BatchResolver, json?: JobJson): Job {
+const parseAfresh: ParseJson = <T>(_key: string, text: string) => JSON.parse(text) as T;
+
+export function rowToJob(r: JobRow, resolve?: BatchResolver, parse: ParseJson = parseAfresh): Job {
   const batchId = r.batch_id ?? r.batch_past ?? null;
   const index = r.batch_index ?? null;
   // A batch's job stores no graph of its own ('' in `prompt`).
   const part =
-    !json && batchId !== null && index !== null && r.prompt === '' && resolve
-      ? resolve(batchId, index)
-      : null;
-  const own: JobJson =
-    json ??
-    (part
-      ? {
-          prompt: part.prompt,
-          workflow: part.workflow,
-          extraData: { ...part.extraData, create_time: r.created_at },
-        }
-      : jobJsonOf(r));
+    batchId !== null && index !== null && r.prompt === '' && resolve ? resolve(batchId, index) : null;
   return {
     id: r.id,
     name: r.name ?? part?.name ?? null,
-    prompt: own.prompt,
-    workflow: own.workflow,
-    extraData: own.extraData,
+    prompt: part ? part.prompt : parse<PromptGraph>(`${r.id}\0prompt`, r.prompt),
+    workflow: part
+      ? part.workflow
+      : r.workflow === null
+        ? null
+        : parse<unknown>(`${r.id}\0workflow`, r.workflow),
+    extraData: part
+      ? { ...part.extraData, create_time: r.created_at }
+      : parse<Record<string, unknown>>(`${r.id}\0extra`, r.extra_data),
     sensitive: fromJson<Record<string, unknown>>(r.sensitive),
     clientId: r.client_id,
     priority: r.priority,

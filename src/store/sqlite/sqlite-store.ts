@@ -44,21 +44,13 @@ import { BatchParts, SqliteBatches } from './batches.js';
 import { SqliteCollections } from './collections.js';
 import { batchGroup, FairShare, ownerGroup } from './fair-share.js';
 import { GroupCommit } from './group-commit.js';
-import { identityOf, JobJsonCache } from './job-json-cache.js';
-import {
-  type InsertParams,
-  insertParams,
-  type JobRow,
-  jobJsonOf,
-  newJobAsStored,
-  rowToJob,
-  toJson,
-} from './job-row.js';
+import { type InsertParams, insertParams, type JobRow, newJobAsStored, rowToJob, toJson } from './job-row.js';
 import { SqliteJobLister } from './list-jobs.js';
 import { migrate } from './migrate.js';
+import { ParsedJson } from './parsed-json.js';
 import { preparePlacement } from './place-pending.js';
 import { SearchIndex } from './search-index.js';
-import { prepareStatements, type SlimJobRow, type Statements } from './statements.js';
+import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
 import { SqliteWorkers } from './workers.js';
 import { WriteGate } from './write-gate.js';
@@ -98,7 +90,6 @@ interface EnqueueCall {
 
 export class SqliteJobStore implements JobStore {
   private db: Database.Database | null = null;
-  private readStatements: { begin: Database.Statement; end: Database.Statement } | null = null;
   private stmts: Statements | null = null;
   private lister: SqliteJobLister | null = null;
   private search: SearchIndex | null = null;
@@ -156,7 +147,6 @@ export class SqliteJobStore implements JobStore {
           log: this.options.log,
         });
       }
-      this.readStatements = { begin: db.prepare('BEGIN'), end: db.prepare('COMMIT') };
       this.callSavepoint = {
         begin: db.prepare('SAVEPOINT enqueue_call'),
         undo: db.prepare('ROLLBACK TO enqueue_call'),
@@ -191,56 +181,10 @@ export class SqliteJobStore implements JobStore {
   }
 
   private readonly toJob = (row: JobRow): Job => rowToJob(row, this.batchParts?.resolver);
-  /** The parsed JSON of the jobs read again and again: the queue's head, a job by id (job-json-cache.ts). */
-  private readonly jobJson = new JobJsonCache();
-
-  /**
-   * Jobs from rows read without their JSON columns: the JSON of a job read
-   * before comes from the cache, the rest is read and parsed (and kept). A
-   * job gone between the two reads is left out. Run inside one read
-   * transaction by the caller, so that both reads see the same database.
-   */
-  private readTx<T>(read: () => T): T {
-    const db = this.db;
-    const tx = this.readStatements;
-    if (!db || !tx) throw new Error('SqliteJobStore is not open (call init() first)');
-    if (db.inTransaction) return read(); // a write's own transaction: it sees one database already
-    tx.begin.run();
-    try {
-      return read();
-    } finally {
-      tx.end.run();
-    }
-  }
-
-  private completeJobs(rows: SlimJobRow[]): Job[] {
-    const jobs: Job[] = [];
-    for (const slim of rows) {
-      const identity = identityOf(slim);
-      // A batch's job has no graph of its own (prompt ''): its batch's template is cached already.
-      const kept = slim.prompt_bytes > 0 ? this.jobJson.get(slim.id, identity) : undefined;
-      if (kept) {
-        jobs.push(rowToJob({ ...slim, prompt: '', workflow: null, extra_data: '' }, undefined, kept));
-        continue;
-      }
-      const texts = this.s.jobJson.get(slim.id);
-      if (!texts) continue;
-      const row: JobRow = { ...slim, ...texts };
-      if (texts.prompt === '') {
-        jobs.push(this.toJob(row));
-        continue;
-      }
-      const json = jobJsonOf(texts);
-      this.jobJson.set(
-        slim.id,
-        identity,
-        json,
-        slim.prompt_bytes + (slim.workflow_bytes ?? 0) + slim.extra_bytes,
-      );
-      jobs.push(rowToJob(row, undefined, json));
-    }
-    return jobs;
-  }
+  /** For the reads that come back to the same jobs (the queue's head, a job by id): their JSON is parsed once (parsed-json.ts). */
+  private readonly headJson = new ParsedJson();
+  private readonly toJobReread = (row: JobRow): Job =>
+    rowToJob(row, this.batchParts?.resolver, (key, text) => this.headJson.parse(key, text));
 
   private assertOpen(): void {
     if (!this.db) throw new Error('SqliteJobStore is not open (call init() first)');
@@ -328,16 +272,14 @@ export class SqliteJobStore implements JobStore {
   }
 
   async get(id: string): Promise<Job | null> {
-    return this.readTx(() => {
-      const slim = this.s.getSlim.get(id);
-      return slim ? (this.completeJobs([slim])[0] ?? null) : null;
-    });
+    const row = this.s.get.get(id);
+    return row ? this.toJobReread(row) : null;
   }
 
   async listPending(limit: number, offset = 0): Promise<Job[]> {
     // A long list (ComfyUI's GET /queue shows up to 10,000) would only push the head out of the cache.
-    if (limit > this.jobJson.capacity) return this.s.listPending.all(limit, offset).map(this.toJob);
-    return this.readTx(() => this.completeJobs(this.s.listPendingSlim.all(limit, offset)));
+    const toJob = limit * 3 > this.headJson.capacity ? this.toJob : this.toJobReread; // three values a job
+    return this.s.listPending.all(limit, offset).map(toJob);
   }
 
   async scanPending(limit: number, after: PendingCursor | null = null): Promise<Job[]> {

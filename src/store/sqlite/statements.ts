@@ -8,24 +8,12 @@
  */
 import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../domain/job.js';
-import type { JsonIdentity } from './job-json-cache.js';
 import type { InsertParams, JobRow } from './job-row.js';
-
-/** A job's row without its JSON columns, with their byte lengths. */
-export type SlimJobRow = Omit<JobRow, 'prompt' | 'workflow' | 'extra_data'> & JsonIdentity;
 
 const RUN_ORDER = 'priority DESC, fair, position, created_at, id';
 // Without statistics the planner prefers jobs_status_created and sorts every
 // pending row; naming the partial index keeps queue reads O(log n + k).
 const PENDING = `jobs INDEXED BY jobs_run_order WHERE status = 'pending' AND held = 0`;
-// A job's columns without its JSON graph, workflow and extra data, and those
-// columns' byte lengths, which SQLite reads from the record header
-// (job-json-cache.ts): a job read before is not loaded again.
-const SLIM = `id, name, sensitive, client_id, priority, position, status, created_at, started_at, ended_at,
-  worker, attempts, error, outputs, lease_until, targets, flagged, requeued_from, requires, retries,
-  batch_id, batch_index, batch_past, owner, fair, held, tracker,
-  octet_length(prompt) AS prompt_bytes, octet_length(workflow) AS workflow_bytes,
-  octet_length(extra_data) AS extra_bytes`;
 
 export function prepareStatements(db: Database.Database) {
   const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
@@ -48,15 +36,8 @@ export function prepareStatements(db: Database.Database) {
          SELECT min(position) FROM jobs WHERE status = 'in_progress' AND priority = @priority)`,
     ),
     get: p<[id: string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-    getSlim: p<[id: string], SlimJobRow>(`SELECT ${SLIM} FROM jobs WHERE id = ?`),
-    jobJson: p<[id: string], Pick<JobRow, 'prompt' | 'workflow' | 'extra_data'>>(
-      'SELECT prompt, workflow, extra_data FROM jobs WHERE id = ?',
-    ),
     listPending: p<[limit: number, offset: number], JobRow>(
       `SELECT * FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
-    ),
-    listPendingSlim: p<[limit: number, offset: number], SlimJobRow>(
-      `SELECT ${SLIM} FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
     ),
     scanPending: p<{ limit: number; created: number; id: string }, JobRow>(
       `SELECT * FROM jobs INDEXED BY jobs_status_created
