@@ -7,6 +7,7 @@
  * read before), and the same read again. `npm run bench -- queue-head`.
  */
 import { randomUUID } from 'node:crypto';
+import type { PromptGraph } from '../src/domain/job.js';
 import { buildNewJob } from '../src/engine/new-job.js';
 import { openStore } from '../src/store/open-store.js';
 import { tempDir } from '../test/helpers/harness.js';
@@ -15,8 +16,8 @@ import { fmt, percentile } from './lib.js';
 const JOBS = Number(process.env.BENCH_HEAD_JOBS ?? 500);
 const READS = Math.min(400, JOBS - 20);
 
-function graph(seed: number): Record<string, unknown> {
-  const p: Record<string, unknown> = {};
+function graph(seed: number): PromptGraph {
+  const p: PromptGraph = {};
   for (let i = 1; i <= 60; i++) {
     const up = [String(Math.max(1, i - 1)), 0];
     p[String(i)] = {
