@@ -15,9 +15,9 @@ export type FetchFile = (worker: string, file: OutputFileRef) => Promise<Buffer>
 export interface RecentFilesOptions {
   /** how many readers take each file: its entry goes after the last (default 2) */
   readers?: number;
-  /** bytes kept at most, over all entries (default 8 MiB) */
+  /** bytes kept at most, over all entries (default 16 MiB) */
   maxBytes?: number;
-  /** how long a fetched file is served again, ms (default 5 s) */
+  /** how long a fetched file is served again, ms (default 20 s) */
   ttlMs?: number;
   now(): number;
 }
@@ -79,7 +79,7 @@ export class RecentFiles {
   }
 
   private expire(): void {
-    const oldest = this.opts.now() - (this.opts.ttlMs ?? 5_000);
+    const oldest = this.opts.now() - (this.opts.ttlMs ?? 20_000);
     for (const [key, entry] of this.entries) {
       if (entry.at > oldest) break;
       this.drop(key, entry);
@@ -87,7 +87,7 @@ export class RecentFiles {
   }
 
   private shrink(): void {
-    const max = this.opts.maxBytes ?? 8 * 1024 * 1024;
+    const max = this.opts.maxBytes ?? 16 * 1024 * 1024;
     for (const [key, entry] of this.entries) {
       if (this.total <= max) break;
       this.drop(key, entry);
