@@ -34,7 +34,6 @@ export class RecentFiles {
   /** in fetch order, so that the oldest are first to go */
   private readonly entries = new Map<string, Entry>();
   private total = 0;
-  fetches = 0;
 
   constructor(
     private readonly fetch: FetchFile,
@@ -50,7 +49,6 @@ export class RecentFiles {
       if (++kept.taken >= this.readers) this.drop(key, kept);
       return kept.bytes;
     }
-    this.fetches++;
     if (this.readers <= 1) return this.fetch(worker, file);
     const entry: Entry = { bytes: this.fetch(worker, file), size: 0, at: this.opts.now(), taken: 1 };
     this.entries.set(key, entry);

@@ -62,9 +62,10 @@ function view({ sim, res, url }: Ctx) {
   const sub = posix.normalize((q.get('subfolder') ?? '').replace(/\\/g, '/') || '.');
   if (sub.startsWith('..') || sub.startsWith('/')) return sendEmpty(res, 403);
   const name = posix.basename(filename);
-  const bytes = sim.files.get(type as FileType, sub === '.' ? '' : sub.replace(/\/$/, ''), name);
+  const folder = sub === '.' ? '' : sub.replace(/\/$/, '');
+  const bytes = sim.files.get(type as FileType, folder, name);
   if (!bytes) return sendEmpty(res, 404);
-  const key = `${type}/${sub === '.' ? '' : sub.replace(/\/$/, '')}/${name}`;
+  const key = `${type}/${folder}/${name}`;
   sim.viewed.set(key, (sim.viewed.get(key) ?? 0) + 1);
   res.writeHead(200, {
     'Content-Type': CONTENT_TYPES[posix.extname(name).toLowerCase()] ?? 'application/octet-stream',

@@ -1,11 +1,10 @@
 /**
- * The parsed JSON of the jobs at the head of the queue. The scheduler reads
- * the first pending jobs again at every finish and every pass, and
- * ComfyUI's web UI polls GET /queue: each read parsed every job's graph,
- * workflow and extra data again, though a stored job's JSON never changes
- * (a job id deleted and sent again is caught: the text is compared). A few
- * hundred jobs' values are kept, least recently read first to go, within a
- * bound on their text. Values are shared between reads, as batch jobs'
+ * The parsed JSON of the jobs read again and again: the queue's head, which
+ * the scheduler reads at every finish and every pass, and a job by id. Each
+ * read parsed every job's graph, workflow and extra data again, though a
+ * stored job's JSON never changes (a job id deleted and sent again is
+ * caught: the text is compared). A few hundred values are kept, least
+ * recently read first to go, within a bound on their text. Values are shared between reads, as batch jobs'
  * templates already are: whoever reads a job must not change its graph.
  */
 
