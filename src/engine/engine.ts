@@ -246,7 +246,9 @@ export class Engine implements WorkerReports {
       const info = await (this.objectInfoSource?.(id) ?? w.objectInfo());
       // Safe: the source logged why; without capabilities the worker may run anything, as below.
       if (!info) return;
-      this.registry.setCapabilities(id, capabilitiesOf(info));
+      const capabilities = capabilitiesOf(info);
+      this.registry.setCapabilities(id, capabilities);
+      w.knowOutputNodes?.(capabilities.outputNodes);
       this.registry.idle(id);
       this.pump();
     } catch (err) {

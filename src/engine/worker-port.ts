@@ -41,6 +41,11 @@ export interface WorkerPort {
   /** the worker's node definitions (ComfyUI's /object_info), for routing by capability */
   objectInfo(): Promise<Record<string, unknown>>;
   /**
+   * The worker's output node types, read from its /object_info when it
+   * (re)connects: a driver reads a run's outcome from its messages with them.
+   */
+  knowOutputNodes?(types: ReadonlySet<string>): void;
+  /**
    * A remote agent renews the leases of its jobs itself (src/agents); the
    * engine renews those of every other worker while it holds them.
    */

@@ -30,6 +30,8 @@ export interface Capabilities {
   nodeTypes: ReadonlySet<string>;
   /** every model file the worker offers in any loader input */
   models: ReadonlySet<string>;
+  /** node types that are output nodes (`output_node: true`) */
+  outputNodes: ReadonlySet<string>;
 }
 
 export interface JobNeeds {
@@ -45,13 +47,16 @@ export interface JobNeeds {
 
 type InputSpec = readonly unknown[];
 interface NodeDef {
+  output_node?: unknown;
   input?: { required?: Record<string, InputSpec>; optional?: Record<string, InputSpec> };
 }
 
 /** Capabilities from a worker's `/object_info` answer. */
 export function capabilitiesOf(objectInfo: Record<string, unknown>): Capabilities {
   const models = new Set<string>();
-  for (const def of Object.values(objectInfo)) {
+  const outputNodes = new Set<string>();
+  for (const [type, def] of Object.entries(objectInfo)) {
+    if ((def as NodeDef | null)?.output_node === true) outputNodes.add(type);
     const input = (def as NodeDef | null)?.input;
     for (const group of [input?.required, input?.optional]) {
       if (!group || typeof group !== 'object') continue;
@@ -61,7 +66,7 @@ export function capabilitiesOf(objectInfo: Record<string, unknown>): Capabilitie
       }
     }
   }
-  return { nodeTypes: new Set(Object.keys(objectInfo)), models };
+  return { nodeTypes: new Set(Object.keys(objectInfo)), models, outputNodes };
 }
 
 /** A combo's options: `[[a, b]]` (classic) or `["COMBO", {options: [a, b]}]` (v3 nodes). */

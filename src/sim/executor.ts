@@ -58,6 +58,8 @@ export interface ExecutorOptions {
   stallAtStep?: number;
   /** a checkpoint change sleeps this long */
   modelLoadMs?: number;
+  /** false: a cached output node sends no `executed`, as older ComfyUI did (default true) */
+  resendCachedUi?: boolean;
   signal: AbortSignal;
 }
 
@@ -173,8 +175,11 @@ export class Executor {
         const node = prompt[id]!;
         if (cachedIds.has(id)) {
           // A cached output node re-sends its UI output; history keeps it only with a client (v0.26 quirk).
+          // An older ComfyUI sent nothing for it and kept its output in history from a cache of its own.
           const ui = this.cache.get(sigs.get(id)!)!.ui;
-          if (client !== null) {
+          if (this.opts.resendCachedUi === false) {
+            if (ui) recordUi(id, ui);
+          } else if (client !== null) {
             hub.send(
               'executed',
               { node: id, display_node: id, output: ui ?? null, prompt_id: promptId },

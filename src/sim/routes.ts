@@ -177,6 +177,7 @@ const GET: Record<string, Handler> = {
   '/sim/executions': ({ sim, res }) => sendJson(res, 200, sim.executions),
   '/sim/wire': ({ sim, res }) => sendJson(res, 200, sim.wireStats),
   '/sim/views': ({ sim, res }) => sendJson(res, 200, Object.fromEntries(sim.viewed)),
+  '/sim/history-reads': ({ sim, res }) => sendJson(res, 200, Object.fromEntries(sim.historyReads)),
   '/sim/models': ({ sim, res }) => sendJson(res, 200, sim.executor.models),
 };
 
@@ -192,6 +193,7 @@ const POST: Record<string, Handler> = {
 /** Routes with one path parameter: prefix → handler given the rest of the path. */
 const GET_PREFIXED: Record<string, Handler> = {
   '/history/': ({ sim, res, tail }) => {
+    sim.historyReads.set(tail, (sim.historyReads.get(tail) ?? 0) + 1);
     const entry = sim.history.get(tail);
     sendJson(res, 200, entry ? { [tail]: entry } : {});
   },

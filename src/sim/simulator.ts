@@ -47,6 +47,11 @@ export interface SimulatorOptions {
    * run whose ckpt_name differs from the last one loaded sleeps this long.
    */
   modelLoadMs?: number;
+  /**
+   * false: a cached output node sends no `executed` message, though its
+   * history entry keeps the cached output, as older ComfyUI did (default true).
+   */
+  resendCachedUi?: boolean;
   /** Node types this worker does not have (a custom node pack not installed). */
   withoutNodes?: readonly string[];
   /** Folder for `output` images; default: kept in memory. */
@@ -97,6 +102,8 @@ export class SimState {
   readonly wireStats = { answered: 0, aborted: 0 };
   /** GET /view answers with a file, by `type/subfolder/name` */
   readonly viewed = new Map<string, number>();
+  /** GET /history/{prompt_id} answers, by prompt id */
+  readonly historyReads = new Map<string, number>();
   /** The stand-in frontend's files by path, when `webUi` is on. */
   readonly webUi: Map<string, WebUiFile> | null;
 
@@ -115,6 +122,7 @@ export class SimState {
       failKind: opts.failKind ?? 'runtime',
       stallAtStep: opts.stallAtStep,
       modelLoadMs: opts.modelLoadMs ?? 0,
+      resendCachedUi: opts.resendCachedUi ?? true,
       signal: this.abort.signal,
     });
   }

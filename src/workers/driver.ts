@@ -20,7 +20,8 @@ import type { BinaryFrame } from '../comfy/binary-frames.js';
 import { ComfyClient, ComfyHttpError } from '../comfy/client.js';
 import type { ComfyMessage } from '../comfy/messages.js';
 import { promptIdOf } from '../comfy/messages.js';
-import { errorFromRejection, outcomeFromHistory } from '../comfy/outcome.js';
+import { errorFromRejection, type Outcome, outcomeFromHistory } from '../comfy/outcome.js';
+import { RunRecord } from '../comfy/run-record.js';
 import { ComfySocket } from '../comfy/socket.js';
 import type { Job } from '../domain/job.js';
 import type { WorkerState } from '../engine/events.js';
@@ -70,6 +71,8 @@ interface Active {
   /** when ComfyUI last sent anything about this job (a message or a preview), for the stall rule */
   lastMessage: number;
   cancelRequested: boolean;
+  /** what this run's messages said, from its execution_start on one socket */
+  run: { record: RunRecord; socket: ComfySocket | null } | null;
 }
 
 /** The stall rule's default: long enough for a slow node that reports no progress (a big VAE decode). */
@@ -104,6 +107,8 @@ export class WorkerDriver implements WorkerPort {
   private lastSubmission: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
   private readonly healthTimeoutMs: number;
+  /** the worker's output node types, once its /object_info was read (knowOutputNodes) */
+  private outputNodes: ReadonlySet<string> | null = null;
 
   constructor(
     readonly id: string,
@@ -138,6 +143,10 @@ export class WorkerDriver implements WorkerPort {
 
   heldJobIds(): string[] {
     return [...this.active.keys()];
+  }
+
+  knowOutputNodes(types: ReadonlySet<string>): void {
+    this.outputNodes = types;
   }
 
   get capacity(): number {
@@ -217,6 +226,7 @@ export class WorkerDriver implements WorkerPort {
       lastSeen: now,
       lastMessage: now,
       cancelRequested: false,
+      run: null,
     });
     this.background('submission', this.submit(job));
   }
@@ -230,6 +240,7 @@ export class WorkerDriver implements WorkerPort {
       lastSeen: now,
       lastMessage: now,
       cancelRequested: false,
+      run: null,
     });
     if (this.state === 'online') this.background('reconcile', this.reconcile(job.id));
   }
@@ -482,7 +493,11 @@ export class WorkerDriver implements WorkerPort {
     const a = pid ? this.active.get(pid) : undefined;
     if (a) {
       a.lastSeen = a.lastMessage = this.opts.now();
-      if (message.type === 'execution_start') a.phase = 'running';
+      if (message.type === 'execution_start') {
+        a.phase = 'running';
+        a.run = { record: new RunRecord(), socket: this.socket };
+      }
+      a.run?.record.observe(message);
       if (TERMINAL.has(message.type) && this.executing === pid) this.executing = null;
       // Only a run seen to start is collected: an end for a job not started here yet is the end of an
       // earlier run under the same prompt_id (a stalled one, interrupted before the job came back);
@@ -507,6 +522,13 @@ export class WorkerDriver implements WorkerPort {
     if (!a || a.phase === 'collecting' || a.phase === 'reporting') return;
     a.phase = 'collecting';
     try {
+      // A run followed from its start on this socket that ended well told its outputs itself.
+      const told =
+        a.run?.socket === this.socket ? a.run.record.outcome((node) => this.isOutputNode(a.job, node)) : null;
+      if (told) {
+        await this.settle(jobId, told);
+        return;
+      }
       const entry = await this.client.history(jobId);
       if (entry) {
         await this.settleFromHistory(jobId, entry);
@@ -552,13 +574,20 @@ export class WorkerDriver implements WorkerPort {
     }
   }
 
-  private async settleFromHistory(
-    jobId: string,
-    entry: Parameters<typeof outcomeFromHistory>[0],
-  ): Promise<void> {
+  /** Whether a node of the job's prompt is an output node here; undefined when not known. */
+  private isOutputNode(job: Job, nodeId: string): boolean | undefined {
+    const type = (job.prompt[nodeId] as { class_type?: unknown } | undefined)?.class_type;
+    if (!this.outputNodes || typeof type !== 'string') return undefined;
+    return this.outputNodes.has(type);
+  }
+
+  private settleFromHistory(jobId: string, entry: Parameters<typeof outcomeFromHistory>[0]): Promise<void> {
+    return this.settle(jobId, outcomeFromHistory(entry));
+  }
+
+  private async settle(jobId: string, outcome: Outcome): Promise<void> {
     const taken = this.take(jobId);
     if (!taken) return;
-    const outcome = outcomeFromHistory(entry);
     const patch = {
       status: outcome.status,
       endedAt: outcome.executionEnd ?? this.opts.now(),

@@ -12,6 +12,8 @@ describe('capabilities and needs', () => {
     assert.ok(caps.nodeTypes.has('LoadImage'));
     for (const c of CHECKPOINTS) assert.ok(caps.models.has(c), c);
     assert.ok(!caps.models.has('photo.png'), 'an input image is not a model');
+    assert.ok(caps.outputNodes.has('SaveImage') && caps.outputNodes.has('PreviewImage'));
+    assert.ok(!caps.outputNodes.has('KSampler') && !caps.outputNodes.has('LoadImage'));
   });
 
   it('reads v3 COMBO option lists', () => {
