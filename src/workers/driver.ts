@@ -1,8 +1,9 @@
 /**
  * The driver of one ComfyUI server (a "worker"). It submits the jobs the
  * engine hands it under their own prompt_id and its own websocket clientId,
- * follows them over the websocket, reads the outcome from /history once
- * ComfyUI says the prompt is over, and reconciles whatever it could not
+ * follows them over the websocket, takes the outcome once ComfyUI says the
+ * prompt is over (from the run's messages when they tell it fully, else from
+ * /history: src/comfy/run-record.ts), and reconciles whatever it could not
  * follow (a dropped socket, a comfy-queue restart) against ComfyUI's queue and
  * history, in that order, so that a job is re-run only when ComfyUI provably
  * does not have it.
