@@ -1,7 +1,10 @@
 /**
  * Makes history thumbnails off the request path: when a job finishes with an
  * image output, its preview file is fetched from the worker that holds it
- * and shrunk into the store's thumbnails table, one or two at a time. A
+ * and shrunk into the store's thumbnails table, one or two at a time. The
+ * store write of one goes on while the next is made (a few at most), so that
+ * a commit's wait does not hold the images up, and those writes share commits.
+ * A
  * failure (the file is gone, garbage, the worker away) leaves the job without
  * a thumbnail — the placeholder is served — and never touches the job.
  */
@@ -31,10 +34,13 @@ interface Task {
 }
 
 const FAILED_MEMORY = 10_000;
+/** Thumbnails made and waiting for their store write at most; beyond, making waits. */
+const MAX_WRITING = 8;
 
 export class ThumbnailQueue {
   private readonly waiting = new Map<string, Task>();
   private running = 0;
+  private writing = 0;
   private readonly idleWaiters: (() => void)[] = [];
   /** jobs whose thumbnail could not be made, so that a request for it does not fetch again and again */
   private readonly failed = new Set<string>();
@@ -66,7 +72,7 @@ export class ThumbnailQueue {
 
   /** Resolves once nothing is waiting or being made. */
   idle(): Promise<void> {
-    if (this.waiting.size === 0 && this.running === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -78,36 +84,61 @@ export class ThumbnailQueue {
 
   private drain(): void {
     const max = Math.max(1, this.opts.concurrency ?? 1);
-    while (this.running < max && this.waiting.size > 0) {
+    while (this.running < max && this.writing < MAX_WRITING && this.waiting.size > 0) {
       const [id, task] = this.waiting.entries().next().value as [string, Task];
       this.waiting.delete(id);
       this.running++;
       void this.makeOne(task).finally(() => {
         this.running--;
-        this.drain();
-        if (this.running === 0 && this.waiting.size === 0) {
-          for (const resolve of this.idleWaiters.splice(0)) resolve();
-        }
+        this.settled();
       });
     }
   }
 
+  private isIdle(): boolean {
+    return this.waiting.size === 0 && this.running === 0 && this.writing === 0;
+  }
+
+  /** A thumbnail was made or written: start the next, and wake idle() when nothing is left. */
+  private settled(): void {
+    this.drain();
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Fetches and shrinks the image; its store write goes on after this resolves (write). */
   private async makeOne(task: Task): Promise<void> {
+    let image: { png: Buffer; width: number; height: number };
     try {
       const bytes = await this.opts.fetchFile(task.worker, task.file, task.jobId);
-      const image = await this.opts.make(bytes);
-      if (this.closed) return;
-      await this.store.putThumbnail(task.jobId, { ...image, createdAt: this.opts.now() });
-      this.made++;
+      image = await this.opts.make(bytes);
     } catch (err) {
-      // Safe: the job keeps the placeholder thumbnail; nothing else depends on it.
-      this.opts.log?.warn(
-        { job: task.jobId, worker: task.worker, err },
-        `thumbnail not made: ${errMessage(err)}`,
-      );
-      this.failures++;
-      this.failed.add(task.jobId);
-      if (this.failed.size > FAILED_MEMORY) this.failed.delete(this.failed.values().next().value as string);
+      this.failedOne(task, err);
+      return;
     }
+    if (this.closed) return;
+    this.writing++;
+    this.store
+      .putThumbnail(task.jobId, { ...image, createdAt: this.opts.now() })
+      .then(
+        () => {
+          this.made++;
+        },
+        (err) => this.failedOne(task, err),
+      )
+      .finally(() => {
+        this.writing--;
+        this.settled();
+      });
+  }
+
+  private failedOne(task: Task, err: unknown): void {
+    // Safe: the job keeps the placeholder thumbnail; nothing else depends on it.
+    this.opts.log?.warn(
+      { job: task.jobId, worker: task.worker, err },
+      `thumbnail not made: ${errMessage(err)}`,
+    );
+    this.failures++;
+    this.failed.add(task.jobId);
+    if (this.failed.size > FAILED_MEMORY) this.failed.delete(this.failed.values().next().value as string);
   }
 }
