@@ -7,23 +7,28 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { startSimulator } from '../../src/sim/index.js';
-import { http, startTestServer, t2iPrompt, until } from '../helpers/harness.js';
+import { spawnAgent } from '../helpers/agents.js';
+import { http, startTestServer, t2iPrompt, tempDir, until } from '../helpers/harness.js';
 
-type Setup = { sim: Awaited<ReturnType<typeof startSimulator>>; url: string };
+type Setup = {
+  sim: Awaited<ReturnType<typeof startSimulator>>;
+  url: string;
+  headers?: Record<string, string>;
+};
 
-async function finished(url: string, id: string): Promise<any> {
+async function finished(url: string, id: string, headers?: Record<string, string>): Promise<any> {
   return until(async () => {
-    const r = await http('GET', `${url}/api/pqueue/jobs/${id}`);
+    const r = await http('GET', `${url}/api/pqueue/jobs/${id}`, undefined, headers);
     return ['completed', 'failed', 'cancelled'].includes(r.body?.status) ? r.body : undefined;
   }, `job ${id} to finish`);
 }
 
 /** Runs `prompt` to its end; its outputs, how often its history was read, and the history's own outputs. */
-async function run({ sim, url }: Setup, prompt: Record<string, unknown>) {
-  const r = await http('POST', `${url}/api/pqueue/jobs`, { prompt });
+async function run({ sim, url, headers }: Setup, prompt: Record<string, unknown>) {
+  const r = await http('POST', `${url}/api/pqueue/jobs`, { prompt }, headers);
   assert.equal(r.status, 201, r.text);
   const id = r.body.prompt_id as string;
-  const job = await finished(url, id);
+  const job = await finished(url, id, headers);
   const reads = ((await http('GET', `${sim.url}/sim/history-reads`)).body as Record<string, number>)[id] ?? 0;
   const entry = (await http('GET', `${sim.url}/history/${id}`)).body[id];
   return { job, reads, historyOutputs: entry.outputs };
@@ -64,6 +69,43 @@ describe('the outcome of a run from its messages', () => {
     assert.ok(Object.keys(cached.historyOutputs).length > 0);
     assert.deepEqual(cached.job.outputs, cached.historyOutputs);
     assert.deepEqual(cached.job.outputs, first.job.outputs);
+  });
+
+  test('on a remote agent too: the cached run is told by its messages', async () => {
+    const sim = await startSimulator({ stepMs: 1 });
+    cleanups.push(() => sim.close());
+    const token = 'run-outcome-token';
+    const headers = { authorization: `Bearer ${token}` };
+    const server = await startTestServer({ comfyUrls: [], token, pollMs: 60_000 });
+    cleanups.push(() => server.close());
+    const data = tempDir();
+    const agent = await spawnAgent([
+      '--server',
+      server.url,
+      '--enroll',
+      token,
+      '--comfy',
+      sim.url,
+      '--data',
+      data.path,
+      '--name',
+      'remote',
+    ]);
+    cleanups.push(async () => {
+      await agent.kill();
+      data.remove();
+    });
+    await until(async () => {
+      const w = await http('GET', `${server.url}/api/farm/workers/remote`, undefined, headers);
+      return w.body?.state === 'online' && w.body.capabilities ? true : undefined;
+    }, 'the agent online, its node types known');
+    const s = { sim, url: server.url, headers };
+    for (const attempt of ['first', 'cached']) {
+      const { job, reads, historyOutputs } = await run(s, t2iPrompt(2, 44));
+      assert.equal(job.status, 'completed', attempt);
+      assert.deepEqual(job.outputs, historyOutputs, attempt);
+      assert.equal(reads, 0, `${attempt}: the history was read ${reads} times`);
+    }
   });
 
   test('a run that failed: its error comes from the history', async () => {

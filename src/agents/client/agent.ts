@@ -14,6 +14,7 @@ import { ComfyHttpError } from '../../comfy/client.js';
 import type { Job } from '../../domain/job.js';
 import type { WorkerState } from '../../engine/events.js';
 import type { WorkerFrame, WorkerReports } from '../../engine/worker-port.js';
+import { capabilitiesOf } from '../../farm/capabilities.js';
 import { errMessage, type Logger } from '../../logging/logger.js';
 import type { FinishPatch } from '../../store/job-store.js';
 import { WorkerDriver } from '../../workers/driver.js';
@@ -350,6 +351,13 @@ class ServerLink implements WorkerReports {
     if (cancel) this.background('cancel', this.driver.cancel(job.id));
   }
 
+  /** ComfyUI's /object_info for the server; the driver keeps its output node types (run-record.ts). */
+  private async objectInfo(): Promise<Record<string, unknown>> {
+    const info = await this.driver.client.objectInfo();
+    this.driver.knowOutputNodes(capabilitiesOf(info).outputNodes);
+    return info;
+  }
+
   private async answer(conn: ServerConnection, m: Extract<ServerMessage, { t: 'request' }>): Promise<void> {
     let body: Buffer;
     try {
@@ -358,9 +366,7 @@ class ServerLink implements WorkerReports {
           ? await this.driver.client.view(m.file)
           : Buffer.from(
               JSON.stringify(
-                m.op === 'objectInfo'
-                  ? await this.driver.client.objectInfo()
-                  : await this.driver.client.systemStats(),
+                m.op === 'objectInfo' ? await this.objectInfo() : await this.driver.client.systemStats(),
               ),
             );
     } catch (err) {
