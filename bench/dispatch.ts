@@ -7,7 +7,9 @@
  * made and the file collected (to <data>/outputs, the default) for each; the
  * CPU is counted until every thumbnail and collection is done (read from the
  * store's file), and how many were done when the last job finished is printed.
- * BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--collect off").
+ * BENCH_SERVE_ARGS adds flags to `serve` (e.g. "--collect off"); BENCH_DISPATCH_NODES=N
+ * puts N ImageInvert nodes between the image and its save (a graph the size of a
+ * real workflow: ComfyUI's progress_state lists every node run so far).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -22,6 +24,17 @@ const capacityArgs = process.env.BENCH_WORKER_CAPACITY
   ? ['--worker-capacity', process.env.BENCH_WORKER_CAPACITY]
   : [];
 const durability = process.env.BENCH_DURABILITY ?? 'full';
+const NODES = Number(process.env.BENCH_DISPATCH_NODES ?? 0);
+
+/** The benchmark's graph: tinyPrompt, with NODES inverts chained before the save. */
+function graph(seed: number): Record<string, unknown> {
+  const p = tinyPrompt(seed) as Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+  if (NODES <= 1) return p;
+  for (let i = 0; i < NODES - 1; i++)
+    p[String(10 + i)] = { class_type: 'ImageInvert', inputs: { image: [i === 0 ? '2' : String(9 + i), 0] } };
+  p['3']!.inputs.images = [String(8 + NODES), 0];
+  return p;
+}
 
 async function direct(): Promise<number> {
   const sim = await spawnSim(0, ['--step-ms', '0']);
@@ -39,7 +52,7 @@ async function direct(): Promise<number> {
     });
     const t0 = performance.now();
     await runConcurrent(JOBS, CONCURRENCY, async (i) => {
-      const r = await send('POST', `${sim.url}/prompt`, { prompt: tinyPrompt(i), client_id: clientId });
+      const r = await send('POST', `${sim.url}/prompt`, { prompt: graph(i), client_id: clientId });
       if (r.status !== 200) throw new Error(`sim /prompt ${r.status}: ${r.text}`);
     });
     await finished;
@@ -92,7 +105,7 @@ async function throughQueue(): Promise<QueueRun> {
     const sim0 = cpuMs(sim.proc.pid);
     const t0 = performance.now();
     await runConcurrent(JOBS, CONCURRENCY, async (i) => {
-      const r = await send('POST', `${server.url}/api/pqueue/jobs`, { prompt: tinyPrompt(i) });
+      const r = await send('POST', `${server.url}/api/pqueue/jobs`, { prompt: graph(i) });
       if (r.status !== 201) throw new Error(`enqueue ${r.status}: ${r.text}`);
     });
     for (;;) {
@@ -141,7 +154,7 @@ async function throughQueue(): Promise<QueueRun> {
 const d = await direct();
 const q = await throughQueue();
 console.log(
-  `dispatch: ${JOBS} near-zero jobs, one simulator${capacityArgs.length ? `, worker capacity ${capacityArgs[1]}` : ''}`,
+  `dispatch: ${JOBS} near-zero jobs of ${Object.keys(graph(0)).length} nodes, one simulator${capacityArgs.length ? `, worker capacity ${capacityArgs[1]}` : ''}`,
 );
 console.log(`  direct to the simulator: ${fmt(d, 0)} jobs/s`);
 console.log(`  through comfy-queue:     ${fmt(q.rate, 0)} jobs/s`);

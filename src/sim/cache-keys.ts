@@ -1,8 +1,12 @@
 /**
  * Cache keys for ComfyUI's classic node cache: a node's key is its class_type
  * and inputs, with each link replaced by the upstream node's key, so equal
- * subgraphs share keys across prompts whatever their node ids.
+ * subgraphs share keys across prompts whatever their node ids. A key is a
+ * digest of that text, so that it stays short down a long chain of nodes
+ * (with the upstream text itself, a key grew with every node: a chain of 60
+ * nodes made a string too long for V8).
  */
+import { createHash } from 'node:crypto';
 import type { ApiPrompt } from '../domain/prompt-graph.js';
 
 /** True for an input value that links to another node: `[node_id, output_index]`. */
@@ -34,7 +38,9 @@ export function signatures(prompt: ApiPrompt): Map<string, string> {
       inputs[k] = isLink(v) ? ['@link', visit(String(v[0]), path), v[1]] : v;
     }
     path.delete(id);
-    const sig = stable([node.class_type, inputs]);
+    const sig = createHash('sha256')
+      .update(stable([node.class_type, inputs]))
+      .digest('base64url');
     sigs.set(id, sig);
     return sig;
   };
