@@ -150,11 +150,43 @@ export function parseComfyMessage(text: string): ParseResult {
     return { ok: false, reason: 'no type' };
   }
   const { type, data } = raw as { type: string; data: unknown };
+  if (type === 'progress_state') {
+    const bad = progressStateProblem(data);
+    if (bad) return { ok: false, reason: `bad progress_state: ${bad}` };
+    return { ok: true, message: { type, data: data as ProgressStateMessage['data'] } };
+  }
   const schema = (SCHEMAS as Record<string, z.ZodType>)[type];
   if (!schema) return { ok: true, message: { type: 'unknown', rawType: type, data } };
   const parsed = schema.safeParse(data);
   if (!parsed.success) return { ok: false, reason: `bad ${type}: ${parsed.error.issues[0]?.message ?? ''}` };
   return { ok: true, message: { type, data: parsed.data } as ComfyMessage };
+}
+
+const optionalId = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+
+/**
+ * What is wrong with a progress_state payload against ProgressStateData, or
+ * null: the same rules, checked in place. It is the most frequent and largest
+ * message (every node run so far, at every node start, step and finish), and
+ * zod's parse copies every entry.
+ */
+export function progressStateProblem(data: unknown): string | null {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return 'not an object';
+  const { prompt_id, nodes } = data as { prompt_id?: unknown; nodes?: unknown };
+  if (typeof prompt_id !== 'string') return 'prompt_id is not a string';
+  if (!nodes || typeof nodes !== 'object' || Array.isArray(nodes)) return 'nodes is not an object';
+  for (const key in nodes) {
+    const e = (nodes as Record<string, unknown>)[key] as Record<string, unknown> | null;
+    if (!e || typeof e !== 'object' || Array.isArray(e)) return `nodes.${key} is not an object`;
+    if (!Number.isFinite(e.value) || !Number.isFinite(e.max))
+      return `nodes.${key}: value and max are numbers`;
+    if (typeof e.state !== 'string' || typeof e.node_id !== 'string')
+      return `nodes.${key}: state and node_id are strings`;
+    if (e.prompt_id !== undefined && typeof e.prompt_id !== 'string') return `nodes.${key}.prompt_id`;
+    if (!optionalId(e.display_node_id) || !optionalId(e.parent_node_id) || !optionalId(e.real_node_id))
+      return `nodes.${key}: display_node_id, parent_node_id and real_node_id are strings or null`;
+  }
+  return null;
 }
 
 /** The prompt_id a message belongs to, when it says. */

@@ -242,23 +242,40 @@ function markDone(state: ProgressState, id: string, now: number): ProgressState 
   return { ...state, done: new Set([...state.done, id]), plainNodes, nodeMs };
 }
 
+/**
+ * A progress_state snapshot lists every node run so far, and comes at every
+ * node start, step and finish: read in place, without a copy of its entries
+ * (a 60-node workflow sends over a hundred of them, of up to 60 entries each).
+ */
 function fromProgressState(
   state: ProgressState,
   nodes: Readonly<Record<string, NodeProgressEntry>>,
   now: number,
 ): ProgressState {
-  const entries = Object.entries(nodes).map(([key, e]) => ({ ...e, id: e.node_id ?? key }));
   let next = state;
-  for (const e of entries) if (e.state === 'finished') next = markDone(next, e.id, now);
   // A node expanded into children stays "running" while they run: the innermost running node is current.
-  const parents = new Set(entries.map((e) => e.parent_node_id).filter((p) => typeof p === 'string'));
-  const running = entries.filter((e) => e.state === 'running' && !parents.has(e.id));
-  const pick = running.find((e) => e.id === next.current?.id) ?? running.at(-1);
+  const parents = new Set<string>();
+  for (const key in nodes) {
+    const e = nodes[key]!;
+    if (e.state === 'finished') next = markDone(next, e.node_id ?? key, now);
+    if (typeof e.parent_node_id === 'string') parents.add(e.parent_node_id);
+  }
+  // The current node while it still runs, else the last one listed running.
+  const currentId = next.current?.id;
+  let pick: { id: string; e: NodeProgressEntry } | null = null;
+  for (const key in nodes) {
+    const e = nodes[key]!;
+    const id = e.node_id ?? key;
+    if (e.state !== 'running' || parents.has(id)) continue;
+    pick = { id, e };
+    if (id === currentId) break;
+  }
   if (!pick) return next;
-  next = startNode(next, pick.id, pick.display_node_id ?? pick.id, now);
+  const { id, e } = pick;
+  next = startNode(next, id, e.display_node_id ?? id, now);
   // A node announces itself as value 0 of max 1 before it reports any real step.
-  const hasSteps = pick.value > 0 || pick.max !== 1;
-  return hasSteps ? step(next, pick.value, pick.max, now) : next;
+  const hasSteps = e.value > 0 || e.max !== 1;
+  return hasSteps ? step(next, e.value, e.max, now) : next;
 }
 
 function finish(state: ProgressState, phase: ProgressPhase, now: number): ProgressState {
