@@ -46,7 +46,10 @@ export interface Job {
   id: string;
   /** a person's label; null until renamed (then derived from the workflow for display) */
   name: string | null;
-  /** API-format graph as submitted */
+  /**
+   * API-format graph as submitted. One graph object may be shared by every
+   * read of the job (the SQLite reader's cache): it is never changed in place.
+   */
   prompt: PromptGraph;
   /** UI workflow (litegraph JSON) when the client sent one (extra_data.extra_pnginfo.workflow) */
   workflow: unknown | null;

@@ -118,13 +118,31 @@ function compareIds(a: string, b: string): number {
  * values hash alike; seeds and prompts are part of it.
  */
 export function graphHash(prompt: PromptGraph): string {
-  let h = 0xcbf29ce484222325n;
-  const text = canonical(prompt);
+  return fnv1a64(canonical(prompt));
+}
+
+/**
+ * FNV-1a 64 over the UTF-16 code units of `text`, in four 16-bit limbs (a
+ * BigInt per character cost a quarter of a millisecond for a 60-node graph).
+ * The prime is 2^40 + 0x1b3: its limbs are 0x01b3 and, at bit 32, 0x0100.
+ */
+export function fnv1a64(text: string): string {
+  let h0 = 0x2325;
+  let h1 = 0x8422;
+  let h2 = 0x9ce4;
+  let h3 = 0xcbf2;
   for (let i = 0; i < text.length; i++) {
-    h ^= BigInt(text.charCodeAt(i));
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    h0 ^= text.charCodeAt(i);
+    const t0 = h0 * 0x1b3;
+    const t1 = h1 * 0x1b3 + (t0 >>> 16);
+    const t2 = h2 * 0x1b3 + h0 * 0x100 + (t1 >>> 16);
+    const t3 = h3 * 0x1b3 + h1 * 0x100 + (t2 >>> 16);
+    h0 = t0 & 0xffff;
+    h1 = t1 & 0xffff;
+    h2 = t2 & 0xffff;
+    h3 = t3 & 0xffff;
   }
-  return h.toString(16).padStart(16, '0');
+  return [h3, h2, h1, h0].map((x) => x.toString(16).padStart(4, '0')).join('');
 }
 
 function canonical(v: unknown): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PromptGraph } from '../../src/domain/job.js';
-import { capabilitiesOf, graphHash, needsOf } from '../../src/farm/capabilities.js';
+import { capabilitiesOf, fnv1a64, graphHash, needsOf } from '../../src/farm/capabilities.js';
 import { buildObjectInfo, CHECKPOINTS } from '../../src/sim/node-catalog.js';
 import { t2iPrompt } from '../helpers/harness.js';
 
@@ -46,5 +46,34 @@ describe('capabilities and needs', () => {
     assert.equal(graphHash(a), graphHash(b));
     assert.notEqual(graphHash(a), graphHash(t2iPrompt(2, 2) as unknown as PromptGraph));
     assert.equal(needsOf(a, { workflowId: 'wf-1' }).workflowKey, 'workflow:wf-1');
+  });
+});
+
+describe('fnv1a64', () => {
+  /** The reference: FNV-1a 64 with BigInt, over UTF-16 code units. */
+  function reference(text: string): string {
+    let h = 0xcbf29ce484222325n;
+    for (let i = 0; i < text.length; i++) {
+      h ^= BigInt(text.charCodeAt(i));
+      h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+    return h.toString(16).padStart(16, '0');
+  }
+
+  it('gives the reference hash for any text', () => {
+    const texts = ['', 'a', 'foobar', '{"1":{"class_type":"KSampler"}}', 'é漢字🎨\uffff\u0000'];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 300; i++)
+      texts.push(
+        Array.from({ length: Math.floor(random() * 200) }, () =>
+          String.fromCharCode(Math.floor(random() * (random() < 0.8 ? 128 : 0x10000))),
+        ).join(''),
+      );
+    for (const t of texts) assert.equal(fnv1a64(t), reference(t), JSON.stringify(t));
+    assert.equal(fnv1a64('a'), 'af63dc4c8601ec8c', 'the published FNV-1a 64 of "a"');
   });
 });
