@@ -4,9 +4,8 @@
  * and shrunk into the store's thumbnails table, one or two at a time. The
  * store write of one goes on while the next is made (a few at most), so that
  * a commit's wait does not hold the images up, and those writes share commits.
- * A
- * failure (the file is gone, garbage, the worker away) leaves the job without
- * a thumbnail — the placeholder is served — and never touches the job.
+ * A failure (the file is gone, garbage, the worker away) leaves the job
+ * without a thumbnail — the placeholder is served — and never touches the job.
  */
 import type { Job } from '../domain/job.js';
 import { type OutputFileRef, thumbnailSource } from '../domain/thumbnail-source.js';
