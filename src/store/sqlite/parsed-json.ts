@@ -4,8 +4,9 @@
  * read parsed every job's graph, workflow and extra data again, though a
  * stored job's JSON never changes (a job id deleted and sent again is
  * caught: the text is compared). A few hundred values are kept, least
- * recently read first to go, within a bound on their text. Values are shared between reads, as batch jobs'
- * templates already are: whoever reads a job must not change its graph.
+ * recently read first to go, within a bound on their text. Values are shared
+ * between reads, as batch jobs' templates already are: whoever reads a job
+ * must not change its graph (Job.prompt in domain/job.ts).
  */
 
 interface Entry {

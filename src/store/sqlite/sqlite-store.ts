@@ -181,7 +181,10 @@ export class SqliteJobStore implements JobStore {
   }
 
   private readonly toJob = (row: JobRow): Job => rowToJob(row, this.batchParts?.resolver);
-  /** For the reads that come back to the same jobs (the queue's head, a job by id): their JSON is parsed once (parsed-json.ts). */
+  /**
+   * For the reads that come back to the same jobs (the queue's head, a job by
+   * id): their JSON is parsed once (parsed-json.ts).
+   */
   private readonly headJson = new ParsedJson();
   private readonly toJobReread = (row: JobRow): Job =>
     rowToJob(row, this.batchParts?.resolver, (key, text) => this.headJson.parse(key, text));
