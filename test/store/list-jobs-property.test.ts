@@ -103,6 +103,77 @@ for (const kind of storeKinds('list_jobs_property')) {
       );
     });
 
+    test('duration and completion-time sorts: every status, ties, cursor walk against the full sort', async () => {
+      const stores = kind.series();
+      after(() => stores.end());
+      // 0 pending, 1 running, 2 completed after a run, 3 failed before it ran, 4 cancelled after a run
+      const state = fc.record({ s: fc.integer({ min: 0, max: 4 }), ran: fc.integer({ min: 0, max: 3 }) });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(state, { maxLength: 40 }),
+          fc.constantFrom<JobSort>('execution_duration', 'ended_at'),
+          fc.constantFrom<'asc' | 'desc'>('asc', 'desc'),
+          fc.integer({ min: 1, max: 7 }),
+          fc.subarray<JobStatus>(['pending', 'in_progress', 'completed', 'failed', 'cancelled']),
+          async (jobs, sort, order, limit, filter) => {
+            const store = await stores.next();
+            {
+              await store.enqueue(jobs.map((_, i) => newJob(i, 1000 + (i % 3))));
+              const expected: { id: string; status: JobStatus; key: number }[] = [];
+              for (const [i, { s, ran }] of jobs.entries()) {
+                const id = newJob(i, 0).id;
+                const ended = 5000 + (i % 4); // ties in completion time
+                if (s === 0) expected.push({ id, status: 'pending', key: 0 });
+                if (s === 3) {
+                  await store.finishPending(id, { status: 'failed', endedAt: ended });
+                  expected.push({ id, status: 'failed', key: sort === 'ended_at' ? ended : 0 });
+                }
+                if (s === 1 || s === 2 || s === 4) {
+                  await store.claimJob(id, 'w1', ended - 10 * ran, ended + 60_000);
+                  if (s === 1) {
+                    expected.push({ id, status: 'in_progress', key: 0 });
+                    continue;
+                  }
+                  const status = s === 2 ? 'completed' : 'cancelled';
+                  await store.finish(id, { status, endedAt: ended });
+                  expected.push({ id, status, key: sort === 'ended_at' ? ended : 10 * ran });
+                }
+              }
+              const statuses = filter.length ? filter : null;
+              const want = expected
+                .filter((j) => (statuses ?? []).length === 0 || statuses!.includes(j.status))
+                .filter(
+                  (j) => sort !== 'ended_at' || ['completed', 'failed', 'cancelled'].includes(j.status),
+                );
+              const sign = order === 'asc' ? 1 : -1;
+              want.sort((a, b) => sign * (a.key - b.key || (a.id < b.id ? -1 : 1)));
+              const seen: string[] = [];
+              let cursor: string | null = null;
+              for (let pages = 0; ; pages++) {
+                const at = cursor ? decodeCursor(cursor, [sort], order) : null;
+                const page = await store.listJobs({
+                  statuses,
+                  sort,
+                  order,
+                  limit,
+                  after: at && { value: at.value, id: at.id },
+                });
+                seen.push(...page.jobs.map((j) => j.id));
+                if (!page.hasMore) break;
+                cursor = encodeCursor({ sort, order, ...page.nextCursor! });
+                if (pages > 100) assert.fail('the walk does not end');
+              }
+              assert.deepEqual(
+                seen,
+                want.map((j) => j.id),
+              );
+            }
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
     test('offset pages and totals agree with the full listing, for both sorts', async () => {
       const stores = kind.series();
       after(() => stores.end());
