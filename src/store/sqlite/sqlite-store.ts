@@ -204,9 +204,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   /** Runs `fn` as one checked transaction (write-gate.ts); resolves once committed. */
-  private write<T>(fn: () => T): Promise<T> {
+  private write<T>(fn: () => T, opts?: { patient?: boolean }): Promise<T> {
     if (!this.gate) return Promise.reject(new Error('SqliteJobStore is not open (call init() first)'));
-    return this.gate.run(fn);
+    return this.gate.run(fn, opts);
   }
 
   health(): StoreHealth {
@@ -522,7 +522,7 @@ export class SqliteJobStore implements JobStore {
 
   async putThumbnail(jobId: string, thumb: NewThumbnail): Promise<boolean> {
     const thumbs = this.thumbnails;
-    return this.write(() => thumbs.put(jobId, thumb));
+    return this.write(() => thumbs.put(jobId, thumb), { patient: true });
   }
 
   async thumbnailTotals(): Promise<ThumbnailTotals> {
@@ -653,7 +653,7 @@ export class SqliteJobStore implements JobStore {
 
   async saveCollection(record: CollectionRecord): Promise<boolean> {
     const rows = this.collections;
-    return this.write(() => rows.save(record));
+    return this.write(() => rows.save(record), { patient: true });
   }
 
   // ---- queue handling ----

@@ -11,7 +11,10 @@
  *   claim, a thumbnail, a collected file, enqueues...) share one transaction
  *   and one fsync, each inside a savepoint of its own, so one that throws
  *   undoes only itself. Most of a write's cost is the fsync at COMMIT, and on
- *   a busy server many writes are asked for in the same turn.
+ *   a busy server many writes are asked for in the same turn. A write that
+ *   nothing waits on (a thumbnail, a collected file's record) may be
+ *   `patient`: it waits up to `patientMs` for another write to share its
+ *   commit, so that the writes after each finished job do not each pay one.
  * - Waiting for another process's write lock happens here, asynchronously and
  *   bounded. The driver is synchronous: SQLite's own busy_timeout would sleep
  *   on the event loop's thread and stall every request, reads included. The
@@ -36,6 +39,8 @@ export interface WriteGateOptions {
   dataDir: string | null;
   /** how often a store that is not ok tries a probe write, in ms */
   probeMs: number;
+  /** how long a patient write may wait for others to share its commit, in ms (default 20) */
+  patientMs?: number;
   now: () => number;
   log?: Logger;
 }
@@ -63,6 +68,9 @@ export class WriteGate {
   private draining: Promise<void> | null = null;
   private current: StoreHealth = { state: 'ok', message: null, since: null };
   private probeTimer: NodeJS.Timeout | null = null;
+  /** Starts the drain for patient writes that no other write came to take. */
+  private patientTimer: NodeJS.Timeout | null = null;
+  private committed = 0;
   private closed = false;
   private readonly log: Logger;
 
@@ -88,13 +96,19 @@ export class WriteGate {
     return { ...this.current };
   }
 
+  /** How many groups have been committed. */
+  get commits(): number {
+    return this.committed;
+  }
+
   /**
    * Runs `fn` in an IMMEDIATE transaction, with the other writes of this
    * turn, and resolves its result once committed. Rejects STORE_BUSY,
    * STORE_FULL, or the error `fn` or the driver threw; nothing of `fn` is
-   * kept then.
+   * kept then. A `patient` write waits up to `patientMs` for another write
+   * to commit with, unless a group is already forming.
    */
-  run<T>(fn: () => T): Promise<T> {
+  run<T>(fn: () => T, opts: { patient?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({
@@ -103,7 +117,14 @@ export class WriteGate {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      this.draining ??= this.drain();
+      if (opts.patient && !this.draining) {
+        this.patientTimer ??= setTimeout(() => {
+          this.patientTimer = null;
+          this.draining ??= this.drain();
+        }, this.opts.patientMs ?? 20);
+      } else {
+        this.draining ??= this.drain();
+      }
     });
   }
 
@@ -115,6 +136,7 @@ export class WriteGate {
     this.closed = true;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
+    if (this.queue.length > 0) this.draining ??= this.drain(); // patient writes wait no longer
     while (this.draining) await this.draining;
   }
 
@@ -129,6 +151,9 @@ export class WriteGate {
     // as the queue is seen empty, so a write queued by a caller woken here
     // always finds a drain to join or starts one.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    // Patient writes queued so far join this group.
+    if (this.patientTimer) clearTimeout(this.patientTimer);
+    this.patientTimer = null;
     try {
       let delay = 5;
       while (this.queue.length > 0) {
@@ -181,6 +206,7 @@ export class WriteGate {
       for (const w of group) w.reject(failure);
       return true;
     }
+    this.committed++;
     // A commit that wrote nothing proves nothing about the disk.
     if (this.current.state !== 'ok' && (!checkChanges || this.totalChanges.get()!.n !== before)) {
       this.recovered();
