@@ -139,9 +139,9 @@ for (const kind of storeKinds('list_jobs_property')) {
                   expected.push({ id, status, key: sort === 'ended_at' ? ended : 10 * ran });
                 }
               }
-              const statuses = filter.length ? filter : null;
+              const statuses = filter.length ? filter : undefined; // none: every status
               const want = expected
-                .filter((j) => (statuses ?? []).length === 0 || statuses!.includes(j.status))
+                .filter((j) => statuses === undefined || statuses.includes(j.status))
                 .filter(
                   (j) => sort !== 'ended_at' || ['completed', 'failed', 'cancelled'].includes(j.status),
                 );

@@ -28,7 +28,7 @@ import type {
   RerunSelection,
 } from '../batch-types.js';
 import { batchGroup, type FairShare } from './fair-share.js';
-import type { BatchPart, BatchResolver, JobRow } from './job-row.js';
+import { type BatchPart, type BatchResolver, type JobRow, jobRowColumns } from './job-row.js';
 
 interface BatchRow {
   id: number;
@@ -271,22 +271,22 @@ export class SqliteBatches {
       deleteJobs: p<[id: number, same: number]>('DELETE FROM jobs WHERE batch_id = ? OR batch_past = ?'),
       deleteBatch: p<[id: number]>('DELETE FROM batches WHERE id = ?'),
       item: p<[id: number, index: number], JobRow>(
-        'SELECT * FROM jobs WHERE batch_id = ? AND batch_index = ?',
+        `SELECT ${jobRowColumns()} FROM jobs WHERE batch_id = ? AND batch_index = ?`,
       ),
       rerunFailed: p<[id: number], JobRow>(
-        `SELECT * FROM jobs INDEXED BY jobs_batch_status
+        `SELECT ${jobRowColumns()} FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? AND status IN ('failed', 'cancelled')`,
       ),
       rerunFlagged: p<[id: number], JobRow>(
-        `SELECT * FROM jobs INDEXED BY jobs_batch_status
+        `SELECT ${jobRowColumns()} FROM jobs INDEXED BY jobs_batch_status
          WHERE batch_id = ? AND flagged = 1 AND status IN ('completed', 'failed', 'cancelled')`,
       ),
-      jobRow: p<[id: string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
+      jobRow: p<[id: string], JobRow>(`SELECT ${jobRowColumns()} FROM jobs WHERE id = ?`),
       supersede: p<[id: string]>(
         'UPDATE jobs SET batch_past = batch_id, batch_id = NULL WHERE id = ? AND batch_id IS NOT NULL',
       ),
       setDone: p<[done: string | null, id: string], JobRow>(
-        `UPDATE jobs SET tracker = ? WHERE id = ? AND status = 'completed' RETURNING *`,
+        `UPDATE jobs SET tracker = ? WHERE id = ? AND status = 'completed' RETURNING ${jobRowColumns()}`,
       ),
       allCounts: p<[], CountGroup>(
         `SELECT status, flagged, tracker, ${STORED} AS stored, count(*) AS n FROM jobs INDEXED BY jobs_batch_status
@@ -528,7 +528,7 @@ export class SqliteBatches {
     }
     const rows = this.db
       .prepare<Record<string, unknown>, JobRow>(
-        `SELECT * FROM jobs INDEXED BY jobs_batch_item WHERE ${where.join(' AND ')}
+        `SELECT ${jobRowColumns()} FROM jobs INDEXED BY jobs_batch_item WHERE ${where.join(' AND ')}
          ORDER BY batch_id, batch_index LIMIT @limit OFFSET @offset`,
       )
       .all(params);

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { Job } from '../../domain/job.js';
 import type { CollectionRecord } from '../job-store.js';
 import { type CollectionRow, rowToCollection } from '../record-rows.js';
-import type { JobRow } from './job-row.js';
+import { type JobRow, jobRowColumns } from './job-row.js';
 
 export class SqliteCollections {
   private readonly s;
@@ -19,7 +19,7 @@ export class SqliteCollections {
         { since: number; after_ended: number | null; after_id: string; limit: number },
         JobRow
       >(
-        `SELECT j.* FROM jobs j
+        `SELECT ${jobRowColumns('j.')} FROM jobs j
          WHERE j.status = 'completed' AND j.ended_at >= @since
            AND (@after_ended IS NULL OR (j.ended_at, j.id) > (@after_ended, @after_id))
            AND NOT EXISTS (SELECT 1 FROM collections c

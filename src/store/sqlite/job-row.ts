@@ -37,6 +37,50 @@ export interface JobRow {
   tracker?: string | null;
 }
 
+const ROW_COLUMNS = [
+  'id',
+  'name',
+  'prompt',
+  'workflow',
+  'extra_data',
+  'sensitive',
+  'client_id',
+  'priority',
+  'position',
+  'status',
+  'created_at',
+  'started_at',
+  'ended_at',
+  'worker',
+  'attempts',
+  'error',
+  'outputs',
+  'lease_until',
+  'targets',
+  'flagged',
+  'requeued_from',
+  'requires',
+  'retries',
+  'batch_id',
+  'batch_index',
+  'batch_past',
+  'owner',
+  'fair',
+  'held',
+  'tracker',
+] as const satisfies readonly (keyof JobRow)[];
+
+/**
+ * The stored columns of `jobs`, the ones a JobRow holds (`j.` before each
+ * with a prefix): what a read of jobs selects, instead of `*`, which also
+ * computes the generated columns of migration 0002 for every row read:
+ * `workflow_id` parses the workflow's JSON three times. Only listings and
+ * their indexes use those.
+ */
+export function jobRowColumns(prefix = ''): string {
+  return ROW_COLUMNS.map((c) => prefix + c).join(', ');
+}
+
 /** The parameters of the INSERT, position excepted (it is chosen inside the transaction). */
 export type InsertParams = Omit<
   JobRow,

@@ -8,9 +8,10 @@
  */
 import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../domain/job.js';
-import type { InsertParams, JobRow } from './job-row.js';
+import { type InsertParams, type JobRow, jobRowColumns } from './job-row.js';
 
 const RUN_ORDER = 'priority DESC, fair, position, created_at, id';
+const COLUMNS = jobRowColumns();
 // Without statistics the planner prefers jobs_status_created and sorts every
 // pending row; naming the partial index keeps queue reads O(log n + k).
 const PENDING = `jobs INDEXED BY jobs_run_order WHERE status = 'pending' AND held = 0`;
@@ -35,16 +36,15 @@ export function prepareStatements(db: Database.Database) {
          UNION ALL
          SELECT min(position) FROM jobs WHERE status = 'in_progress' AND priority = @priority)`,
     ),
-    get: p<[id: string], JobRow>('SELECT * FROM jobs WHERE id = ?'),
-    listPending: p<[limit: number, offset: number], JobRow>(
-      `SELECT * FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ? OFFSET ?`,
-    ),
+    get: p<[id: string], JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
     scanPending: p<{ limit: number; created: number; id: string }, JobRow>(
-      `SELECT * FROM jobs INDEXED BY jobs_status_created
+      `SELECT ${COLUMNS} FROM jobs INDEXED BY jobs_status_created
        WHERE status = 'pending' AND held = 0 AND (created_at, id) > (@created, @id)
        ORDER BY created_at, id LIMIT @limit`,
     ),
-    listInProgress: p<[], JobRow>(`SELECT * FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`),
+    listInProgress: p<[], JobRow>(
+      `SELECT ${COLUMNS} FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`,
+    ),
     counts: p<[], { status: JobStatus; n: number }>('SELECT status, n FROM job_counts'),
     // One statement: it takes the write lock before it reads, so the pick and
     // the update cannot be split by another connection.
@@ -55,13 +55,13 @@ export function prepareStatements(db: Database.Database) {
                      AND id NOT IN (SELECT value FROM json_each(@exclude))
                    ORDER BY ${RUN_ORDER} LIMIT 1)
          AND status = 'pending'
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     claimJob: p<{ id: string; worker: string; now: number; lease: number }, JobRow>(
       `UPDATE jobs SET status = 'in_progress', worker = @worker, lease_until = @lease,
          attempts = attempts + 1, started_at = @now
        WHERE id = @id AND status = 'pending'
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     // A worker failure: back to its place among the pending jobs, one retry spent.
     retry: p<{ id: string; holder: string; attempt: number | null; error: string }, JobRow>(
@@ -69,7 +69,7 @@ export function prepareStatements(db: Database.Database) {
          retries = retries + 1, error = @error
        WHERE id = @id AND status = 'in_progress' AND worker = @holder
          AND (@attempt IS NULL OR attempts = @attempt)
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     renewLeases: p<{ worker: string; ids: string; lease: number }>(
       `UPDATE jobs SET lease_until = @lease
@@ -96,7 +96,7 @@ export function prepareStatements(db: Database.Database) {
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
          AND (@attempt IS NULL OR attempts = @attempt)
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     finishPending: p<
       {
@@ -114,7 +114,7 @@ export function prepareStatements(db: Database.Database) {
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'pending'
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     release: p<
       { id: string; set_error: number; error: string | null; holder: string | null; attempt: number | null },
@@ -124,7 +124,7 @@ export function prepareStatements(db: Database.Database) {
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
          AND (@attempt IS NULL OR attempts = @attempt)
-       RETURNING *`,
+       RETURNING ${COLUMNS}`,
     ),
     pendingPlace: p<[id: string], { priority: number }>(
       `SELECT priority FROM jobs WHERE id = ? AND status = 'pending'`,
@@ -136,11 +136,13 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE jobs SET fair = ? WHERE id = ? AND status = 'pending'`,
     ),
     setPriority: p<[priority: number, id: string], JobRow>(
-      `UPDATE jobs SET priority = ? WHERE id = ? AND status = 'pending' RETURNING *`,
+      `UPDATE jobs SET priority = ? WHERE id = ? AND status = 'pending' RETURNING ${COLUMNS}`,
     ),
-    rename: p<[name: string | null, id: string], JobRow>('UPDATE jobs SET name = ? WHERE id = ? RETURNING *'),
+    rename: p<[name: string | null, id: string], JobRow>(
+      `UPDATE jobs SET name = ? WHERE id = ? RETURNING ${COLUMNS}`,
+    ),
     setFlagged: p<[flagged: number, id: string], JobRow>(
-      'UPDATE jobs SET flagged = ? WHERE id = ? RETURNING *',
+      `UPDATE jobs SET flagged = ? WHERE id = ? RETURNING ${COLUMNS}`,
     ),
     delete: p<[ids: string, statuses: string], { id: string }>(
       `DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))
@@ -156,3 +158,36 @@ export function prepareStatements(db: Database.Database) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/** How many of listPending's statements are kept, one per limit and offset asked for. */
+const PENDING_STATEMENTS = 32;
+
+/**
+ * The statements of listPending, one per limit and offset, the numbers
+ * written in the SQL. SQLite (3.53) prepares a statement again at every run
+ * when its LIMIT or OFFSET is a bound parameter, because the planner reads
+ * the bound value: that was about a third of each read of the queue's head,
+ * which the scheduler makes at every finish. The scheduler asks for a few
+ * sizes only; past PENDING_STATEMENTS of them the oldest is dropped.
+ */
+export class PendingStatements {
+  private readonly kept = new Map<string, Database.Statement<[], JobRow>>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  get(limit: number, offset: number): Database.Statement<[], JobRow> {
+    if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(offset) || limit < 0 || offset < 0) {
+      throw new RangeError(`listPending needs whole numbers >= 0, not limit ${limit}, offset ${offset}`);
+    }
+    const key = `${limit}/${offset}`;
+    let stmt = this.kept.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare<[], JobRow>(
+        `SELECT ${COLUMNS} FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ${limit} OFFSET ${offset}`,
+      );
+      if (this.kept.size >= PENDING_STATEMENTS) this.kept.delete(this.kept.keys().next().value!);
+      this.kept.set(key, stmt);
+    }
+    return stmt;
+  }
+}
