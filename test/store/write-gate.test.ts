@@ -86,3 +86,18 @@ it('a patient write that throws is undone alone', async () => {
   assert.deepEqual(rows(), ['finish']);
   await g.close();
 });
+
+it('a write alone in its group that throws is undone, and the next one commits', async () => {
+  const g = gate(60_000);
+  await assert.rejects(
+    g.run(() => {
+      insert.run('half');
+      throw new Error('no');
+    }),
+    /no/,
+  );
+  assert.equal(g.commits, 0);
+  await g.run(() => insert.run('next'));
+  assert.deepEqual(rows(), ['next']);
+  await g.close();
+});

@@ -123,6 +123,10 @@ export class SqliteJobStore implements JobStore {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${this.options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
         db.pragma('foreign_keys = ON');
+        // Each write of a group runs in a savepoint, whose copies of the pages it changes
+        // (the sub-journal) SQLite writes to a temporary file past 64 KiB: syscalls on every
+        // page of a busy group. In memory instead (a group alone takes no savepoint, write-gate.ts).
+        db.pragma('temp_store = MEMORY');
         migrate(db);
       }
       this.stmts = prepareStatements(db);

@@ -197,7 +197,19 @@ export class WriteGate {
     }
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      for (const w of group) outcomes.push(this.inSavepoint(w.run));
+      if (group.length === 1) {
+        // Alone, a write needs no savepoint: what it threw undoes the whole transaction.
+        // (A savepoint copies each page it changes first, which a big write pays in full.)
+        const only = this.alone(group[0]!.run);
+        if (!only.ok) {
+          this.rollbackQuietly(only.value);
+          group[0]!.reject(this.failed(only.value));
+          return true;
+        }
+        outcomes.push(only);
+      } else {
+        for (const w of group) outcomes.push(this.inSavepoint(w.run));
+      }
       this.commit.run();
     } catch (err) {
       this.rollbackQuietly(err);
@@ -237,6 +249,15 @@ export class WriteGate {
     }
     this.release.run();
     return { ok: true, value };
+  }
+
+  /** Runs the only write of a group: what it threw is handed back, for the caller to roll back. */
+  private alone(fn: () => unknown): { ok: boolean; value: unknown } {
+    try {
+      return { ok: true, value: fn() };
+    } catch (err) {
+      return { ok: false, value: err };
+    }
   }
 
   private rollbackQuietly(cause: unknown): void {
