@@ -1,14 +1,15 @@
 /**
  * How the SQLite store reads jobs: the columns it selects are every stored
- * column of `jobs` (not the generated ones), and listPending's statements,
- * one per limit and offset, answer any number of sizes in run order.
+ * column of `jobs` (not the generated ones), a row read as an array becomes
+ * the same JobRow the driver's object would be, and listPending's
+ * statements, one per limit and offset, answer any number of sizes in run order.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { NewJob } from '../../src/domain/job.js';
 import { openStore } from '../../src/store/open-store.js';
-import { jobRowColumns } from '../../src/store/sqlite/job-row.js';
+import { jobRowColumns, jobRowStatement } from '../../src/store/sqlite/job-row.js';
 import { migrate } from '../../src/store/sqlite/migrate.js';
 import { PendingStatements } from '../../src/store/sqlite/statements.js';
 
@@ -40,6 +41,43 @@ it('a job row is every stored column of jobs, and no generated one', () => {
   const generated = columns.filter((c) => c.hidden !== 0).map((c) => c.name);
   assert.ok(generated.includes('workflow_id') && generated.includes('duration'));
   assert.deepEqual(jobRowColumns().split(', ').sort(), stored.sort());
+  db.close();
+});
+
+it('a row read as values is the row the driver reads as an object, every column set', () => {
+  const db = new Database(':memory:');
+  migrate(db);
+  const columns = jobRowColumns().split(', ');
+  // A distinct value in every column, of the column's kind, so that a value in the wrong place shows.
+  const text = new Set([
+    'id',
+    'name',
+    'prompt',
+    'workflow',
+    'extra_data',
+    'sensitive',
+    'client_id',
+    'status',
+    'worker',
+    'error',
+    'outputs',
+    'targets',
+    'requeued_from',
+    'requires',
+    'owner',
+    'tracker',
+  ]);
+  const values = columns.map((c, i) =>
+    c === 'status' ? 'completed' : c === 'workflow' ? '{"id":"wf"}' : text.has(c) ? `${c}-${i}` : 1000 + i,
+  );
+  db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(
+    ...values,
+  );
+  const sql = `SELECT ${jobRowColumns()} FROM jobs`;
+  const asObject = db.prepare(sql).get();
+  const asValues = jobRowStatement(db, sql).get();
+  assert.deepEqual({ ...asValues }, asObject);
+  assert.equal(asValues?.tracker, `tracker-${columns.indexOf('tracker')}`);
   db.close();
 });
 

@@ -8,7 +8,13 @@
  */
 import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../domain/job.js';
-import { type InsertParams, type JobRow, jobRowColumns } from './job-row.js';
+import {
+  type InsertParams,
+  type JobRow,
+  type JobRowStatement,
+  jobRowColumns,
+  jobRowStatement,
+} from './job-row.js';
 
 const RUN_ORDER = 'priority DESC, fair, position, created_at, id';
 const COLUMNS = jobRowColumns();
@@ -18,6 +24,7 @@ const PENDING = `jobs INDEXED BY jobs_run_order WHERE status = 'pending' AND hel
 
 export function prepareStatements(db: Database.Database) {
   const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
+  const rows = <P extends unknown[] | object>(sql: string) => jobRowStatement<P>(db, sql);
   return {
     insert: p<InsertParams & { position: number; fair: number }>(
       `INSERT INTO jobs (id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position,
@@ -36,19 +43,19 @@ export function prepareStatements(db: Database.Database) {
          UNION ALL
          SELECT min(position) FROM jobs WHERE status = 'in_progress' AND priority = @priority)`,
     ),
-    get: p<[id: string], JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
-    scanPending: p<{ limit: number; created: number; id: string }, JobRow>(
+    get: rows<[id: string]>(`SELECT ${COLUMNS} FROM jobs WHERE id = ?`),
+    scanPending: rows<{ limit: number; created: number; id: string }>(
       `SELECT ${COLUMNS} FROM jobs INDEXED BY jobs_status_created
        WHERE status = 'pending' AND held = 0 AND (created_at, id) > (@created, @id)
        ORDER BY created_at, id LIMIT @limit`,
     ),
-    listInProgress: p<[], JobRow>(
+    listInProgress: rows<[]>(
       `SELECT ${COLUMNS} FROM jobs WHERE status = 'in_progress' ORDER BY created_at, id`,
     ),
     counts: p<[], { status: JobStatus; n: number }>('SELECT status, n FROM job_counts'),
     // One statement: it takes the write lock before it reads, so the pick and
     // the update cannot be split by another connection.
-    claimNext: p<{ worker: string; now: number; lease: number; exclude: string }, JobRow>(
+    claimNext: rows<{ worker: string; now: number; lease: number; exclude: string }>(
       `UPDATE jobs SET status = 'in_progress', worker = @worker, lease_until = @lease,
          attempts = attempts + 1, started_at = @now
        WHERE id = (SELECT id FROM ${PENDING}
@@ -57,14 +64,14 @@ export function prepareStatements(db: Database.Database) {
          AND status = 'pending'
        RETURNING ${COLUMNS}`,
     ),
-    claimJob: p<{ id: string; worker: string; now: number; lease: number }, JobRow>(
+    claimJob: rows<{ id: string; worker: string; now: number; lease: number }>(
       `UPDATE jobs SET status = 'in_progress', worker = @worker, lease_until = @lease,
          attempts = attempts + 1, started_at = @now
        WHERE id = @id AND status = 'pending'
        RETURNING ${COLUMNS}`,
     ),
     // A worker failure: back to its place among the pending jobs, one retry spent.
-    retry: p<{ id: string; holder: string; attempt: number | null; error: string }, JobRow>(
+    retry: rows<{ id: string; holder: string; attempt: number | null; error: string }>(
       `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
          retries = retries + 1, error = @error
        WHERE id = @id AND status = 'in_progress' AND worker = @holder
@@ -77,20 +84,17 @@ export function prepareStatements(db: Database.Database) {
          AND id IN (SELECT value FROM json_each(@ids))`,
     ),
     // `set_outputs`/`set_error` tell "leave as is" (undefined) from "clear" (null).
-    finish: p<
-      {
-        id: string;
-        status: string;
-        ended: number;
-        set_outputs: number;
-        outputs: string | null;
-        set_error: number;
-        error: string | null;
-        holder: string | null;
-        attempt: number | null;
-      },
-      JobRow
-    >(
+    finish: rows<{
+      id: string;
+      status: string;
+      ended: number;
+      set_outputs: number;
+      outputs: string | null;
+      set_error: number;
+      error: string | null;
+      holder: string | null;
+      attempt: number | null;
+    }>(
       `UPDATE jobs SET status = @status, ended_at = @ended, lease_until = NULL,
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
@@ -98,28 +102,28 @@ export function prepareStatements(db: Database.Database) {
          AND (@attempt IS NULL OR attempts = @attempt)
        RETURNING ${COLUMNS}`,
     ),
-    finishPending: p<
-      {
-        id: string;
-        status: string;
-        ended: number;
-        set_outputs: number;
-        outputs: string | null;
-        set_error: number;
-        error: string | null;
-      },
-      JobRow
-    >(
+    finishPending: rows<{
+      id: string;
+      status: string;
+      ended: number;
+      set_outputs: number;
+      outputs: string | null;
+      set_error: number;
+      error: string | null;
+    }>(
       `UPDATE jobs SET status = @status, ended_at = @ended,
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'pending'
        RETURNING ${COLUMNS}`,
     ),
-    release: p<
-      { id: string; set_error: number; error: string | null; holder: string | null; attempt: number | null },
-      JobRow
-    >(
+    release: rows<{
+      id: string;
+      set_error: number;
+      error: string | null;
+      holder: string | null;
+      attempt: number | null;
+    }>(
       `UPDATE jobs SET status = 'pending', worker = NULL, lease_until = NULL, started_at = NULL,
          error = CASE WHEN @set_error THEN @error ELSE error END
        WHERE id = @id AND status = 'in_progress' AND (@holder IS NULL OR worker = @holder)
@@ -135,13 +139,13 @@ export function prepareStatements(db: Database.Database) {
     setPendingFair: p<[fair: number, id: string]>(
       `UPDATE jobs SET fair = ? WHERE id = ? AND status = 'pending'`,
     ),
-    setPriority: p<[priority: number, id: string], JobRow>(
+    setPriority: rows<[priority: number, id: string]>(
       `UPDATE jobs SET priority = ? WHERE id = ? AND status = 'pending' RETURNING ${COLUMNS}`,
     ),
-    rename: p<[name: string | null, id: string], JobRow>(
+    rename: rows<[name: string | null, id: string]>(
       `UPDATE jobs SET name = ? WHERE id = ? RETURNING ${COLUMNS}`,
     ),
-    setFlagged: p<[flagged: number, id: string], JobRow>(
+    setFlagged: rows<[flagged: number, id: string]>(
       `UPDATE jobs SET flagged = ? WHERE id = ? RETURNING ${COLUMNS}`,
     ),
     delete: p<[ids: string, statuses: string], { id: string }>(
@@ -171,18 +175,19 @@ const PENDING_STATEMENTS = 32;
  * sizes only; past PENDING_STATEMENTS of them the oldest is dropped.
  */
 export class PendingStatements {
-  private readonly kept = new Map<string, Database.Statement<[], JobRow>>();
+  private readonly kept = new Map<string, JobRowStatement<[]>>();
 
   constructor(private readonly db: Database.Database) {}
 
-  get(limit: number, offset: number): Database.Statement<[], JobRow> {
+  get(limit: number, offset: number): JobRowStatement<[]> {
     if (!Number.isSafeInteger(limit) || !Number.isSafeInteger(offset) || limit < 0 || offset < 0) {
       throw new RangeError(`listPending needs whole numbers >= 0, not limit ${limit}, offset ${offset}`);
     }
     const key = `${limit}/${offset}`;
     let stmt = this.kept.get(key);
     if (!stmt) {
-      stmt = this.db.prepare<[], JobRow>(
+      stmt = jobRowStatement(
+        this.db,
         `SELECT ${COLUMNS} FROM ${PENDING} ORDER BY ${RUN_ORDER} LIMIT ${limit} OFFSET ${offset}`,
       );
       if (this.kept.size >= PENDING_STATEMENTS) this.kept.delete(this.kept.keys().next().value!);
