@@ -8,13 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { JobStatus } from '../../domain/job.js';
-import {
-  type InsertParams,
-  type JobRow,
-  type JobRowStatement,
-  jobRowColumns,
-  jobRowStatement,
-} from './job-row.js';
+import { type InsertParams, type JobRowStatement, jobRowColumns, jobRowStatement } from './job-row.js';
 
 const RUN_ORDER = 'priority DESC, fair, position, created_at, id';
 const COLUMNS = jobRowColumns();
