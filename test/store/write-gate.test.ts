@@ -101,3 +101,14 @@ it('a write alone in its group that throws is undone, and the next one commits',
   assert.deepEqual(rows(), ['next']);
   await g.close();
 });
+
+it('eight patient writes waiting commit at once, without waiting for another write', async () => {
+  const g = gate(60_000);
+  const writes = Array.from({ length: 8 }, (_, n) => g.run(() => insert.run(`p${n}`), { patient: true }));
+  await turn();
+  await turn();
+  assert.equal(g.commits, 1, 'committed in the next turns, not after patientMs');
+  await Promise.all(writes);
+  assert.equal(rows().length, 8);
+  await g.close();
+});

@@ -14,7 +14,8 @@
  *   a busy server many writes are asked for in the same turn. A write that
  *   nothing waits on (a thumbnail, a collected file's record) may be
  *   `patient`: it waits up to `patientMs` for another write to share its
- *   commit, so that the writes after each finished job do not each pay one.
+ *   commit, or until PATIENT_GROUP such writes wait, so that the writes
+ *   after each finished job do not each pay one.
  * - Waiting for another process's write lock happens here, asynchronously and
  *   bounded. The driver is synchronous: SQLite's own busy_timeout would sleep
  *   on the event loop's thread and stall every request, reads included. The
@@ -51,6 +52,9 @@ interface Waiting {
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
+
+/** This many patient writes waiting commit at once, without waiting for another write. */
+const PATIENT_GROUP = 8;
 
 /** Below this much free space an I/O error of a write counts as a full disk. */
 const NEARLY_FULL_BYTES = 1 << 20;
@@ -106,7 +110,7 @@ export class WriteGate {
    * turn, and resolves its result once committed. Rejects STORE_BUSY,
    * STORE_FULL, or the error `fn` or the driver threw; nothing of `fn` is
    * kept then. A `patient` write waits up to `patientMs` for another write
-   * to commit with, unless a group is already forming.
+   * to commit with, unless a group is already forming or PATIENT_GROUP wait.
    */
   run<T>(fn: () => T, opts: { patient?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
@@ -117,7 +121,7 @@ export class WriteGate {
         resolve: resolve as (value: unknown) => void,
         reject,
       });
-      if (opts.patient && !this.draining) {
+      if (opts.patient && !this.draining && this.queue.length < PATIENT_GROUP) {
         this.patientTimer ??= setTimeout(() => {
           this.patientTimer = null;
           this.draining ??= this.drain();
