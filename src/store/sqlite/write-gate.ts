@@ -53,8 +53,11 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-/** This many patient writes waiting commit at once, without waiting for another write. */
-const PATIENT_GROUP = 8;
+/**
+ * This many patient writes waiting commit at once, without waiting for another write: the
+ * output collector keeps four transfers in flight, and none of them should wait for a timer.
+ */
+const PATIENT_GROUP = 4;
 
 /** Below this much free space an I/O error of a write counts as a full disk. */
 const NEARLY_FULL_BYTES = 1 << 20;
