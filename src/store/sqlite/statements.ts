@@ -16,6 +16,17 @@ const COLUMNS = jobRowColumns();
 // pending row; naming the partial index keeps queue reads O(log n + k).
 const PENDING = `jobs INDEXED BY jobs_run_order WHERE status = 'pending' AND held = 0`;
 
+/** A finish's parameters: `set_outputs`/`set_error` tell "leave as is" (0) from "write this" (1). */
+interface FinishParams {
+  id: string;
+  status: string;
+  ended: number;
+  set_outputs: number;
+  outputs: string | null;
+  set_error: number;
+  error: string | null;
+}
+
 export function prepareStatements(db: Database.Database) {
   const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
   const rows = <P extends unknown[] | object>(sql: string) => jobRowStatement<P>(db, sql);
@@ -78,17 +89,7 @@ export function prepareStatements(db: Database.Database) {
          AND id IN (SELECT value FROM json_each(@ids))`,
     ),
     // `set_outputs`/`set_error` tell "leave as is" (undefined) from "clear" (null).
-    finish: rows<{
-      id: string;
-      status: string;
-      ended: number;
-      set_outputs: number;
-      outputs: string | null;
-      set_error: number;
-      error: string | null;
-      holder: string | null;
-      attempt: number | null;
-    }>(
+    finish: rows<FinishParams & { holder: string | null; attempt: number | null }>(
       `UPDATE jobs SET status = @status, ended_at = @ended, lease_until = NULL,
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
@@ -96,15 +97,7 @@ export function prepareStatements(db: Database.Database) {
          AND (@attempt IS NULL OR attempts = @attempt)
        RETURNING ${COLUMNS}`,
     ),
-    finishPending: rows<{
-      id: string;
-      status: string;
-      ended: number;
-      set_outputs: number;
-      outputs: string | null;
-      set_error: number;
-      error: string | null;
-    }>(
+    finishPending: rows<FinishParams>(
       `UPDATE jobs SET status = @status, ended_at = @ended,
          outputs = CASE WHEN @set_outputs THEN @outputs ELSE outputs END,
          error = CASE WHEN @set_error THEN @error ELSE error END
