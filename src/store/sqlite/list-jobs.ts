@@ -104,17 +104,12 @@ function indexHint(q: JobQuery, sort: JobSort): string {
 
 /**
  * How one status's rows are read in `sort` order: the index (indexHint) and
- * the terms it needs. The completion-time and duration indexes hold finished
- * jobs only (migration 0010), which the term `ended_at IS NOT NULL` tells the
- * planner; unfinished jobs have no completion time and all take 0 by
- * duration, so under those sorts their rows are read by status and sorted.
+ * the terms it needs. The completion-time index holds finished jobs only
+ * (migration 0010), which the term `ended_at IS NOT NULL` tells the planner;
+ * only finished jobs are listed by completion time.
  */
-function statusAccess(q: JobQuery, sort: JobSort, status: JobStatus): { hint: string; where: string[] } {
-  if (sort === 'created_at') return { hint: indexHint(q, sort), where: [] };
-  if (FINISHED_STATUSES.includes(status))
-    return { hint: indexHint(q, sort), where: ['ended_at IS NOT NULL'] };
-  if (q.flagged === true) return { hint: 'INDEXED BY jobs_flagged', where: [] };
-  return { hint: q.workflowId ? '' : 'INDEXED BY jobs_status_created', where: [] };
+function statusAccess(q: JobQuery, sort: JobSort): { hint: string; where: string[] } {
+  return { hint: indexHint(q, sort), where: sort === 'ended_at' ? ['ended_at IS NOT NULL'] : [] };
 }
 
 interface ListRow {
@@ -252,17 +247,15 @@ export class SqliteJobLister {
       const common = this.moreThan(walk.whole, this.fewMatchesMax);
       const rare = !common && walk.candidates !== null && !this.moreThan(walk.candidates, this.fewMatchesMax);
       if (byRowid ? !rare : common) {
-        const walker = (status: JobStatus) => {
-          const { hint, where } = statusAccess(q, sort, status);
-          const terms = [...where, ...filter.where, ...keyset].map((w) => ` AND ${w}`).join('');
-          return this.stmt(
-            `SELECT rowid AS r FROM jobs ${hint} WHERE status = @status${terms} ORDER BY ${col} ${dir}, id ${dir}`,
-          ).pluck();
-        };
+        const { hint, where } = statusAccess(q, sort);
+        const terms = [...where, ...filter.where, ...keyset].map((w) => ` AND ${w}`).join('');
+        const walker = this.stmt(
+          `SELECT rowid AS r FROM jobs ${hint} WHERE status = @status${terms} ORDER BY ${col} ${dir}, id ${dir}`,
+        ).pluck();
         found = this.walkText(
           walk,
           byRowid ? (desc ? 'desc' : 'asc') : null,
-          (status) => walker(status).iterate({ ...params, status }) as IterableIterator<number>,
+          (status) => walker.iterate({ ...params, status }) as IterableIterator<number>,
           statuses,
           want,
           !common || !byRowid,
@@ -285,8 +278,8 @@ export class SqliteJobLister {
     } else if (match !== null) {
       // A common word: its matches are read once (a prefix query merges whole doclists, so
       // probing FTS5 row by row would cost that merge per row), then each status walks its index.
+      const { hint, where: terms } = statusAccess(q, sort);
       const arms = statuses.map((status, i) => {
-        const { hint, where: terms } = statusAccess(q, sort, status);
         const where = [`status = @s${i}`, ...terms, ...filter.where, ...keyset, 'rowid IN m'];
         params[`s${i}`] = status;
         return `SELECT * FROM (SELECT ${COLUMNS} FROM jobs ${hint} WHERE ${where.join(' AND ')} ${tail})`;
@@ -296,12 +289,10 @@ export class SqliteJobLister {
           `WITH m(rowid) AS MATERIALIZED (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match) ${arms.join(' UNION ALL ')}`,
         ).all(params) as ListRow[];
     } else {
-      for (const status of statuses) {
-        const { hint, where: terms } = statusAccess(q, sort, status);
-        const where = ['status = @status', ...terms, ...filter.where, ...keyset];
-        const stmt = this.stmt(`SELECT ${COLUMNS} FROM jobs ${hint} WHERE ${where.join(' AND ')} ${tail}`);
-        rows = rows.concat(stmt.all({ ...params, status }) as ListRow[]);
-      }
+      const { hint, where: terms } = statusAccess(q, sort);
+      const where = ['status = @status', ...terms, ...filter.where, ...keyset];
+      const stmt = this.stmt(`SELECT ${COLUMNS} FROM jobs ${hint} WHERE ${where.join(' AND ')} ${tail}`);
+      for (const status of statuses) rows = rows.concat(stmt.all({ ...params, status }) as ListRow[]);
     }
     const items = rows.map(toItem);
     const sign = desc ? -1 : 1;
