@@ -18,7 +18,7 @@ const WORD_MAX = 400;
  * 0004: `prefix = '2 3'`): a prefix query of these lengths is read lazily,
  * a longer one merges the doclists of every word it names first.
  */
-const INDEXED_PREFIXES: readonly number[] = [2, 3];
+export const INDEXED_PREFIXES: readonly number[] = [2, 3];
 
 const SEED_INPUTS = new Set(['seed', 'noise_seed']);
 

@@ -185,6 +185,10 @@ after(async () => {
 for (const [plan, open] of [
   ['sqlite, few text matches: fetched by rowid and sorted', () => seeded(sqliteStore(1_000_000))],
   ['sqlite, many text matches: a walk of the sort index', () => seeded(sqliteStore(0))],
+  // Between: words whose prefixes hold up to four times as many jobs are read at once and walked in SQL...
+  ['sqlite, text matches between few and many: a merge of their prefixes', () => seeded(sqliteStore(200))],
+  // ...and past that, walked in JavaScript against their prefixes' matches.
+  ['sqlite, text matches between few and many: a walk against their prefixes', () => seeded(sqliteStore(20))],
   ['postgres, few text matches: read from the GIN index and sorted', () => pgPlan(1_000_000)],
   ['postgres, many text matches: a walk of the sort index', () => pgPlan(0)],
 ] as const) {
