@@ -207,13 +207,16 @@ export class WriteGate {
       if (group.length === 1) {
         // Alone, a write needs no savepoint: what it threw undoes the whole transaction.
         // (A savepoint copies each page it changes first, which a big write pays in full.)
-        const only = this.alone(group[0]!.run);
-        if (!only.ok) {
-          this.rollbackQuietly(only.value);
-          group[0]!.reject(this.failed(only.value));
+        const only = group[0]!;
+        let value: unknown;
+        try {
+          value = only.run();
+        } catch (err) {
+          this.rollbackQuietly(err);
+          only.reject(this.failed(err));
           return true;
         }
-        outcomes.push(only);
+        outcomes.push({ ok: true, value });
       } else {
         for (const w of group) outcomes.push(this.inSavepoint(w.run));
       }
@@ -256,15 +259,6 @@ export class WriteGate {
     }
     this.release.run();
     return { ok: true, value };
-  }
-
-  /** Runs the only write of a group: what it threw is handed back, for the caller to roll back. */
-  private alone(fn: () => unknown): { ok: boolean; value: unknown } {
-    try {
-      return { ok: true, value: fn() };
-    } catch (err) {
-      return { ok: false, value: err };
-    }
   }
 
   private rollbackQuietly(cause: unknown): void {
