@@ -50,7 +50,7 @@ import { migrate } from './migrate.js';
 import { ParsedJson } from './parsed-json.js';
 import { preparePlacement } from './place-pending.js';
 import { SearchIndex } from './search-index.js';
-import { PendingStatements, prepareStatements, type Statements } from './statements.js';
+import { prepareStatements, type Statements } from './statements.js';
 import { SqliteThumbnails } from './thumbnails.js';
 import { SqliteWorkers } from './workers.js';
 import { WriteGate } from './write-gate.js';
@@ -106,7 +106,6 @@ export class SqliteJobStore implements JobStore {
     undo: Database.Statement;
     end: Database.Statement;
   } | null = null;
-  private pendingStatements: PendingStatements | null = null;
   private readonly group = new GroupCommit<EnqueueCall, EnqueueResult[]>((calls) => this.writeBatch(calls));
 
   constructor(private readonly options: SqliteStoreOptions) {}
@@ -130,7 +129,6 @@ export class SqliteJobStore implements JobStore {
         migrate(db);
       }
       this.stmts = prepareStatements(db);
-      this.pendingStatements = new PendingStatements(db);
       this.lister = new SqliteJobLister(db, this.options.fewTextMatches);
       this.search = new SearchIndex(db);
       if (!readOnly) this.search.backfill();
@@ -174,7 +172,6 @@ export class SqliteJobStore implements JobStore {
     this.db.close();
     this.db = null;
     this.stmts = null;
-    this.pendingStatements = null;
     this.lister = null;
     this.search = null;
     this.thumbs = null;
@@ -289,7 +286,7 @@ export class SqliteJobStore implements JobStore {
   async listPending(limit: number, offset = 0): Promise<Job[]> {
     // A long list (ComfyUI's GET /queue shows up to 10,000) would only push the head out of the cache.
     const toJob = limit * 3 > this.headJson.capacity ? this.toJob : this.toJobReread; // three values a job
-    return this.pendingStatements!.get(limit, offset).all().map(toJob);
+    return this.s.listPending.get(limit, offset).all().map(toJob);
   }
 
   async scanPending(limit: number, after: PendingCursor | null = null): Promise<Job[]> {

@@ -31,6 +31,8 @@ export function prepareStatements(db: Database.Database) {
   const p = <P extends unknown[] | object, R = unknown>(sql: string) => db.prepare<P, R>(sql);
   const rows = <P extends unknown[] | object>(sql: string) => jobRowStatement<P>(db, sql);
   return {
+    /** listPending's statements, one per limit and offset (PendingStatements) */
+    listPending: new PendingStatements(db),
     insert: p<InsertParams & { position: number; fair: number }>(
       `INSERT INTO jobs (id, name, prompt, workflow, extra_data, sensitive, client_id, priority, position,
          status, created_at, targets, requeued_from, requires, owner, fair)
