@@ -117,12 +117,12 @@ function indexHint(q: JobQuery, sort: JobSort): string {
 }
 
 /**
- * How one status's rows are read in `sort` order: the index (indexHint) and
- * the terms it needs. The completion-time index holds finished jobs only
- * (migration 0010), which the term `ended_at IS NOT NULL` tells the planner;
- * only finished jobs are listed by completion time.
+ * How rows are read in `sort` order: the index (indexHint) and the terms it
+ * needs. The completion-time index holds finished jobs only (migration
+ * 0010), which the term `ended_at IS NOT NULL` tells the planner; only
+ * finished jobs are listed by completion time.
  */
-function statusAccess(q: JobQuery, sort: JobSort): { hint: string; where: string[] } {
+function sortAccess(q: JobQuery, sort: JobSort): { hint: string; where: string[] } {
   return { hint: indexHint(q, sort), where: sort === 'ended_at' ? ['ended_at IS NOT NULL'] : [] };
 }
 
@@ -265,7 +265,7 @@ export class SqliteJobLister {
       // matches read once, the index walked in SQL) beats stepping the driver's iterator row by row.
       merged = !common && !rare && this.prefixesMergeCheaply(walk.words);
       if (byRowid ? !rare && !merged : common) {
-        const { hint, where } = statusAccess(q, sort);
+        const { hint, where } = sortAccess(q, sort);
         const terms = [...where, ...filter.where, ...keyset].map((w) => ` AND ${w}`).join('');
         const walker = this.stmt(
           `SELECT rowid AS r FROM jobs ${hint} WHERE status = @status${terms} ORDER BY ${col} ${dir}, id ${dir}`,
@@ -296,7 +296,7 @@ export class SqliteJobLister {
     } else if (match !== null) {
       // A common word: its matches are read once (a prefix query merges whole doclists, so
       // probing FTS5 row by row would cost that merge per row), then each status walks its index.
-      const { hint, where: terms } = statusAccess(q, sort);
+      const { hint, where: terms } = sortAccess(q, sort);
       const arms = statuses.map((status, i) => {
         const where = [`status = @s${i}`, ...terms, ...filter.where, ...keyset, 'rowid IN m'];
         params[`s${i}`] = status;
@@ -307,7 +307,7 @@ export class SqliteJobLister {
           `WITH m(rowid) AS MATERIALIZED (SELECT rowid FROM jobs_fts WHERE jobs_fts MATCH @match) ${arms.join(' UNION ALL ')}`,
         ).all(params) as ListRow[];
     } else {
-      const { hint, where: terms } = statusAccess(q, sort);
+      const { hint, where: terms } = sortAccess(q, sort);
       const where = ['status = @status', ...terms, ...filter.where, ...keyset];
       const stmt = this.stmt(`SELECT ${COLUMNS} FROM jobs ${hint} WHERE ${where.join(' AND ')} ${tail}`);
       for (const status of statuses) rows = rows.concat(stmt.all({ ...params, status }) as ListRow[]);
