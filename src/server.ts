@@ -61,6 +61,11 @@ export interface ServerConfig {
   leaseMs: number;
   maxAttempts: number;
   synchronous: 'FULL' | 'NORMAL';
+  /**
+   * V8's garbage collector for the whole process, set by the command before the server starts:
+   * `small` collects and compacts more often to keep resident memory small, `fast` spends less CPU
+   */
+  memory: 'small' | 'fast';
   /** how long a write waits for another process's lock on the database before answering STORE_BUSY, in ms */
   storeBusyMs: number;
   /** a PostgreSQL database (postgres://…, `?schema=NAME` optional) instead of SQLite in the data folder */
@@ -131,6 +136,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   leaseMs: 60_000,
   maxAttempts: 5,
   synchronous: 'FULL',
+  memory: 'small',
   storeBusyMs: 5_000,
   db: null,
   dbPoolSize: 10,

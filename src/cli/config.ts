@@ -27,6 +27,7 @@ export const SERVE_ENV = {
   token: 'COMFY_QUEUE_TOKEN',
   'worker-capacity': 'COMFY_QUEUE_WORKER_CAPACITY',
   durability: 'COMFY_QUEUE_DURABILITY',
+  memory: 'COMFY_QUEUE_MEMORY',
   'store-busy-ms': 'COMFY_QUEUE_STORE_BUSY_MS',
   'comfy-output': 'COMFY_QUEUE_COMFY_OUTPUT',
   'allow-origin': 'COMFY_QUEUE_ALLOW_ORIGIN',
@@ -62,6 +63,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       token: { type: 'string' },
       'worker-capacity': { type: 'string' },
       durability: { type: 'string' },
+      memory: { type: 'string' },
       'store-busy-ms': { type: 'string' },
       'comfy-output': { type: 'string', multiple: true },
       'allow-origin': { type: 'string', multiple: true },
@@ -150,6 +152,12 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
       `--durability must be "full" (survives power loss) or "normal" (survives crashes), not "${durability}"`,
     );
   }
+  const memory = pick('memory') ?? DEFAULT_CONFIG.memory;
+  if (memory !== 'small' && memory !== 'fast') {
+    throw new ConfigError(
+      `--memory must be "small" (less resident memory) or "fast" (less CPU per job), not "${memory}"`,
+    );
+  }
   const logLevel = (pick('log-level') ?? DEFAULT_CONFIG.logLevel).toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -197,6 +205,7 @@ export function resolveServeConfig(argv: string[], env: NodeJS.ProcessEnv): Serv
     quarantineMs:
       int(pick('quarantine'), DEFAULT_CONFIG.quarantineMs / 60_000, 'quarantine', 0, 7 * 24 * 60) * 60_000,
     synchronous: durability === 'full' ? 'FULL' : 'NORMAL',
+    memory,
     storeBusyMs: int(pick('store-busy-ms'), DEFAULT_CONFIG.storeBusyMs, 'store-busy-ms', 0, 600_000),
     host,
     port: int(pick('port'), DEFAULT_CONFIG.port, 'port', 0, 65535),

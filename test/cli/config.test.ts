@@ -53,6 +53,9 @@ describe('serve configuration', () => {
     assert.equal(fromFlags.port, 9100);
     assert.deepEqual(fromFlags.comfyUrls, ['http://c:3', 'http://d:4']);
     assert.equal(resolveServeConfig(['--durability', 'normal'], {}).synchronous, 'NORMAL');
+    assert.equal(resolveServeConfig([], {}).memory, 'small');
+    assert.equal(resolveServeConfig(['--memory', 'fast'], {}).memory, 'fast');
+    assert.equal(resolveServeConfig([], { COMFY_QUEUE_MEMORY: 'fast' }).memory, 'fast');
     assert.equal(resolveServeConfig(['--simulate', '3'], {}).simulate, 3);
   });
 
@@ -64,6 +67,7 @@ describe('serve configuration', () => {
       [['--comfy', 'not a url'], /--comfy/],
       [['--comfy', 'ftp://x'], /http/],
       [['--durability', 'sometimes'], /--durability/],
+      [['--memory', 'huge'], /--memory/],
       [['--worker-capacity', '0'], /--worker-capacity/],
     ];
     for (const [argv, msg] of bad) {
