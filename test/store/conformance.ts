@@ -26,6 +26,12 @@ export interface ConformanceOptions {
   holdWriteLock: StoreFactory['holdWriteLock'];
   /** runs of each property test (fast-check) */
   numRuns?: number;
+  /**
+   * The stores of the property tests, which open a fresh one for each of their many runs
+   * (default `make`): an adapter whose `make` is slow to start may give the same database
+   * without a layer that every other case already goes through.
+   */
+  makeForProperties?: () => Promise<JobStore>;
   /** how the adapter numbers an appended job (order-model.ts); default `after-max` */
   append?: AppendRule;
 }
@@ -42,7 +48,11 @@ export function runStoreConformance(
     describe('status changes (compare-and-set)', () => statusCases(factory));
     describe('queue edits, counts, settings', () => queueEditCases(factory));
     describe('order against a model (property)', () =>
-      orderPropertyCases(factory, options.numRuns ?? 40, options.append));
+      orderPropertyCases(
+        { ...factory, make: options.makeForProperties ?? make },
+        options.numRuns ?? 40,
+        options.append,
+      ));
     describe('writes refused by a lock (commit-checked)', () => writeFailureCases(factory));
     describe('collected outputs', () => collectionCases(factory));
     describe('remote agents: enrollments and credentials', () => agentCases(factory));
