@@ -75,7 +75,8 @@ describe('dispatch lookahead keeps the queue order exact', () => {
   });
 
   test('ComfyUI routes show the waiting job as pending, and a plain interrupt leaves it alone', async () => {
-    const a = await enqueue(200, 21);
+    // Long enough that a stall of the machine cannot let it finish before the queue is read; the interrupt ends it.
+    const a = await enqueue(3000, 21);
     const b = await enqueue(1, 22);
     await runningInSim(a);
     await waitForStatus(base, b, ['in_progress']);
