@@ -1,11 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after } from 'node:test';
 import Database from 'better-sqlite3';
 import type { JobStore } from '../../src/store/job-store.js';
 import { openStore } from '../../src/store/open-store.js';
-import { SqliteJobStore } from '../../src/store/sqlite/sqlite-store.js';
 import { runStoreConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'comfy-queue-sqlite-'));
@@ -24,13 +23,13 @@ async function open(file: string): Promise<JobStore> {
 runStoreConformance('sqlite', () => open(join(dir, `db-${n++}`, 'queue.db')), {
   // The same SQL on the caller's thread: starting the store's thread (about 0.5 s) for each of the
   // properties' 80 runs would take most of this file's time, and every other case goes through it.
-  makeForProperties: async () => {
-    const file = join(dir, `db-${n++}`, 'queue.db');
-    mkdirSync(dirname(file), { recursive: true });
-    const store = new SqliteJobStore({ file, busyTimeoutMs: 100 });
-    await store.init();
-    return store;
-  },
+  makeForProperties: () =>
+    openStore({
+      kind: 'sqlite',
+      file: join(dir, `db-${n++}`, 'queue.db'),
+      busyTimeoutMs: 100,
+      thread: false,
+    }),
   openAgain: (store) => open(files.get(store)!),
   holdWriteLock: async (store) => {
     const other = new Database(files.get(store)!);
