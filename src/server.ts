@@ -62,8 +62,9 @@ export interface ServerConfig {
   maxAttempts: number;
   synchronous: 'FULL' | 'NORMAL';
   /**
-   * V8's garbage collector for the whole process, set by the command before the server starts:
-   * `small` collects and compacts more often to keep resident memory small, `fast` spends less CPU
+   * `small` keeps resident memory small: V8's garbage collector for the whole process (set by the
+   * command before the server starts) collects and compacts more often, and each SQLite connection
+   * keeps a 4 MB page cache instead of the driver's 16 MB. `fast` spends less CPU.
    */
   memory: 'small' | 'fast';
   /** how long a write waits for another process's lock on the database before answering STORE_BUSY, in ms */
@@ -121,6 +122,13 @@ export interface ServerConfig {
   /** retry and sweep timings of the collection (tests) */
   collectTuning?: CollectTuning;
 }
+
+/**
+ * SQLite's page cache per connection under `--memory small`, in KiB. The history benchmark at
+ * 1,000,000 jobs gives the same figures with it as with the driver's 16,000 (the file's pages stay in
+ * the system's cache); with 2,048 its slowest query took about 10 % longer.
+ */
+const SMALL_PAGE_CACHE_KIB = 4096;
 
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
@@ -216,6 +224,7 @@ async function startLocked(
           file: dbFile,
           synchronous: config.synchronous,
           busyTimeoutMs: config.storeBusyMs,
+          ...(config.memory === 'small' ? { cacheKib: SMALL_PAGE_CACHE_KIB } : {}),
           log: log.child({ component: 'store' }),
         },
   );

@@ -19,6 +19,11 @@ export interface SqliteStoreConfig {
   synchronous?: 'FULL' | 'NORMAL';
   /** how long a write waits for another process's lock before STORE_BUSY, in ms (default 5000) */
   busyTimeoutMs?: number;
+  /**
+   * each connection's page cache, in KiB (default: the driver's, 16,000 KiB); the file's pages
+   * stay in the system's cache either way, so a smaller one costs a read call per page missed
+   */
+  cacheKib?: number;
   /** where the store says that writing stopped (a full disk, a lock) and resumed */
   log?: Logger;
   /**
@@ -56,6 +61,7 @@ export async function openStore(config: StoreConfig): Promise<JobStore> {
         file: config.file,
         ...(config.synchronous ? { synchronous: config.synchronous } : {}),
         ...(config.busyTimeoutMs !== undefined ? { busyTimeoutMs: config.busyTimeoutMs } : {}),
+        ...(config.cacheKib !== undefined ? { cacheKib: config.cacheKib } : {}),
         ...(config.log ? { log: config.log } : {}),
       };
       // A ':memory:' database lives in its connection: it can be threaded too, but gains nothing.

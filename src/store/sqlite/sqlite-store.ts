@@ -62,6 +62,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** how long a write waits for another connection's lock before STORE_BUSY, in ms (default 5000) */
   busyTimeoutMs?: number;
+  /** the connection's page cache, in KiB (default: the driver's, 16,000 KiB) */
+  cacheKib?: number;
   /** how often a store that cannot write (full disk, lock) tries again by itself, in ms (default 1000) */
   probeMs?: number;
   /** where the store says that writing stopped (a full disk, a lock) and resumed */
@@ -118,6 +120,8 @@ export class SqliteJobStore implements JobStore {
     try {
       // Opening may wait for another process's lock (nothing else runs yet)...
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      if (this.options.cacheKib !== undefined)
+        db.pragma(`cache_size = ${-Math.max(1, Math.trunc(this.options.cacheKib))}`);
       if (!readOnly) {
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${this.options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
