@@ -104,18 +104,22 @@ export class TrackerService {
         `${worker} is a farm worker of this server; choose another name.`,
       );
     if (this.engine.isPaused) return null;
-    for (let tries = 0; tries < 5; tries++) {
+    // Clients asking at once read the same head: each that loses a job to another goes on down the
+    // list instead of reading it again, so that every one of them gets a job while any is pending.
+    for (let reads = 0; reads < 5; reads++) {
       const pending = await this.store.listPending(200);
-      const job = pending.find((j) => j.requires.length === 0 && !this.engine.holdOf(j.id));
-      if (!job) return null;
-      const now = this.opts.now();
-      const claimed = await this.store.claimJob(job.id, worker, now, now + this.opts.leaseMs);
-      if (claimed) {
-        this.engine.bus.publish({ type: 'job.started', job: claimed });
-        this.log.debug({ job: claimed.id, worker }, 'job claimed by an external worker');
-        return claimed;
+      const open = pending.filter((j) => j.requires.length === 0 && !this.engine.holdOf(j.id));
+      if (open.length === 0) return null;
+      for (const job of open) {
+        const now = this.opts.now();
+        const claimed = await this.store.claimJob(job.id, worker, now, now + this.opts.leaseMs);
+        if (claimed) {
+          this.engine.bus.publish({ type: 'job.started', job: claimed });
+          this.log.debug({ job: claimed.id, worker }, 'job claimed by an external worker');
+          return claimed;
+        }
+        // Taken meanwhile, by another client or a farm worker: the next one.
       }
-      // Taken by a farm worker meanwhile: look again.
     }
     return null;
   }

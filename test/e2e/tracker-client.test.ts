@@ -136,6 +136,31 @@ describe('the render tracker with the Python client', () => {
     assert.equal(errors.error.code, 'NOT_CLAIMED');
   });
 
+  it('gives each of many clients asking at once an item of its own, while items are pending', async () => {
+    // A server of its own: twenty claims sent together, all reading the same queue head first.
+    const busy = await startTestServer({ comfyUrls: [] });
+    try {
+      const b = await http('POST', `${busy.url}/api/pqueue/batches`, {
+        name: 'crowd',
+        prompt: t2iPrompt(1, 0),
+        count: 30,
+      });
+      assert.equal(b.status, 201, b.text);
+      const claims = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => http('GET', `${busy.url}/next-job?worker=crowd-${i}`)),
+      );
+      assert.deepEqual(
+        claims.map((c) => c.status),
+        Array(20).fill(200),
+        'no client is told that nothing is pending',
+      );
+      const ids = claims.map((c) => c.body.job_id);
+      assert.equal(new Set(ids).size, 20);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('gives the item of a client that vanished back when its lease ends', async () => {
     // A server of its own with a short lease, so that the other cases never see a claim lapse.
     const short = await startTestServer({ comfyUrls: [], leaseMs: 1_500 });
