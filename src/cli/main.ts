@@ -41,8 +41,8 @@ requires a token. One server per --data folder: a second one there refuses to st
 --durability full (default) makes every commit survive power loss;
 normal survives a crash of comfy-queue but may lose the last commits on power loss.
 --memory small (default, COMFY_QUEUE_MEMORY) compacts the JavaScript heap often and keeps
-a 4 MB database cache: about 50 MB less memory under load than fast, which spends about 6%
-less CPU per job.
+a 4 MB database cache: about 50 MB less memory under load than fast, which dispatches about
+5-10% more jobs per second.
 History is kept forever unless --keep-jobs (newest N finished jobs), --keep-days
 (finished jobs created in the last D days) or --keep-thumbs-mb (thumbnail storage)
 limit it (COMFY_QUEUE_KEEP_JOBS, COMFY_QUEUE_KEEP_DAYS, COMFY_QUEUE_KEEP_THUMBS_MB).
