@@ -27,6 +27,22 @@ async function py(url: string, ...args: string[]): Promise<any> {
   }
 }
 
+/** Runs `run` against a server of its own (no farm worker) holding one batch of `count` items. */
+async function withBatch(
+  options: { leaseMs?: number },
+  batch: { name: string; count: number },
+  run: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = await startTestServer({ comfyUrls: [], ...options });
+  try {
+    const b = await http('POST', `${server.url}/api/pqueue/batches`, { ...batch, prompt: t2iPrompt(1, 0) });
+    assert.equal(b.status, 201, b.text);
+    await run(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
 describe('the render tracker with the Python client', () => {
   const files = tempDir();
   let server: Awaited<ReturnType<typeof startTestServer>>;
@@ -137,17 +153,10 @@ describe('the render tracker with the Python client', () => {
   });
 
   it('gives each of many clients asking at once an item of its own, while items are pending', async () => {
-    // A server of its own: twenty claims sent together, all reading the same queue head first.
-    const busy = await startTestServer({ comfyUrls: [] });
-    try {
-      const b = await http('POST', `${busy.url}/api/pqueue/batches`, {
-        name: 'crowd',
-        prompt: t2iPrompt(1, 0),
-        count: 30,
-      });
-      assert.equal(b.status, 201, b.text);
+    // Twenty claims sent together, all reading the same queue head first.
+    await withBatch({}, { name: 'crowd', count: 30 }, async (url) => {
       const claims = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => http('GET', `${busy.url}/next-job?worker=crowd-${i}`)),
+        Array.from({ length: 20 }, (_, i) => http('GET', `${url}/next-job?worker=crowd-${i}`)),
       );
       assert.deepEqual(
         claims.map((c) => c.status),
@@ -156,33 +165,22 @@ describe('the render tracker with the Python client', () => {
       );
       const ids = claims.map((c) => c.body.job_id);
       assert.equal(new Set(ids).size, 20);
-    } finally {
-      await busy.close();
-    }
+    });
   });
 
   it('gives the item of a client that vanished back when its lease ends', async () => {
-    // A server of its own with a short lease, so that the other cases never see a claim lapse.
-    const short = await startTestServer({ comfyUrls: [], leaseMs: 1_500 });
-    try {
-      const b = await http('POST', `${short.url}/api/pqueue/batches`, {
-        name: 'v',
-        prompt: t2iPrompt(1, 0),
-        count: 3,
-      });
-      assert.equal(b.status, 201, b.text);
-      const gone = await py(short.url, 'next', '--worker', 'vanishing');
+    // A short lease, so that the other cases never see a claim lapse.
+    await withBatch({ leaseMs: 1_500 }, { name: 'v', count: 3 }, async (url) => {
+      const gone = await py(url, 'next', '--worker', 'vanishing');
       await until(async () => {
-        const p = await py(short.url, 'preview', gone.job_id);
+        const p = await py(url, 'preview', gone.job_id);
         return p.status === 'inactive' ? true : undefined;
       }, 'the expired claim to come back');
-      const next = await py(short.url, 'next', '--worker', 'heir');
+      const next = await py(url, 'next', '--worker', 'heir');
       assert.equal(next.job_id, gone.job_id, 'the returned item is next in line');
-      const late = await py(short.url, 'status', gone.job_id, 'complete', '--worker', 'vanishing');
+      const late = await py(url, 'status', gone.job_id, 'complete', '--worker', 'vanishing');
       assert.equal(late.error.code, 'NOT_CLAIMED', 'a report of the lapsed claim is refused');
-    } finally {
-      await short.close();
-    }
+    });
   });
 
   it('lists with several statuses, an index range and a cursor, and answers under /api/pqueue/tracker', async () => {

@@ -4,15 +4,14 @@
  * it, the driver's own size stays.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import type Database from 'better-sqlite3';
 import { SqliteJobStore } from '../../src/store/sqlite/sqlite-store.js';
+import { tempDir } from '../helpers/harness.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cq-page-cache-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('cq-page-cache-');
+after(() => dir.remove());
 
 /** The connection's cache_size: negative values are KiB, SQLite's own convention. */
 function cacheSize(store: SqliteJobStore): number {
@@ -21,7 +20,7 @@ function cacheSize(store: SqliteJobStore): number {
 }
 
 it('cacheKib sets the page cache of the writer and of a reader', async () => {
-  const file = join(dir, 'small.sqlite3');
+  const file = join(dir.path, 'small.sqlite3');
   const writer = new SqliteJobStore({ file, cacheKib: 4096 });
   await writer.init();
   const reader = new SqliteJobStore({ file, cacheKib: 4096, readOnly: true });
@@ -36,7 +35,7 @@ it('cacheKib sets the page cache of the writer and of a reader', async () => {
 });
 
 it("without cacheKib the driver's page cache stays", async () => {
-  const store = new SqliteJobStore({ file: join(dir, 'default.sqlite3') });
+  const store = new SqliteJobStore({ file: join(dir.path, 'default.sqlite3') });
   await store.init();
   try {
     assert.equal(cacheSize(store), -16000);
