@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addFinished, type BatchThroughput, shownChanges } from '../../web/src/lib/batches.js';
+import { addFinished, type BatchThroughput, ReadOrder, shownChanges } from '../../web/src/lib/batches.js';
 
 const chart = (buckets: [number, number, number][]): BatchThroughput => ({
   batch_id: 1,
@@ -54,4 +54,14 @@ test('a chart that grows live keeps its last 120 buckets', () => {
 
 test('only the changed items in view are read again', () => {
   assert.deepEqual(shownChanges([1, 40, 41, 90, 91], 40, 89), [41, 90]);
+});
+
+test('an answer to an older read does not replace an item a newer read set', () => {
+  const order = new ReadOrder();
+  const older = order.start();
+  const newer = order.start();
+  assert.equal(order.take(7, newer), true, 'the newer answer comes back first');
+  assert.equal(order.take(7, older), false, 'the older one, late, is not shown');
+  assert.equal(order.take(8, older), true, 'for an item the newer read did not answer, it is');
+  assert.equal(order.take(7, order.start()), true, 'a later read is shown again');
 });

@@ -117,6 +117,29 @@ export function addFinished(t: BatchThroughput, at: number, completed: number, f
   return { ...t, from: keep[0]!.start, buckets: keep };
 }
 
+/**
+ * The order of the grid's reads. Their answers can come back out of order
+ * (the browser reads over several connections), and an older answer must not
+ * replace a tile that a newer one set: a finished item would show an earlier
+ * state until it changed again, which a finished item may never do.
+ */
+export class ReadOrder {
+  private last = 0;
+  private readonly shownFrom = new Map<number, number>();
+
+  /** The number of a read about to be sent. */
+  start(): number {
+    return ++this.last;
+  }
+
+  /** Whether read `seq`'s answer for item `index` is as new as the one shown; if it is, it is now the one shown. */
+  take(index: number, seq: number): boolean {
+    if ((this.shownFrom.get(index) ?? 0) > seq) return false;
+    this.shownFrom.set(index, seq);
+    return true;
+  }
+}
+
 /** The indexes of `changed` that are shown in grid positions first..last of an unfiltered grid. */
 export function shownChanges(changed: readonly number[], first: number, last: number): number[] {
   return changed.filter((i) => i - 1 >= first && i - 1 <= last);
